@@ -1,0 +1,466 @@
+"""Latency histograms, run counters, the report document, thresholds and JUnit output."""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.errors import UsageError
+
+SCHEMA = "webhook-simulator/report/v1"
+
+# A send that starts more than this after its planned time counts as late. asyncio wakes
+# timers with millisecond granularity, so a tighter bound would flag ordinary timer jitter
+# rather than a sender that cannot keep up.
+LATE_AFTER_S = 0.010
+
+# 2048 linear sub-buckets per power of two: bucket width is at most 1/1024 of the values in
+# it, which keeps the relative error under 0.1% (three significant digits), as HDR does.
+_SUB_BITS = 11
+MAX_VALUE_US = (1 << 37) - 1  # about 38 hours; larger values are recorded as this
+_BUCKETS = ((MAX_VALUE_US.bit_length() - _SUB_BITS) << (_SUB_BITS - 1)) + (1 << _SUB_BITS)
+
+
+def _highest_equivalent(index: int) -> int:
+    if index < 2048:
+        return index
+    shift = (index >> 10) - 1
+    return ((index - (shift << 10) + 1) << shift) - 1
+
+
+class Histogram:
+    """Log-linear histogram of integer microseconds with constant memory and exact merges."""
+
+    __slots__ = ("_counts", "_min", "count", "max", "total")
+
+    def __init__(self) -> None:
+        self._counts = [0] * _BUCKETS
+        self.count = 0
+        self.total = 0  # sum of recorded values, so the mean is exact
+        self._min = MAX_VALUE_US
+        self.max = 0
+
+    def record(self, value_us: int) -> None:
+        """Count one value in microseconds (an int; negative values are a caller bug)."""
+        # Literals rather than the module constants: this is the hot path of every send.
+        if value_us < 2048:
+            if value_us < 0:
+                raise ValueError(f"cannot record a negative value: {value_us} us")
+            self._counts[value_us] += 1
+        else:
+            if value_us > 137_438_953_471:
+                value_us = 137_438_953_471  # MAX_VALUE_US
+            shift = value_us.bit_length() - 11
+            self._counts[(shift << 10) + (value_us >> shift)] += 1
+        self.count += 1
+        self.total += value_us
+        if value_us < self._min:
+            self._min = value_us
+        if value_us > self.max:
+            self.max = value_us
+
+    @property
+    def min(self) -> int:
+        return self._min if self.count else 0
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def percentile(self, p: float) -> int:
+        """The value at percentile p (0..100): its bucket's highest value, at most max."""
+        return self.percentiles([p])[0]
+
+    def percentiles(self, ps: Iterable[float]) -> list[int]:
+        """percentile() for each of ps, in one pass over the buckets."""
+        ps = list(ps)
+        if any(not 0 <= p <= 100 for p in ps):
+            raise ValueError(f"percentiles must be within 0..100, got {ps}")
+        if not self.count:
+            return [0] * len(ps)
+        # Rank as HDR does: round half up, and at least the first value.
+        ranks = [max(int(p * self.count / 100 + 0.5), 1) for p in ps]
+        order = sorted(range(len(ps)), key=ranks.__getitem__)
+        result, pending, seen = [0] * len(ps), 0, 0
+        for index, n in enumerate(self._counts):
+            if not n:
+                continue
+            seen += n
+            while pending < len(order) and seen >= ranks[order[pending]]:
+                result[order[pending]] = min(_highest_equivalent(index), self.max)
+                pending += 1
+            if pending == len(order):
+                break
+        return result
+
+    def merge(self, other: Histogram) -> None:
+        """Add other's counts to this histogram: the same as having recorded them here."""
+        self._counts = list(map(operator.add, self._counts, other._counts))
+        self.count += other.count
+        self.total += other.total
+        self._min = min(self._min, other._min)
+        self.max = max(self.max, other.max)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe form holding only the non-empty buckets."""
+        buckets = {str(i): n for i, n in enumerate(self._counts) if n}
+        return {
+            "sub_buckets": 1 << _SUB_BITS,
+            "count": self.count,
+            "sum": self.total,
+            "min": self.min,
+            "max": self.max,
+            "buckets": buckets,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Histogram:
+        if data.get("sub_buckets") != 1 << _SUB_BITS:
+            raise ValueError(f"histogram layout {data.get('sub_buckets')!r} is not 2048")
+        hist = cls()
+        for index, n in data["buckets"].items():
+            hist._counts[int(index)] = n
+        hist.count, hist.total, hist.max = data["count"], data["sum"], data["max"]
+        hist._min = data["min"] if hist.count else MAX_VALUE_US
+        return hist
+
+    def __eq__(self, other: object) -> bool:  # defining it also makes histograms unhashable
+        return isinstance(other, Histogram) and self._key() == other._key()
+
+    def _key(self) -> tuple[Any, ...]:
+        return self.count, self.total, self.min, self.max, self._counts
+
+
+def _us(seconds: float) -> int:
+    return max(round(seconds * 1_000_000), 0)
+
+
+@dataclass
+class EventTypeStats:
+    """Outcomes for one event type; error_kinds counts why its failed events failed."""
+
+    events: int = 0
+    delivered: int = 0
+    failed: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class RunStats:
+    """Counters and histograms of a send run; merge() combines workers' runs exactly.
+
+    events were generated; attempts are HTTP tries (retries counts those after the first);
+    delivered and failed count events by final outcome, so events - delivered - failed are
+    still in flight. status_codes and error_kinds count attempts. Times are seconds on the
+    caller's clock: this class never reads a clock. target_rate is the whole run's target
+    in events/s (None for max), not one worker's share.
+    """
+
+    events: int = 0
+    attempts: int = 0
+    delivered: int = 0
+    failed: int = 0
+    late: int = 0
+    retries: int = 0
+    status_codes: Counter[int] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    by_event_type: dict[str, EventTypeStats] = field(default_factory=dict)
+    latency_corrected: Histogram = field(default_factory=Histogram)
+    latency_service: Histogram = field(default_factory=Histogram)
+    schedule_lag: Histogram = field(default_factory=Histogram)
+    started_at: float | None = None
+    finished_at: float | None = None
+    target_rate: float | None = None
+    interrupted: bool = False
+    late_after_s: float = LATE_AFTER_S
+
+    def _type(self, event_type: str) -> EventTypeStats:
+        return self.by_event_type.setdefault(event_type, EventTypeStats())
+
+    def record_event(self, event_type: str) -> None:
+        """One event generated and about to be sent."""
+        self.events += 1
+        self._type(event_type).events += 1
+
+    def record_attempt(
+        self,
+        *,
+        scheduled: float,
+        started: float,
+        finished: float,
+        status: int | None = None,
+        error: str | None = None,
+        retry: bool = False,
+    ) -> None:
+        """One HTTP attempt. Latency counted from `scheduled` includes any time spent
+        waiting for the sender (coordinated omission corrected, as in wrk2); latency from
+        `started` is the service time alone. For a retry, `scheduled` is when it was due."""
+        self.attempts += 1
+        self.retries += retry
+        if status is not None:
+            self.status_codes[status] += 1
+        if error is not None:
+            self.error_kinds[error] += 1
+        lag = started - scheduled
+        self.late += lag > self.late_after_s
+        self.schedule_lag.record(_us(lag))
+        self.latency_service.record(_us(finished - started))
+        self.latency_corrected.record(_us(finished - scheduled))
+
+    def record_outcome(self, event_type: str, *, delivered: bool, error: str | None = None) -> None:
+        """An event's final outcome after its last attempt; `error` says why it failed."""
+        counters = self._type(event_type)
+        if delivered:
+            self.delivered += 1
+            counters.delivered += 1
+        else:
+            self.failed += 1
+            counters.failed += 1
+            counters.error_kinds[error or "unknown"] += 1
+
+    def merge(self, other: RunStats) -> None:
+        """Add other's counts and histograms to these; the run's span covers both."""
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.status_codes.update(other.status_codes)
+        self.error_kinds.update(other.error_kinds)
+        for event_type, theirs in other.by_event_type.items():
+            ours = self._type(event_type)
+            ours.events += theirs.events
+            ours.delivered += theirs.delivered
+            ours.failed += theirs.failed
+            ours.error_kinds.update(theirs.error_kinds)
+        self.latency_corrected.merge(other.latency_corrected)
+        self.latency_service.merge(other.latency_service)
+        self.schedule_lag.merge(other.schedule_lag)
+        starts = [t for t in (self.started_at, other.started_at) if t is not None]
+        ends = [t for t in (self.finished_at, other.finished_at) if t is not None]
+        self.started_at = min(starts, default=None)
+        self.finished_at = max(ends, default=None)
+        if self.target_rate is None:
+            self.target_rate = other.target_rate
+        self.interrupted = self.interrupted or other.interrupted
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe form for crossing process boundaries."""
+        data = {name: getattr(self, name) for name in _PLAIN_FIELDS}
+        data["status_codes"] = {str(code): n for code, n in self.status_codes.items()}
+        data["error_kinds"] = dict(self.error_kinds)
+        data["by_event_type"] = {
+            name: {**vars(c), "error_kinds": dict(c.error_kinds)}
+            for name, c in self.by_event_type.items()
+        }
+        for name in _HISTOGRAMS:
+            data[name] = getattr(self, name).to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunStats:
+        stats = cls(**{name: data[name] for name in _PLAIN_FIELDS})
+        stats.status_codes = Counter({int(code): n for code, n in data["status_codes"].items()})
+        stats.error_kinds = Counter(data["error_kinds"])
+        for name, c in data["by_event_type"].items():
+            stats.by_event_type[name] = EventTypeStats(
+                c["events"], c["delivered"], c["failed"], Counter(c["error_kinds"])
+            )
+        for name in _HISTOGRAMS:
+            setattr(stats, name, Histogram.from_dict(data[name]))
+        return stats
+
+
+_COUNTERS = ("events", "attempts", "delivered", "failed", "late", "retries")
+_SCALARS = ("started_at", "finished_at", "target_rate", "interrupted", "late_after_s")
+_PLAIN_FIELDS = (*_COUNTERS, *_SCALARS)
+_HISTOGRAMS = ("latency_corrected", "latency_service", "schedule_lag")
+_LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
+_PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99.9": 99.9}
+
+
+def _in_ms(hist: Histogram, keys: tuple[str, ...]) -> dict[str, float | None]:
+    if not hist.count:
+        return dict.fromkeys(keys)
+    wanted = [key for key in keys if key in _PERCENTILES]
+    values = dict(zip(wanted, hist.percentiles(_PERCENTILES[k] for k in wanted), strict=True))
+    values.update(min=hist.min, mean=hist.mean, max=hist.max)
+    return {key: round(values[key] / 1000, 3) for key in keys}
+
+
+def summarize(stats: RunStats) -> dict[str, Any]:
+    """The run's report document. Schema "webhook-simulator/report/v1", every key always set:
+
+    schema: "webhook-simulator/report/v1"
+    started_at, finished_at: the caller's clock readings, or null
+    duration_s: finished_at - started_at (0 when either is missing)
+    interrupted: true when the run was stopped before its schedule ended
+    target_rate: planned events/s, null for max
+    achieved_rate: events completed (delivered + failed) per second of duration_s
+    attempt_rate: HTTP attempts (retries included) per second of duration_s
+    counts: {events, attempts, delivered, failed, unfinished, retries, late}
+    success_ratio: delivered / (delivered + failed), null when nothing completed
+    status_codes: {"<HTTP status>": attempts}
+    error_kinds: {"timeout" | "connect" | "reset" | "status" | ...: attempts}
+    latency_ms: {corrected, service}, each {min, mean, p50, p90, p95, p99, p99.9, max}
+        in ms (null when nothing was sent); corrected counts from the planned send time,
+        service from the actual one
+    schedule_lag_ms: {p50, p99, max}: how late sends started (null when nothing was sent)
+    late_after_ms: the lag above which a send counts as late
+    event_types: {"<event type>": {events, delivered, failed, error_kinds}}
+    """
+    duration = 0.0
+    if stats.started_at is not None and stats.finished_at is not None:
+        duration = max(stats.finished_at - stats.started_at, 0.0)
+    completed = stats.delivered + stats.failed
+    return {
+        "schema": SCHEMA,
+        "started_at": stats.started_at,
+        "finished_at": stats.finished_at,
+        "duration_s": duration,
+        "interrupted": stats.interrupted,
+        "target_rate": stats.target_rate,
+        "achieved_rate": completed / duration if duration else 0.0,
+        "attempt_rate": stats.attempts / duration if duration else 0.0,
+        "counts": {
+            **{name: getattr(stats, name) for name in _COUNTERS},
+            "unfinished": max(stats.events - completed, 0),
+        },
+        "success_ratio": stats.delivered / completed if completed else None,
+        "status_codes": {str(code): n for code, n in sorted(stats.status_codes.items())},
+        "error_kinds": dict(stats.error_kinds.most_common()),
+        "latency_ms": {
+            "corrected": _in_ms(stats.latency_corrected, _LATENCY_KEYS),
+            "service": _in_ms(stats.latency_service, _LATENCY_KEYS),
+        },
+        "schedule_lag_ms": _in_ms(stats.schedule_lag, ("p50", "p99", "max")),
+        "late_after_ms": stats.late_after_s * 1000,
+        "event_types": {
+            name: {**vars(c), "error_kinds": dict(c.error_kinds.most_common())}
+            for name, c in sorted(stats.by_event_type.items())
+        },
+    }
+
+
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+_THRESHOLD = re.compile(
+    r"(p50|p90|p95|p99\.9|p99|max|mean|min|success|rate|errors|failed|late|retries)"
+    r"(<=|>=|==|<|>)((?:\d+(?:\.\d*)?|\.\d+))(ms|us|s|%|/s|/m|/h)?"
+)
+_THRESHOLD_HINT = "use e.g. p99<250ms, success>=99.9%, rate>=950/s"
+# Per metric: the unit results are reported in, and the factor from each accepted suffix
+# to it. Latencies are the default, and a bare number is milliseconds, as in k6.
+_LATENCY_UNITS = ("ms", {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001})
+_UNITS = {
+    "success": ("%", {"%": 1.0}),
+    "rate": ("/s", {None: 1.0, "/s": 1.0, "/m": 1 / 60, "/h": 1 / 3600}),
+    **{name: ("", {None: 1.0}) for name in ("errors", "failed", "late", "retries")},
+}
+_METRICS = {
+    "success": lambda s: None if s["success_ratio"] is None else s["success_ratio"] * 100,
+    "rate": lambda s: s["achieved_rate"],
+    "errors": lambda s: sum(s["error_kinds"].values()),
+    **{name: lambda s, name=name: s["counts"][name] for name in ("failed", "late", "retries")},
+}
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """One threshold's verdict; actual is None when the run gave the metric no data."""
+
+    threshold: str
+    ok: bool
+    actual: float | None
+    unit: str
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A pass/fail criterion on the report: latencies are the corrected ones, in ms."""
+
+    text: str
+    metric: str
+    op: str
+    limit: float
+    unit: str
+
+    def actual(self, summary: dict[str, Any]) -> float | None:
+        read = _METRICS.get(self.metric)
+        value = read(summary) if read else summary["latency_ms"]["corrected"][self.metric]
+        # Rounded so that 0.999 * 100 compares equal to a limit of 99.9.
+        return None if value is None else round(float(value), 9)
+
+    def check(self, summary: dict[str, Any]) -> ThresholdResult:
+        actual = self.actual(summary)
+        ok = actual is not None and _OPS[self.op](actual, self.limit)
+        return ThresholdResult(self.text, ok, actual, self.unit)
+
+
+def parse_threshold(text: str) -> Threshold:
+    """A threshold such as "p99<250ms", "success>=99.9%", "rate>=950/s", "errors<10"."""
+    compact = re.sub(r"\s+", "", text).lower()
+    match = _THRESHOLD.fullmatch(compact)
+    unit, factors = _UNITS.get(match.group(1), _LATENCY_UNITS) if match else ("", {})
+    if match is None or match.group(4) not in factors:
+        raise UsageError(f"invalid threshold '{text}': {_THRESHOLD_HINT}")
+    metric, op, number, suffix = match.groups()
+    limit = round(float(number) * factors[suffix], 9)
+    return Threshold(compact, metric, op, limit, unit)
+
+
+# Characters XML 1.0 cannot carry at all, even escaped.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: object) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", str(value))
+
+
+def _errors(kinds: dict[str, int], top: int = 3) -> str:
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return ", ".join(f"{kind} {n}" for kind, n in ranked) or "none recorded"
+
+
+def junit_xml(
+    summary: dict[str, Any], thresholds: list[ThresholdResult], name: str = "webhook-simulator"
+) -> str:
+    """A JUnit XML report: one test case per event type (failing when any event of that type
+    was not delivered) and one per threshold (failing when it did not hold)."""
+    cases = []
+    for event_type, c in summary["event_types"].items():
+        missing = c["events"] - c["delivered"]
+        message = None
+        if missing > 0:
+            unfinished = missing - c["failed"]
+            message = (
+                f"{missing} of {c['events']} {event_type} events not delivered "
+                f"({c['failed']} failed, {unfinished} unfinished); "
+                f"errors: {_errors(c['error_kinds'])}"
+            )
+        cases.append((f"{name}.delivery", event_type, "undelivered", message))
+    for result in thresholds:
+        message = None
+        if not result.ok:
+            shown = "no data" if result.actual is None else f"{result.actual:.6g}" + result.unit
+            message = f"threshold {result.threshold} not met: actual {shown}"
+        cases.append((f"{name}.thresholds", result.threshold, "threshold", message))
+    failures = sum(message is not None for *_, message in cases)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0"}
+    elapsed = f"{summary['duration_s']:.3f}"
+    root = ET.Element("testsuites", name=_xml_text(name), time=elapsed, **counts)
+    suite = ET.SubElement(root, "testsuite", name=_xml_text(name), time=elapsed, **counts)
+    properties = ET.SubElement(suite, "properties")
+    for key in ("target_rate", "achieved_rate", "success_ratio", "interrupted"):
+        ET.SubElement(properties, "property", name=key, value=json.dumps(summary[key]))
+    for classname, case_name, kind, message in cases:
+        case = ET.SubElement(
+            suite, "testcase", classname=_xml_text(classname), name=_xml_text(case_name)
+        )
+        if message is not None:
+            failure = ET.SubElement(case, "failure", type=kind, message=_xml_text(message))
+            failure.text = _xml_text(message)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
