@@ -1,0 +1,236 @@
+"""Faker-driven context builders: the consistent values one event's template renders."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from simulator.errors import UsageError
+from simulator.values import iso_ms
+from simulator.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, PRODUCT_SLOTS, SHIPPING, World
+
+SCENARIOS = ("plain", "promotion", "send-code")
+SCENARIO_CHOICES = (*SCENARIOS, "mixed")
+# How often "mixed" draws each distribution purpose.
+_MIXED_WEIGHTS = (0.4, 0.3, 0.3)
+
+ORDER_STATUS = {
+    "customer.order.created": "CREATED",
+    "customer.order.paid": "PAID",
+    "customer.order.canceled": "CANCELED",
+}
+# customer.order.updated fires on any change, so any status is possible.
+_UPDATED_STATUSES = ("CREATED", "PAID", "FULFILLED", "CANCELED")
+_CARDS = ("Visa", "Mastercard", "Amex", "PayPal", "Other")
+_ITEM_COUNT_WEIGHTS = (0.45, 0.3, 0.15, 0.1)  # 1..4 product lines
+_MINUTE = 60_000
+_DAY = 86_400_000
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What the caller asked for, beyond the event name."""
+
+    scenario: str = "mixed"
+    target_url: str | None = None
+    redemption_rate: float = 0.35
+    referrer_rate: float = 0.15
+
+
+def check_scenario(scenario: str) -> str:
+    if scenario not in SCENARIO_CHOICES:
+        raise UsageError(
+            f"unknown scenario '{scenario}': choose one of {', '.join(SCENARIO_CHOICES)}"
+        )
+    return scenario
+
+
+def order_event(
+    world: World, event: str, index: int, rng: random.Random, now_ms: int, spec: EventSpec
+) -> dict:
+    """Context for customer.order.{created,updated,paid,canceled} (FACTS.md rules)."""
+    scenario = spec.scenario
+    if scenario == "mixed":
+        scenario = rng.choices(SCENARIOS, _MIXED_WEIGHTS)[0]
+    customer = world.customer(rng.randrange(CUSTOMER_SLOTS))
+    referrer = None
+    if rng.random() < spec.referrer_rate:
+        referrer = world.customer(rng.randrange(CUSTOMER_SLOTS))
+        if referrer["id"] == customer["id"]:
+            referrer = None
+
+    status = ORDER_STATUS.get(event) or rng.choice(_UPDATED_STATUSES)
+    if event == "customer.order.created":
+        created, updated = now_ms - rng.randint(5, 1500), None
+    else:
+        created = now_ms - rng.randint(_MINUTE, 3 * _DAY)
+        updated = max(created + 1, now_ms - rng.randint(5, 1500))
+
+    order = _order(world, index, rng, created, updated, status)
+    context = {
+        "customer": customer,
+        "referrer": referrer,
+        "order": order,
+        "redemption": None,
+        "campaign": None,
+        "promotion_tier": None,
+        "voucher": None,
+    }
+    if scenario == "promotion":
+        campaign = world.campaign("promotion", rng.randrange(CAMPAIGN_SLOTS), now_ms)
+        context["campaign"] = campaign
+        context["promotion_tier"] = campaign["tier"]
+    elif scenario == "send-code":
+        campaign = world.campaign("coupons", rng.randrange(CAMPAIGN_SLOTS), now_ms)
+        context["campaign"] = campaign
+        context["voucher"] = _published_voucher(world, index, rng, campaign, now_ms)
+
+    if rng.random() < spec.redemption_rate:
+        # A promotion distribution's own tier is what the order most likely redeemed.
+        offer = context["campaign"] if scenario == "promotion" else None
+        context["redemption"] = _redeem(world, index, rng, order, offer, created, now_ms)
+    return context
+
+
+def _order(
+    world: World, index: int, rng: random.Random, created: int, updated: int | None, status: str
+) -> dict:
+    lines = rng.choices((1, 2, 3, 4), _ITEM_COUNT_WEIGHTS)[0]
+    products = [world.product(slot) for slot in rng.sample(range(PRODUCT_SLOTS), lines)]
+    if rng.random() < 0.3:
+        products.append(SHIPPING)
+    # Line ids appear once an order has been stored and touched again.
+    with_ids = updated is not None
+    items = []
+    for j, product in enumerate(products):
+        price = product["price"] or 0
+        quantity = (
+            1 if product is SHIPPING else rng.choices((1, 2, 3, 4), (0.6, 0.25, 0.1, 0.05))[0]
+        )
+        amount = price * quantity
+        items.append(
+            {
+                "id": world.ids.hex("ordli_", index << 4 | j, rng) if with_ids else None,
+                "product": product,
+                "quantity": quantity,
+                "price": price,
+                "amount": amount,
+                "discount_amount": 0,
+                "subtotal_amount": amount,
+            }
+        )
+    amount = sum(item["amount"] for item in items)
+    metadata = {"card": [rng.choice(_CARDS)], "region": world.market.order_region,
+                "currency": world.market.currency}  # fmt: skip
+    if rng.random() < 0.3:
+        metadata["channel"] = rng.choice(("web", "mobile", "pos"))
+    return {
+        "id": world.ids.alnum("ord_", index, rng),
+        # Half the shops send their own order number; the docs example sends none.
+        "source_id": f"ORD-{100000 + index}" if rng.random() < 0.5 else None,
+        "created_at": iso_ms(created),
+        "updated_at": None if updated is None else iso_ms(updated),
+        "status": status,
+        "amount": amount,
+        "discounted": False,
+        "discount_amount": 0,
+        "items_discount_amount": 0,
+        "total_discount_amount": 0,
+        "total_amount": amount,
+        "items": items,
+        "metadata": metadata,
+    }
+
+
+def _published_voucher(
+    world: World, index: int, rng: random.Random, campaign: dict, now_ms: int
+) -> dict:
+    code_config = campaign["code_config"]
+    # The unique part of an id doubles as a code that is unique within the run.
+    unique = world.ids.alnum("v_", index, rng, length=32)
+    return {
+        "id": unique,
+        "code": code_config["prefix"] + unique[2:13],
+        "created_at": iso_ms(now_ms - rng.randint(1, 400)),
+        "publication_id": world.ids.alnum("pub_", index, rng, length=32),
+        "publication_source_id": f"publication-{unique[2:18].lower()}",
+    }
+
+
+def _redeem(
+    world: World,
+    index: int,
+    rng: random.Random,
+    order: dict,
+    offer: dict | None,
+    created: int,
+    now_ms: int,
+) -> dict:
+    """Apply one discount to the order and return the redemption that granted it."""
+    if offer is None:
+        offer = world.campaign("coupons", rng.randrange(CAMPAIGN_SLOTS), now_ms)
+    discount = offer["discount"]
+    goods = [item for item in order["items"] if item["amount"] > 0]
+    if discount["effect"] == "APPLY_TO_ITEMS" and goods:
+        item = max(goods, key=lambda it: it["amount"])
+        off = _discount_of(discount, item["amount"])
+        item["discount_amount"] = off
+        item["subtotal_amount"] = item["amount"] - off
+        order["items_discount_amount"] = off
+    else:
+        order["discount_amount"] = _discount_of(discount, order["amount"])
+    order["discounted"] = True
+    total = order["discount_amount"] + order["items_discount_amount"]
+    order["total_discount_amount"] = total
+    order["total_amount"] = order["amount"] - total
+
+    is_voucher = offer["kind"] != "promotion"
+    redemption = {
+        "id": world.ids.hex("r_", index, rng),
+        "date": iso_ms(min(now_ms, created + rng.randint(1, 900))),
+        "channel_id": world.app_id,
+        "related_object_type": "voucher" if is_voucher else "promotion_tier",
+        "related_object_parent_id": offer["id"],
+        "campaign": offer,
+        "code": None,
+    }
+    if is_voucher:
+        redemption["related_object_id"] = world.ids.alnum("v_", index | 1 << 62, rng, length=32)
+        redemption["code"] = offer["code_config"]["prefix"] + redemption["related_object_id"][2:13]
+    else:
+        redemption["related_object_id"] = offer["tier"]["id"]
+    return redemption
+
+
+def _discount_of(discount: dict, base: int) -> int:
+    if discount["type"] == "PERCENT":
+        return base * discount["percent_off"] // 100
+    return min(base, discount["amount_off"])
+
+
+def webhook(
+    world: World, event: str, index: int, rng: random.Random, now_ms: int,
+    context: dict, spec: EventSpec,
+) -> dict:  # fmt: skip
+    """The envelope's own values: sendout and event ids, source distribution, times."""
+    entity = context.get("customer") or {}
+    scenario = "promotion" if context.get("promotion_tier") else (
+        "send-code" if context.get("voucher") else "plain")  # fmt: skip
+    return {
+        "id": world.ids.hex("whs_", index, rng),
+        "project_id": world.project_id,
+        "created_at": iso_ms(now_ms),
+        # The name the user typed for the distribution's webhook; the event name is a
+        # sensible stand-in, and --set type=... changes it.
+        "type": event,
+        "source_id": world.distribution_id(scenario),
+        # Voucherify always sends the URL it posts to; without one, a placeholder.
+        "target_url": spec.target_url or "https://example.com/webhooks",
+        "event_id": world.ids.hex("evcus_", index, rng),
+        "event_type": event,
+        "event_created_at": iso_ms(now_ms - rng.randint(1, 40)),
+        "entity_id": entity.get("id"),
+        "group_id": world.ids.hex("v-", index, rng),
+        "api_key_name": "Shop backend",
+        "app_id": world.app_id,
+    }

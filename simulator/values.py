@@ -1,0 +1,175 @@
+"""The primitives payloads are made of: unique ids, timestamps, money, and Faker value pools."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from faker import Faker
+
+from simulator.errors import UsageError
+
+_MASK64 = (1 << 64) - 1
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Two base-62 digits at a time: a 64-bit number becomes 11 characters in 6 lookups.
+_PAIRS = [a + b for a in _ALNUM for b in _ALNUM]
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A 64-bit seed for one named stream, so streams never share random state."""
+    text = ":".join([str(seed), *map(str, parts)]).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+def mix64(x: int) -> int:
+    """splitmix64's finaliser: a bijection on 64-bit integers that looks random.
+
+    Ids are mix64(salt ^ index): distinct indexes can never give the same id, so ids are
+    unique within a run without remembering the ones already issued (memory stays flat).
+    """
+    z = (x + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def base62(n: int, width: int) -> str:
+    """`n` in base 62, left-padded with '0' to `width` characters."""
+    out = []
+    pairs = _PAIRS
+    while n:
+        n, r = divmod(n, 3844)
+        out.append(pairs[r])
+    text = "".join(reversed(out)).lstrip("0")
+    return text.rjust(width, "0")[-width:] if width else text
+
+
+class IdMinter:
+    """Mints Voucherify-shaped ids that are unique per (kind, index) within a seed.
+
+    Shapes (FACTS.md): 24 alphanumerics for cust_/ord_/camp_/promo_, 32 for v_/pub_,
+    18 lower-case hex for prod_/sku_/ordli_/r_/rr_/whs_/evcus_, distr_ + 26, v- + 18 hex.
+    The first 11 (alnum) or 16 (hex) characters carry the unique part; the rest is drawn
+    from the event's own random stream so ids do not look sequential.
+    """
+
+    __slots__ = ("_salts", "_seed")
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._salts: dict[str, int] = {}
+
+    def _unique(self, prefix: str, index: int) -> int:
+        # Each prefix has its own salt so cust_ and ord_ with the same index differ.
+        salt = self._salts.get(prefix)
+        if salt is None:
+            salt = self._salts[prefix] = derive_seed(self._seed, "id", prefix)
+        return mix64(salt ^ index)
+
+    def alnum(self, prefix: str, index: int, rng: random.Random, length: int = 24) -> str:
+        head = base62(self._unique(prefix, index), 11)
+        tail = base62(rng.getrandbits(6 * (length - 11)), length - 11)
+        return f"{prefix}{head}{tail}"
+
+    def hex(self, prefix: str, index: int, rng: random.Random, length: int = 18) -> str:
+        head = self._unique(prefix, index)
+        return f"{prefix}{head:016x}{rng.getrandbits(4 * (length - 16)):0{length - 16}x}"
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """Voucherify's timestamp form: ISO 8601 UTC with milliseconds and Z."""
+    seconds, ms = divmod(epoch_ms, 1000)
+    d = datetime.fromtimestamp(seconds, timezone.utc)
+    return (
+        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T"
+        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{ms:03d}Z"
+    )
+
+
+def parse_instant(text: str) -> int:
+    """An ISO 8601 instant (`2024-03-12T14:41:49.128Z`, offsets allowed) as epoch ms."""
+    try:
+        d = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"invalid time '{text}': use ISO 8601, e.g. 2024-03-12T14:41:49.128Z"
+        ) from None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return round(d.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Market:
+    """What a locale implies for money and regions."""
+
+    currency: str
+    order_region: str
+    customer_region: str
+    # Prices are drawn in "catalogue units" and multiplied by this to get minor units,
+    # so a yen catalogue is not a hundred times cheaper than a dollar one.
+    price_factor: float
+
+
+MARKETS: dict[str, Market] = {
+    "en_US": Market("USD", "US", "NA", 1.0),
+    "en_CA": Market("CAD", "CA", "NA", 1.3),
+    "en_GB": Market("GBP", "UK", "EMEA", 0.8),
+    "en_AU": Market("AUD", "AU", "APAC", 1.5),
+    "de_DE": Market("EUR", "DE", "EMEA", 0.9),
+    "fr_FR": Market("EUR", "FR", "EMEA", 0.9),
+    "es_ES": Market("EUR", "ES", "EMEA", 0.9),
+    "it_IT": Market("EUR", "IT", "EMEA", 0.9),
+    "nl_NL": Market("EUR", "NL", "EMEA", 0.9),
+    "pl_PL": Market("PLN", "PL", "EMEA", 4.0),
+    "pt_BR": Market("BRL", "BR", "LATAM", 5.0),
+    # JPY has no minor unit: amounts are whole yen, roughly 150 per dollar.
+    "ja_JP": Market("JPY", "JP", "APAC", 1.5),
+}
+LOCALES = tuple(MARKETS)
+
+
+def market(locale: str) -> Market:
+    try:
+        return MARKETS[locale]
+    except KeyError:
+        raise UsageError(f"unknown locale '{locale}': choose one of {', '.join(LOCALES)}") from None
+
+
+def format_money(minor: int, currency: str) -> str:
+    """Minor units as a human amount: 1500 USD -> '15.00 USD'; JPY has no minor unit."""
+    if currency == "JPY":
+        return f"{minor} {currency}"
+    return f"{minor / 100:.2f} {currency}"
+
+
+class FakerPool:
+    """Faker values drawn lazily into fixed pools, each slot from its own seed.
+
+    A default Faker call costs ~150-460 µs; a pool pick costs well under 1 µs. Slot i of a
+    field is always the same value for a given seed and locale, whichever order slots are
+    first asked for in, so output does not depend on how many payloads a run makes or
+    how they are split between worker processes.
+    """
+
+    SIZE = 2048
+
+    def __init__(self, locale: str, seed: int) -> None:
+        market(locale)  # validates
+        self.faker = Faker(locale, use_weighting=False)
+        self._seed = seed
+        self._pools: dict[str, list[object]] = {}
+
+    def pick(self, field: str, make: Callable[[Faker], object], rng: random.Random) -> object:
+        pool = self._pools.get(field)
+        if pool is None:
+            pool = self._pools[field] = [None] * self.SIZE
+        slot = rng.randrange(self.SIZE)
+        value = pool[slot]
+        if value is None:
+            self.faker.seed_instance(derive_seed(self._seed, field, slot))
+            value = pool[slot] = make(self.faker)
+        return value

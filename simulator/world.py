@@ -1,0 +1,213 @@
+"""The run's stable cast: customers, products and campaigns that events draw from.
+
+A shop sees the same customers and products again and again, so these are entities
+with stable ids, built once per slot from the run's seed and cached. Their number is
+bounded, so memory stays flat however many events a run makes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from functools import cached_property
+
+from faker import Faker
+
+from simulator.values import FakerPool, IdMinter, base62, derive_seed, format_money, market
+
+CUSTOMER_SLOTS = 5000
+PRODUCT_SLOTS = 240
+CAMPAIGN_SLOTS = 12
+
+_ADJECTIVES = (
+    "Star", "Classic", "Eco", "Urban", "Nordic", "Summit", "Coastal", "Everyday", "Pro",
+    "Vintage", "Cloud", "Aurora", "Trail", "Studio", "Atlas", "Velvet", "Harbor", "Zen",
+)  # fmt: skip
+_MATERIALS = (
+    "Thermal", "Ceramic", "Bamboo", "Steel", "Linen", "Cotton", "Leather", "Glass",
+    "Wool", "Cork", "Canvas", "Copper", "Oak", "Recycled", "Merino", "Silk",
+)  # fmt: skip
+# (item, lowest price, highest price) in catalogue units (cents of a dollar-like currency)
+_ITEMS = (
+    ("Bottle", 1500, 4500), ("Mug", 900, 2900), ("Tote Bag", 1200, 3900),
+    ("Notebook", 600, 2400), ("Backpack", 4900, 14900), ("Scarf", 1900, 6900),
+    ("Candle", 1100, 3600), ("Lamp", 3900, 12900), ("Headphones", 5900, 24900),
+    ("Sneakers", 6900, 17900), ("T-Shirt", 1500, 4500), ("Hoodie", 3900, 8900),
+    ("Wallet", 2400, 7900), ("Sunglasses", 2900, 15900), ("Water Filter", 1900, 5900),
+    ("Cutting Board", 2200, 6400), ("Yoga Mat", 2500, 8900), ("Watch", 9900, 39900),
+)  # fmt: skip
+_CHANNELS = ("Website", "Mobile App", "Referral", "Social Media", "In Store", "Newsletter")
+_SEASONS = ("Spring", "Summer", "Autumn", "Winter", "Black-Friday", "Holiday", "Welcome")
+CODE_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+SHIPPING = {"id": "prod_5h1pp1ng", "name": "Shipping", "price": None, "sku_id": None}
+
+
+def _ascii(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z]", "", folded.lower())
+
+
+def _consonants(word: str, n: int) -> str:
+    return re.sub("[aeiou]", "", word)[:n] or word[:n]
+
+
+def _identity(fake: Faker) -> tuple[str, str, str]:
+    """A name with an email and a shop-side source_id that plausibly belong to it."""
+    first, last = fake.first_name(), fake.last_name()
+    name = f"{last} {first}" if fake.locales[0] == "ja_JP" else f"{first} {last}"
+    a, b = _ascii(first), _ascii(last)
+    if a and b:
+        email = f"{a}.{b}@{fake.free_email_domain()}"
+        # Like the docs' "jck-wbhk": the consonants of each name, a few of them.
+        source_id = (
+            f"{re.sub('[aeiou]', '', a)[:3] or a[:3]}-{re.sub('[aeiou]', '', b)[:4] or b[:4]}"
+        )
+    else:
+        email = fake.email()
+        source_id = fake.user_name()
+    return name, email, source_id
+
+
+class World:
+    """Customers, products and campaigns for one seed and locale."""
+
+    def __init__(self, seed: int, locale: str) -> None:
+        self.seed = seed
+        self.locale = locale
+        self.market = market(locale)
+        self.pool = FakerPool(locale, seed)
+        self.ids = IdMinter(seed)
+        self._customers: dict[int, dict] = {}
+        self._products: dict[int, dict] = {}
+        self._campaigns: dict[tuple[str, int], dict] = {}
+
+    def _rng(self, *parts: object) -> random.Random:
+        return random.Random(derive_seed(self.seed, *parts))
+
+    @cached_property
+    def _fixed(self) -> random.Random:
+        return self._rng("fixed")
+
+    @cached_property
+    def project_id(self) -> str:
+        return "proj_" + base62(self._fixed.getrandbits(48), 8)
+
+    @cached_property
+    def app_id(self) -> str:
+        """The API key's application id that events of this run come from."""
+        return (
+            "app_"
+            + base62(self._fixed.getrandbits(64), 11)
+            + base62(self._fixed.getrandbits(64), 11)
+        )
+
+    def distribution_id(self, scenario: str) -> str:
+        """One distribution per purpose, as a project would configure it."""
+        rng = self._rng("distribution", scenario)
+        return "distr_" + base62(rng.getrandbits(64), 11) + base62(rng.getrandbits(90), 15)
+
+    def customer(self, slot: int) -> dict:
+        found = self._customers.get(slot)
+        if found is not None:
+            return found
+        rng = self._rng("customer", slot)
+        name, email, source_id = self.pool.pick("identity", _identity, rng)
+        roll = rng.random()
+        if roll < 0.35:
+            metadata = {"region": self.market.customer_region, "sign-up": "true"}
+        elif roll < 0.75:
+            metadata = {"acquisition_channel": rng.choice(_CHANNELS)}
+        else:
+            metadata = {}
+        customer = {
+            "id": self.ids.alnum("cust_", slot, rng),
+            "name": name,
+            # Voucherify sends null when the shop never gave it one, as in the docs example.
+            "email": None if rng.random() < 0.2 else email,
+            "source_id": source_id,
+            "metadata": metadata,
+            "tracking_id": "track_"
+            + base62(rng.getrandbits(64), 11)
+            + base62(rng.getrandbits(64), 11),
+        }
+        self._customers[slot] = customer
+        return customer
+
+    def product(self, slot: int) -> dict:
+        found = self._products.get(slot)
+        if found is not None:
+            return found
+        rng = self._rng("product", slot)
+        item, low, high = rng.choice(_ITEMS)
+        name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_MATERIALS)} {item}"
+        dollars = rng.randint(low, high) * self.market.price_factor
+        # Shops price at .99 or at whole units; JPY has no minor unit at all.
+        if self.market.currency == "JPY":
+            price = max(100, round(dollars / 100) * 100)
+        elif rng.random() < 0.5:
+            price = int(dollars // 100) * 100 + 99
+        else:
+            price = round(dollars / 100) * 100
+        product = {
+            "id": self.ids.hex("prod_", slot, rng),
+            "name": name,
+            "price": price,
+            "sku_id": self.ids.hex("sku_", slot, rng) if rng.random() < 0.3 else None,
+        }
+        self._products[slot] = product
+        return product
+
+    def campaign(self, kind: str, slot: int, now_ms: int) -> dict:
+        """A promotion campaign (with one tier) or a coupon campaign; `kind` says which."""
+        key = (kind, slot)
+        found = self._campaigns.get(key)
+        if found is not None:
+            return found
+        rng = self._rng("campaign", kind, slot)
+        created = now_ms - rng.randint(2, 90) * 86_400_000 - rng.randint(0, 86_399_999)
+        year = 1970 + created // 31_556_952_000
+        discount = self._discount(rng)
+        campaign = {
+            "id": self.ids.alnum("camp_", slot * 2 + (kind == "promotion"), rng),
+            "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
+            "kind": kind,
+            "discount": discount,
+            "created_at": created,
+            "updated_at": created + rng.randint(60_000, 86_400_000),
+            "auto_join": rng.random() < 0.3,
+            "join_once": rng.random() < 0.5,
+        }
+        if kind == "promotion":
+            campaign["tier"] = {
+                "id": self.ids.alnum("promo_", slot, rng),
+                "name": _offer_text(discount, self.market.currency),
+                "banner": _offer_text(discount, self.market.currency),
+            }
+        else:
+            prefix = rng.choice(("", "", "SAVE-", "VIP-", campaign["name"][:3].upper() + "-"))
+            campaign["code_config"] = {
+                "pattern": prefix + "#" * 11,
+                "length": 11,
+                "charset": CODE_CHARSET,
+                "prefix": prefix,
+                "postfix": "",
+            }
+        self._campaigns[key] = campaign
+        return campaign
+
+    def _discount(self, rng: random.Random) -> dict:
+        effect = "APPLY_TO_ITEMS" if rng.random() < 0.4 else "APPLY_TO_ORDER"
+        if rng.random() < 0.6:
+            return {"type": "PERCENT", "percent_off": rng.choice((5, 10, 15, 20, 25, 30)),
+                    "effect": effect}  # fmt: skip
+        amount = round(rng.choice((500, 1000, 1500, 2000)) * self.market.price_factor)
+        return {"type": "AMOUNT", "amount_off": amount, "effect": effect}
+
+
+def _offer_text(discount: dict, currency: str) -> str:
+    where = "selected items" if discount["effect"] == "APPLY_TO_ITEMS" else "your order"
+    if discount["type"] == "PERCENT":
+        return f"{discount['percent_off']}% off {where}"
+    return f"{format_money(discount['amount_off'], currency)} off {where}"
