@@ -153,7 +153,6 @@ def _published_voucher(
         "code": code_config["prefix"] + unique[2:13],
         "created_at": iso_ms(now_ms - rng.randint(1, 400)),
         "publication_id": world.ids.alnum("pub_", index, rng, length=32),
-        "publication_source_id": f"publication-{unique[2:18].lower()}",
     }
 
 

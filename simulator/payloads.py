@@ -6,7 +6,6 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,27 @@ from simulator.world import World
 Clock = Callable[[], int]  # epoch milliseconds
 
 
-@dataclass
 class Payload:
     """One generated webhook: its event type, ids and the exact bytes to send."""
 
-    event: str
-    index: int
-    id: str  # the sendout id (whs_…): stable across retries, used as idempotency key
-    body: bytes
-    data: dict = field(repr=False)
+    __slots__ = ("_data", "body", "event", "id", "index")
+
+    def __init__(self, event: str, index: int, id: str, body: bytes, data: Any = None) -> None:
+        self.event = event
+        self.index = index
+        self.id = id  # the sendout id (whs_…): kept across retries, the idempotency key
+        self.body = body
+        self._data = data
+
+    @property
+    def data(self) -> Any:
+        """The body as Python objects, parsed on first use (a sender never needs it)."""
+        if self._data is None:
+            self._data = orjson.loads(self.body)
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"Payload(event={self.event!r}, index={self.index}, id={self.id!r})"
 
 
 def real_clock() -> int:
@@ -87,6 +98,9 @@ class PayloadFactory:
                 o if isinstance(o, Override) else parse_override(o) for o in overrides
             )
 
+        # Built-in templates are tested to render valid JSON; user templates are checked
+        # on every payload so a broken one is reported, not sent.
+        self._check_json = bool(templates)
         catalog = discover(templates)
         self.events: list[Event] = [lookup(catalog, name) for name in names]
         env = render.make_environment(templates)
@@ -94,9 +108,8 @@ class PayloadFactory:
 
     def _plan(self, env: Any, event: Event, envelope: str | None) -> tuple:
         envelope = envelope or event.default_envelope
-        name = event.template if envelope == "none" else f"_envelope.{envelope}.json.j2"
+        name = event.template if envelope == "none" else event.template + "@" + envelope
         template = render.load(env, name)
-        render.load(env, event.template)  # report a broken event template by its own name
         # Reseeding Faker costs ~6 µs, so only templates that use `fake` pay for it.
         fake = self.world.pool.faker if render.uses(env, name, "fake") else None
         return event, template, fake
@@ -114,17 +127,21 @@ class PayloadFactory:
         if fake is not None:
             fake.seed_instance(mix64(self._salt ^ index ^ 0x5EED))
             context["fake"] = fake
-        text = render.render(template, context)
+        body = render.render(template, context).encode()
+        if not (self._overrides or self._check_json):
+            return Payload(event.name, index, hook["id"], body)
         try:
-            data = orjson.loads(text)
+            data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise TemplateError(
                 f"{event.template} rendered invalid JSON ({exc}); every {{{{ expression }}}} "
                 "is already a JSON value, so do not quote it"
             ) from None
-        for item in self._overrides:
-            item.apply(data, create=self._create)
-        return Payload(event.name, index, hook["id"], orjson.dumps(data), data)
+        if self._overrides:
+            for item in self._overrides:
+                item.apply(data, create=self._create)
+            body = orjson.dumps(data)
+        return Payload(event.name, index, hook["id"], body, data)
 
     def stream(self, start: int = 0, step: int = 1, count: int | None = None) -> Iterator[Payload]:
         """Payloads start, start+step, … (`step` > 1 lets worker processes share a run)."""

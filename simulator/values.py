@@ -37,14 +37,23 @@ def mix64(x: int) -> int:
 
 
 def base62(n: int, width: int) -> str:
-    """`n` in base 62, left-padded with '0' to `width` characters."""
-    out = []
+    """`n` in base 62, left-padded with '0' to `width` characters (the low digits if longer)."""
     pairs = _PAIRS
-    while n:
+    out = ""
+    while n and len(out) < width:
         n, r = divmod(n, 3844)
-        out.append(pairs[r])
-    text = "".join(reversed(out)).lstrip("0")
-    return text.rjust(width, "0")[-width:] if width else text
+        out = pairs[r] + out
+    return out[-width:].rjust(width, "0")
+
+
+# Random tails only need to look random, not to be exact base 62: mapping bytes through a
+# table is ~5x faster than dividing. The slight bias towards the first 8 letters is
+# invisible in an id.
+_BYTE_TO_ALNUM = bytes(ord(_ALNUM[b % 62]) for b in range(256))
+
+
+def alnum_tail(rng: random.Random, width: int) -> str:
+    return rng.randbytes(width).translate(_BYTE_TO_ALNUM).decode()
 
 
 class IdMinter:
@@ -70,23 +79,28 @@ class IdMinter:
         return mix64(salt ^ index)
 
     def alnum(self, prefix: str, index: int, rng: random.Random, length: int = 24) -> str:
-        head = base62(self._unique(prefix, index), 11)
-        tail = base62(rng.getrandbits(6 * (length - 11)), length - 11)
-        return f"{prefix}{head}{tail}"
+        return prefix + base62(self._unique(prefix, index), 11) + alnum_tail(rng, length - 11)
 
     def hex(self, prefix: str, index: int, rng: random.Random, length: int = 18) -> str:
         head = self._unique(prefix, index)
         return f"{prefix}{head:016x}{rng.getrandbits(4 * (length - 16)):0{length - 16}x}"
 
 
+_ISO_SECONDS: dict[int, str] = {}
+
+
 def iso_ms(epoch_ms: int) -> str:
     """Voucherify's timestamp form: ISO 8601 UTC with milliseconds and Z."""
     seconds, ms = divmod(epoch_ms, 1000)
-    d = datetime.fromtimestamp(seconds, timezone.utc)
-    return (
-        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T"
-        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{ms:03d}Z"
-    )
+    prefix = _ISO_SECONDS.get(seconds)
+    if prefix is None:
+        # Events of a run share few distinct seconds: format each once (bounded cache).
+        if len(_ISO_SECONDS) > 4096:
+            _ISO_SECONDS.clear()
+        prefix = _ISO_SECONDS[seconds] = datetime.fromtimestamp(seconds, timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S"
+        )
+    return f"{prefix}.{ms:03d}Z"
 
 
 def parse_instant(text: str) -> int:

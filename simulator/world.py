@@ -14,7 +14,15 @@ from functools import cached_property
 
 from faker import Faker
 
-from simulator.values import FakerPool, IdMinter, base62, derive_seed, format_money, market
+from simulator.values import (
+    FakerPool,
+    IdMinter,
+    base62,
+    derive_seed,
+    format_money,
+    iso_ms,
+    market,
+)
 
 CUSTOMER_SLOTS = 5000
 PRODUCT_SLOTS = 240
@@ -82,6 +90,7 @@ class World:
         self._customers: dict[int, dict] = {}
         self._products: dict[int, dict] = {}
         self._campaigns: dict[tuple[str, int], dict] = {}
+        self._distributions: dict[str, str] = {}
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(derive_seed(self.seed, *parts))
@@ -105,8 +114,11 @@ class World:
 
     def distribution_id(self, scenario: str) -> str:
         """One distribution per purpose, as a project would configure it."""
-        rng = self._rng("distribution", scenario)
-        return "distr_" + base62(rng.getrandbits(64), 11) + base62(rng.getrandbits(90), 15)
+        found = self._distributions.get(scenario)
+        if found is None:
+            rng = self._rng("distribution", scenario)
+            found = self._distributions[scenario] = "distr_" + base62(rng.getrandbits(160), 26)
+        return found
 
     def customer(self, slot: int) -> dict:
         found = self._customers.get(slot)
@@ -128,9 +140,6 @@ class World:
             "email": None if rng.random() < 0.2 else email,
             "source_id": source_id,
             "metadata": metadata,
-            "tracking_id": "track_"
-            + base62(rng.getrandbits(64), 11)
-            + base62(rng.getrandbits(64), 11),
         }
         self._customers[slot] = customer
         return customer
@@ -174,14 +183,15 @@ class World:
             "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
             "kind": kind,
             "discount": discount,
-            "created_at": created,
-            "updated_at": created + rng.randint(60_000, 86_400_000),
+            "created_at": iso_ms(created),
+            "updated_at": iso_ms(created + rng.randint(60_000, 86_400_000)),
             "auto_join": rng.random() < 0.3,
             "join_once": rng.random() < 0.5,
         }
         if kind == "promotion":
             campaign["tier"] = {
                 "id": self.ids.alnum("promo_", slot, rng),
+                "campaign_id": campaign["id"],
                 "name": _offer_text(discount, self.market.currency),
                 "banner": _offer_text(discount, self.market.currency),
             }
