@@ -1,0 +1,228 @@
+"""Delivery logs, dead-letter files and replay input: NDJSON lines that lose nothing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from simulator.errors import RecordError
+
+REDACTED = "[redacted]"
+# Headers whose values are credentials whatever they contain.
+SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+# Keys that mark a line as a record (log, dead letter, receiver capture) rather than a body.
+_RECORD_KEYS = frozenset(
+    {"body", "body_base64", "reason", "attempts", "attempt", "headers", "event_id", "signature"}
+)
+
+
+def redact(headers: Mapping[str, str], secrets: Sequence[str]) -> dict[str, str]:
+    """A copy of `headers` with credentials and every value containing a secret replaced."""
+    out = {}
+    for name, value in headers.items():
+        hidden = name.lower() in SENSITIVE_HEADERS or any(s and s in value for s in secrets)
+        out[name] = REDACTED if hidden else value
+    return out
+
+
+def encode_body(body: bytes) -> dict[str, Any]:
+    """The body as text when it is UTF-8 (always, for generated JSON), else base64 with a
+    flag: the receiver's record convention, so every file `replay` reads agrees."""
+    try:
+        return {"body": body.decode("utf-8"), "body_base64": False}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode("ascii"), "body_base64": True}
+
+
+def iso(epoch: float) -> str:
+    """UTC ISO 8601 with milliseconds, e.g. 2024-03-12T14:41:49.128Z."""
+    ms = int(epoch * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+class NdjsonWriter:
+    """Appends JSON lines to a file that is created on the first line only.
+
+    Lines are buffered in memory and written by flush(), which the engine calls at least
+    every 100 ms and at the end; a line is always written whole, never split.
+    """
+
+    def __init__(self, path: str | Path, *, append: bool = False) -> None:
+        self.path = Path(path)
+        self.count = 0
+        self._append = append
+        self._buffer: list[bytes] = []
+        self._file: BinaryIO | None = None
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._buffer.append(orjson.dumps(record) + b"\n")
+        self.count += 1
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        try:
+            if self._file is None:
+                self._file = open(self.path, "ab" if self._append else "wb")  # noqa: SIM115
+            self._file.write(b"".join(self._buffer))
+            self._file.flush()
+        except OSError as exc:
+            raise RecordError(f"cannot write '{self.path}': {exc.strerror}") from None
+        self._buffer.clear()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool) -> int:
+    """Join worker part files into `dest` (created only if a part exists); delete the parts.
+
+    Returns the number of bytes written. Parts hold whole lines, so joining them never
+    interleaves two records.
+    """
+    existing = [Path(p) for p in parts if Path(p).exists()]
+    if not existing:
+        return 0
+    written = 0
+    try:
+        with open(dest, "ab" if append else "wb") as out:
+            for part in existing:
+                with open(part, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                written += part.stat().st_size
+                os.unlink(part)
+    except OSError as exc:
+        raise RecordError(f"cannot write '{dest}': {exc.strerror}") from None
+    return written
+
+
+def part_path(path: str | Path, worker: int) -> Path:
+    """Where worker `worker` writes its share of `path`."""
+    return Path(f"{path}.part{worker}")
+
+
+@dataclass(frozen=True)
+class ReplayItem:
+    """One event read back from a file: its exact bytes and what is known about it."""
+
+    event: str
+    id: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # as recorded (maybe redacted)
+    line: int = 0
+
+
+@dataclass
+class ReplayFile:
+    """The events of a replay input in file order, and how many bad lines were skipped."""
+
+    path: str
+    items: list[ReplayItem]
+    skipped: int = 0
+
+
+def _event_and_id(data: Any, fallback: str) -> tuple[str, str]:
+    if not isinstance(data, dict):
+        return "unknown", fallback
+    event = data.get("type")
+    if not isinstance(event, str):
+        nested = data.get("event")
+        event = nested.get("type") if isinstance(nested, dict) else None
+    ident = data.get("id")
+    return (
+        event if isinstance(event, str) else "unknown",
+        ident if isinstance(ident, str) else fallback,
+    )
+
+
+def _record_body(record: dict[str, Any]) -> bytes | None:
+    text = record.get("body")
+    if not isinstance(text, str):
+        return None
+    if record.get("body_base64") is True:
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return text.encode("utf-8")
+
+
+def _parse_line(raw: bytes, number: int) -> tuple[ReplayItem, bool] | str:
+    """The line's item and whether it is a log line (one per attempt), or why it is bad."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "not JSON"
+    if isinstance(data, list):
+        return "a JSON array, not one body (write bodies with 'generate --format ndjson')"
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if _RECORD_KEYS.isdisjoint(data):
+        # A generated body: the line's exact bytes are what is sent.
+        event, ident = _event_and_id(data, f"line{number}")
+        return ReplayItem(event, ident, raw, line=number), False
+    body = _record_body(data)
+    if body is None:
+        return "no body (a --log written without --log-bodies, or a broken record)"
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    event, ident = _event_and_id(parsed, f"line{number}")
+    # Logs and dead letters name the event and id; receiver records call them event_*.
+    for key in ("event", "event_type"):
+        if isinstance(data.get(key), str):
+            event = data[key]
+    for key in ("id", "event_id"):
+        if isinstance(data.get(key), str):
+            ident = data[key]
+    headers = data.get("headers")
+    if not isinstance(headers, dict):
+        headers = {}
+    headers = {str(k): str(v) for k, v in headers.items()}
+    return ReplayItem(event, ident, body, headers, number), "attempt" in data
+
+
+def read_replay(path: str | Path, *, skip_bad: bool = False) -> ReplayFile:
+    """Events to send again from a dead-letter file, a `generate` NDJSON file, a log written
+    with bodies, or a receiver record file. A delivery log holds one line per attempt; each
+    event is taken once. Raises RecordError naming the file and line of a bad line unless
+    `skip_bad`, which counts them instead."""
+    items: list[ReplayItem] = []
+    seen: set[str] = set()
+    skipped = 0
+    try:
+        with open(path, "rb") as src:
+            for number, line in enumerate(src, 1):
+                raw = line.rstrip(b"\r\n")
+                if not raw.strip():
+                    continue
+                parsed = _parse_line(raw, number)
+                if isinstance(parsed, str):
+                    if not skip_bad:
+                        raise RecordError(f"{path}, line {number}: {parsed}")
+                    skipped += 1
+                    continue
+                item, per_attempt = parsed
+                if per_attempt:
+                    if item.id in seen:
+                        continue  # a retry of an event already taken from this log
+                    seen.add(item.id)
+                items.append(item)
+    except OSError as exc:
+        raise RecordError(f"cannot read '{path}': {exc.strerror}") from None
+    return ReplayFile(str(path), items, skipped)

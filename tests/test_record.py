@@ -1,0 +1,187 @@
+"""Delivery records: redaction, lazily created NDJSON files, part joining, replay input."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+import pytest
+
+from simulator.errors import RecordError
+from simulator.record import (
+    REDACTED,
+    NdjsonWriter,
+    concat_parts,
+    encode_body,
+    part_path,
+    read_replay,
+    redact,
+)
+
+BODY = b'{"id":"whs_1","type":"customer.order.created","data":{"n":1}}'
+
+
+def test_redact_hides_credentials_and_any_value_holding_the_secret():
+    headers = {
+        "Authorization": "Bearer abc",
+        "cookie": "a=b",
+        "Proxy-Authorization": "x",
+        "X-Api-Key": "k",
+        "X-Echo": "prefix-s3cr3t-suffix",
+        "x-voucherify-signature": "deadbeef",
+    }
+    assert redact(headers, ["s3cr3t"]) == {
+        "Authorization": REDACTED,
+        "cookie": REDACTED,
+        "Proxy-Authorization": REDACTED,
+        "X-Api-Key": REDACTED,
+        "X-Echo": REDACTED,
+        "x-voucherify-signature": "deadbeef",
+    }
+
+
+def test_redact_ignores_an_empty_secret():
+    assert redact({"A": "b"}, [""]) == {"A": "b"}
+
+
+def test_encode_body_is_text_for_utf8_and_base64_otherwise():
+    assert encode_body(BODY) == {"body": BODY.decode(), "body_base64": False}
+    raw = b"\xff\x00"
+    assert encode_body(raw) == {"body": base64.b64encode(raw).decode(), "body_base64": True}
+
+
+def test_writer_creates_its_file_only_when_a_line_is_written(tmp_path):
+    path = tmp_path / "out.ndjson"
+    writer = NdjsonWriter(path)
+    writer.flush()
+    writer.close()
+    assert not path.exists()
+    writer = NdjsonWriter(path)
+    writer.write({"a": 1})
+    assert not path.exists()  # buffered until flushed
+    writer.flush()
+    writer.write({"a": 2})
+    writer.close()
+    assert path.read_bytes() == b'{"a":1}\n{"a":2}\n'
+    assert writer.count == 2
+
+
+def test_writer_appends_when_asked(tmp_path):
+    path = tmp_path / "dead.ndjson"
+    path.write_bytes(b'{"old":true}\n')
+    writer = NdjsonWriter(path, append=True)
+    writer.write({"new": True})
+    writer.close()
+    assert path.read_bytes() == b'{"old":true}\n{"new":true}\n'
+
+
+def test_writer_reports_an_unwritable_path(tmp_path):
+    writer = NdjsonWriter(tmp_path / "missing" / "x.ndjson")
+    writer.write({})
+    with pytest.raises(RecordError, match=r"cannot write '.*x\.ndjson': No such file"):
+        writer.flush()
+
+
+def test_concat_parts_joins_in_order_and_removes_parts(tmp_path):
+    dest = tmp_path / "log.ndjson"
+    part_path(dest, 0).write_bytes(b"a\n")
+    part_path(dest, 2).write_bytes(b"c\n")
+    written = concat_parts([part_path(dest, w) for w in range(3)], dest, append=False)
+    assert written == 4
+    assert dest.read_bytes() == b"a\nc\n"
+    assert not part_path(dest, 0).exists()
+
+
+def test_concat_parts_creates_nothing_without_parts(tmp_path):
+    dest = tmp_path / "dead.ndjson"
+    assert concat_parts([part_path(dest, 0)], dest, append=True) == 0
+    assert not dest.exists()
+
+
+def _lines(path, *records):
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return path
+
+
+def test_replay_reads_generate_output_as_exact_bytes(tmp_path):
+    spaced = b'{"id": "whs_2",  "type": "customer.order.paid"}'
+    path = tmp_path / "gen.ndjson"
+    path.write_bytes(BODY + b"\n\n" + spaced + b"\r\n")
+    replay = read_replay(path)
+    assert [i.body for i in replay.items] == [BODY, spaced]
+    assert [(i.event, i.id, i.line) for i in replay.items] == [
+        ("customer.order.created", "whs_1", 1),
+        ("customer.order.paid", "whs_2", 3),
+    ]
+
+
+def test_replay_reads_dead_letters_with_their_headers(tmp_path):
+    record = {
+        "id": "whs_1",
+        "event": "customer.order.created",
+        "reason": "failed",
+        "attempts": 3,
+        "headers": {"x-voucherify-signature": "ab"},
+        **encode_body(BODY),
+    }
+    [item] = read_replay(_lines(tmp_path / "dl.ndjson", record)).items
+    assert item.body == BODY
+    assert item.headers == {"x-voucherify-signature": "ab"}
+
+
+def test_replay_reads_receiver_records_in_text_and_base64(tmp_path):
+    raw = b"\xff not utf-8"
+    records = [
+        {"event_id": "whs_1", "event_type": "customer.order.created", "body": BODY.decode(),
+         "body_base64": False, "headers": {}},
+        {"event_id": "sha256:x", "event_type": None, "body": base64.b64encode(raw).decode(),
+         "body_base64": True, "headers": {}},
+    ]  # fmt: skip
+    items = read_replay(_lines(tmp_path / "rec.ndjson", *records)).items
+    assert [i.body for i in items] == [BODY, raw]
+    assert items[1].id == "sha256:x"
+
+
+def test_replay_takes_each_event_of_a_log_once(tmp_path):
+    attempt = {"id": "whs_1", "event": "customer.order.created", **encode_body(BODY)}
+    other = {"id": "whs_2", "event": "customer.order.created", **encode_body(BODY)}
+    path = _lines(
+        tmp_path / "log.ndjson",
+        {**attempt, "attempt": 1},
+        {**attempt, "attempt": 2},
+        {**other, "attempt": 1},
+    )
+    assert [i.id for i in read_replay(path).items] == ["whs_1", "whs_2"]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "a JSON array, not one body (write bodies with 'generate --format ndjson')"),
+        (b"42", "not a JSON object"),
+        (
+            b'{"id": "whs_1", "attempt": 1, "status": 200}',
+            "no body (a --log written without --log-bodies, or a broken record)",
+        ),
+    ],
+)
+def test_replay_names_the_file_and_line_of_a_bad_line(tmp_path, line, reason):
+    path = tmp_path / "bad.ndjson"
+    path.write_bytes(BODY + b"\n" + line + b"\n")
+    with pytest.raises(RecordError) as caught:
+        read_replay(path)
+    assert str(caught.value) == f"{path}, line 2: {reason}"
+
+
+def test_replay_can_skip_bad_lines_and_count_them(tmp_path):
+    path = tmp_path / "bad.ndjson"
+    path.write_bytes(b"oops\n" + BODY + b"\n{\n")
+    replay = read_replay(path, skip_bad=True)
+    assert replay.skipped == 2
+    assert [i.body for i in replay.items] == [BODY]
+
+
+def test_replay_reports_a_missing_file(tmp_path):
+    with pytest.raises(RecordError, match=r"cannot read '.*nope': No such file or directory"):
+        read_replay(tmp_path / "nope")
