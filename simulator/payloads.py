@@ -153,6 +153,26 @@ class PayloadFactory:
             made += 1
 
 
+def render_context(
+    event: str,
+    context: dict,
+    *,
+    envelope: str = "none",
+    templates: Sequence[str | Path] = (),
+) -> bytes:
+    """Render one event's template with a context you give (e.g. from a fixture file).
+
+    The context has the shape the built-in builders produce (customer, referrer, order,
+    redemption, campaign, promotion_tier, voucher, webhook); see fixtures/voucherify/contexts/.
+    """
+    if envelope not in ENVELOPES:
+        raise UsageError(f"unknown envelope '{envelope}': choose one of {', '.join(ENVELOPES)}")
+    found = lookup(discover(templates), event)
+    env = render.make_environment(templates)
+    name = found.template if envelope == "none" else found.template + "@" + envelope
+    return render.render(render.load(env, name), dict(context)).encode()
+
+
 def generate(
     event: str | Sequence[str] = "customer.order.created", count: int = 1, **options: Any
 ) -> Iterator[Payload]:

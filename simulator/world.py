@@ -96,21 +96,13 @@ class World:
         return random.Random(derive_seed(self.seed, *parts))
 
     @cached_property
-    def _fixed(self) -> random.Random:
-        return self._rng("fixed")
-
-    @cached_property
     def project_id(self) -> str:
-        return "proj_" + base62(self._fixed.getrandbits(48), 8)
+        return "proj_" + base62(self._rng("project").getrandbits(48), 8)
 
     @cached_property
     def app_id(self) -> str:
         """The API key's application id that events of this run come from."""
-        return (
-            "app_"
-            + base62(self._fixed.getrandbits(64), 11)
-            + base62(self._fixed.getrandbits(64), 11)
-        )
+        return "app_" + base62(self._rng("app").getrandbits(128), 22)
 
     def distribution_id(self, scenario: str) -> str:
         """One distribution per purpose, as a project would configure it."""

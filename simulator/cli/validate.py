@@ -1,0 +1,74 @@
+"""`validate`: check webhook bodies (JSON or NDJSON, envelope or bare data) against the schema."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+import orjson
+
+from simulator.cli import ExitStatus, cli
+from simulator.errors import RecordError
+from simulator.schema import ENVELOPES, supported_events, validate
+
+
+def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
+    """(where, document, parse error) for a JSON document, a JSON array, or NDJSON lines."""
+    try:
+        whole = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        whole = None
+    else:
+        if isinstance(whole, list):
+            for i, item in enumerate(whole):
+                yield f"item {i + 1}", item, None
+        else:
+            yield "document", whole, None
+        return
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"line {lineno}", orjson.loads(line), None
+        except orjson.JSONDecodeError as exc:
+            yield f"line {lineno}", None, f"not JSON: {exc}"
+
+
+@cli.command("validate")
+@click.argument("source", default="-", metavar="[FILE|-]")
+@click.option("--event", type=click.Choice(supported_events()),
+              help="Validate as this event instead of reading it from the body.")
+@click.option("--envelope", type=click.Choice(ENVELOPES),
+              help="Body shape (default: detected per body).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final count.")
+def validate_command(source: str, event: str | None, envelope: str | None, quiet: bool) -> int:
+    """Check bodies against the project's schema; exit 0 if all are valid, 1 if not.
+
+    Reads one JSON document, a JSON array, or NDJSON (one body per line), from FILE or
+    stdin. Every problem is printed with its JSON path.
+
+    Example:
+
+        webhook-sim generate -n 100 | webhook-sim validate
+    """
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise RecordError(f"cannot read '{source}': {exc.strerror}") from None
+    checked = invalid = 0
+    for where, document, error in _documents(raw):
+        checked += 1
+        problems = [error] if error else [
+            f"{p.path}: {p.message}" for p in validate(document, event=event, envelope=envelope)
+        ]  # fmt: skip
+        if problems:
+            invalid += 1
+            if not quiet:
+                for problem in problems:
+                    click.echo(f"{where}: {problem}")
+    if checked == 0:
+        raise RecordError(f"no JSON found in '{source}'")
+    click.echo(f"{checked} checked, {checked - invalid} valid, {invalid} invalid", err=quiet)
+    return ExitStatus.FAILED if invalid else ExitStatus.OK

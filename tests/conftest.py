@@ -1,0 +1,43 @@
+"""Shared fixtures: the CLI run in-process through its real error boundary, and paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import run
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+VOUCHERIFY = FIXTURES / "voucherify"
+ORDER_EVENTS = (
+    "customer.order.created",
+    "customer.order.updated",
+    "customer.order.paid",
+    "customer.order.canceled",
+)
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+    stdout_bytes: bytes
+
+
+@pytest.fixture
+def invoke():
+    """Run `webhook-sim ARGS` in-process through main's error boundary."""
+
+    def _invoke(*args: str, input: str | None = None, env: dict | None = None) -> CliResult:
+        runner = CliRunner()
+        with runner.isolation(input=input, env=env) as (out, err, _):
+            code = run(list(args))
+        raw = out.getvalue()
+        return CliResult(code, raw.decode(), err.getvalue().decode(), raw)
+
+    return _invoke
