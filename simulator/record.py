@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from simulator.errors import RecordError
+from simulator.signing import SCHEMES, signature_header_names
 
 REDACTED = "[redacted]"
 # Headers whose values are credentials whatever they contain.
@@ -226,3 +227,143 @@ def read_replay(path: str | Path, *, skip_bad: bool = False) -> ReplayFile:
     except OSError as exc:
         raise RecordError(f"cannot read '{path}': {exc.strerror}") from None
     return ReplayFile(str(path), items, skipped)
+
+
+# Recorded headers that describe the old connection, not the event: never resent.
+_TRANSPORT = frozenset(
+    {"host", "content-length", "content-type", "user-agent", "accept", "accept-encoding",
+     "connection", "keep-alive", "transfer-encoding", "expect"}
+)  # fmt: skip
+_SIGNATURE_NAMES = frozenset(n.lower() for s in SCHEMES for n in signature_header_names(s))
+
+
+class ReplaySource:
+    """A replay file as the engine's payload source: item `index` in file order.
+
+    With `keep_signature`, every item must carry a recorded, unredacted signature header,
+    which is resent as it was (with the other recorded event headers).
+    """
+
+    def __init__(self, path: str, *, skip_bad: bool = False, keep_signature: bool = False) -> None:
+        replay = read_replay(path, skip_bad=skip_bad)
+        self.items, self.skipped = replay.items, replay.skipped
+        if keep_signature:
+            for item in self.items:
+                names = {k.lower() for k, v in item.headers.items() if v != REDACTED}
+                if names.isdisjoint(_SIGNATURE_NAMES):
+                    raise RecordError(
+                        f"{path}, line {item.line}: no recorded signature to keep "
+                        "(missing or redacted); drop --keep-signature to sign again"
+                    )
+
+    def build(self, index: int) -> ReplayItem:
+        return self.items[index]
+
+    @staticmethod
+    def recorded_headers(item: ReplayItem) -> dict[str, str]:
+        """The headers to resend as they were: event headers, not transport or redacted."""
+        return {
+            k: v for k, v in item.headers.items() if k.lower() not in _TRANSPORT and v != REDACTED
+        }
+
+
+class Records:
+    """A run's delivery log and dead-letter file, each optional, secrets always redacted.
+
+    Times are epoch seconds. Payloads are anything with `id`, `event` and `body`.
+    """
+
+    def __init__(
+        self,
+        *,
+        log: str | Path | None = None,
+        log_bodies: bool = False,
+        dead_letter: str | Path | None = None,
+        append_dead_letter: bool = True,
+        secrets: Sequence[str] = (),
+        url: str = "",
+        scheme: str = "",
+    ) -> None:
+        self._log = NdjsonWriter(log) if log else None
+        self._dead = NdjsonWriter(dead_letter, append=append_dead_letter) if dead_letter else None
+        self._bodies = log_bodies
+        self._secrets = [s for s in secrets if s]
+        self._url, self._scheme = url, scheme
+        self.dead_lettered = 0
+
+    def attempt(
+        self,
+        payload: Any,
+        index: int,
+        attempt: int,
+        *,
+        scheduled: float,
+        started: float,
+        finished: float,
+        status: int | None,
+        error: str | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        if self._log is None:
+            return
+        line = {
+            "id": payload.id,
+            "index": index,
+            "event": payload.event,
+            "attempt": attempt,
+            "scheduled": iso(scheduled),
+            "scheduled_epoch": round(scheduled, 6),
+            "started": iso(started),
+            "started_epoch": round(started, 6),
+            "status": status,
+            "latency_ms": round((finished - scheduled) * 1000, 3),
+            "service_ms": round((finished - started) * 1000, 3),
+            "error": error,
+            "bytes": len(payload.body),
+        }
+        if self._bodies:
+            line["headers"] = redact(headers, self._secrets)
+            line.update(encode_body(payload.body))
+        self._log.write(line)
+
+    def dead(
+        self,
+        payload: Any,
+        index: int,
+        *,
+        reason: str,
+        attempts: int,
+        status: int | None,
+        error: str | None,
+        first_attempt: float | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        self.dead_lettered += 1
+        if self._dead is None:
+            return
+        self._dead.write(
+            {
+                "id": payload.id,
+                "index": index,
+                "event": payload.event,
+                "reason": reason,
+                "attempts": attempts,
+                "last_status": status,
+                "last_error": error,
+                "first_attempt_at": None if first_attempt is None else iso(first_attempt),
+                "url": self._url,
+                "scheme": self._scheme,
+                "headers": redact(headers, self._secrets),
+                **encode_body(payload.body),
+            }
+        )
+
+    def flush(self) -> None:
+        for writer in (self._log, self._dead):
+            if writer is not None:
+                writer.flush()
+
+    def close(self) -> None:
+        for writer in (self._log, self._dead):
+            if writer is not None:
+                writer.close()

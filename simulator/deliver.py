@@ -1,0 +1,431 @@
+"""The async delivery engine: open-model pacing, bounded concurrency, signing, retries, records."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.client import USER_AGENT, open_session, post
+from simulator.errors import RecordError, UsageError
+from simulator.payloads import PayloadFactory
+from simulator.record import Records, ReplaySource, part_path
+from simulator.sendconfig import SendConfig, parse_retry_after, public_url
+from simulator.signing import make_signer
+from simulator.stats import RunStats
+from simulator.values import derive_seed
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A live snapshot of a run; `rate` is completed events per second so far."""
+
+    elapsed: float
+    sent: int
+    delivered: int
+    failed: int
+    errors: int
+    rate: float
+    p99_ms: float | None
+    worker: int = 0
+
+
+@dataclass
+class RunResult:
+    """What one engine did. dead_lettered counts failed, interrupted and never-sent events;
+    not_sent those that were asked for but never tried (count mode, after an interrupt)."""
+
+    stats: RunStats
+    interrupted: bool
+    dead_lettered: int
+    not_sent: int
+    worker: int = 0
+    skipped: int = 0  # bad replay lines passed over
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**vars(self), "stats": self.stats.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        return cls(**{**data, "stats": RunStats.from_dict(data["stats"])})
+
+
+class _Event:
+    """One event on its way: its payload and the outcome of its last attempt."""
+
+    __slots__ = ("attempts", "done", "error", "first", "headers", "index", "payload", "status")
+
+    def __init__(self, payload: Any, index: int) -> None:
+        self.payload = payload
+        self.index = index
+        self.attempts = 0
+        self.status: int | None = None
+        self.error: str | None = None
+        self.headers: dict[str, str] | None = None
+        self.first: float | None = None
+        self.done = False
+
+
+class Engine:
+    """Sends one share (worker of workers) of a run and returns its RunResult.
+
+    Open model: each send starts at its planned time whatever earlier responses do, at most
+    max_in_flight at once; a send held up by that bound or by the CPU still goes, counted
+    late, its latency measured from the planned time. Rate "max" is a closed model of
+    `concurrency` senders. stop() ends the run early: no new sends, `grace` seconds for
+    the requests in flight, then every unfinished event goes to the dead-letter file.
+    """
+
+    def __init__(
+        self,
+        config: SendConfig,
+        *,
+        worker: int = 0,
+        workers: int = 1,
+        parts: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        if config.url is None:
+            raise UsageError("the engine needs a url (send() starts a receiver when none is given)")
+        self.config = config
+        self.worker, self.workers = worker, workers
+        self._clock, self._wall = clock, wall
+        self._rng = rng or random.Random(derive_seed(config.seed or 0, "retry", worker))
+        self.scheme = config.scheme or "voucherify"
+        self._keep = config.keep_signature and config.replay is not None
+        # Resending recorded signatures needs no secret; signing anew does.
+        self._signer = None if self._keep else make_signer(self.scheme, config.secret)
+        self._source: Any
+        self._skipped = 0
+        if config.replay is not None:
+            replay = ReplaySource(
+                config.replay, skip_bad=config.skip_bad, keep_signature=self._keep
+            )
+            self._source, self._skipped = replay, replay.skipped
+            self.schedule = config.schedule(count=len(replay.items))
+        else:
+            self._source = PayloadFactory(config.events, target_url=config.url, **config.factory)
+            self.schedule = config.schedule()
+            # The first build compiles templates and fills pools; keep that off the clock.
+            self._source.build(0)
+        self._base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        self._extra = dict(config.headers)
+        self._expect = config.expect_status
+        self._retries = config.retry.retries
+        self.stats = RunStats(target_rate=self.schedule.rate)
+        log, dead = config.log, config.dead_letter
+        self._records = Records(
+            log=part_path(log, worker) if parts and log else log,
+            log_bodies=config.log_bodies,
+            dead_letter=part_path(dead, worker) if parts and dead else dead,
+            append_dead_letter=not parts,
+            secrets=[config.secret or ""],
+            url=public_url(config.url),
+            scheme=self.scheme,
+        )
+        self._stopping = False
+        self._stop_future: asyncio.Future[None] | None = None
+        self._pacer: asyncio.Task[None] | None = None
+        # Running tasks → the index a send task was launched for (None for closed senders).
+        self._tasks: dict[asyncio.Task[Any], int | None] = {}
+        self._unstarted: list[int] = []
+        self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._held: tuple[int, float] | None = None
+        self._fatal: BaseException | None = None
+        self._t0 = 0.0
+        self._wall0 = 0.0
+
+    # -- control -----------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop scheduling and wind down (call from the engine's loop; idempotent)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.stats.interrupted = True
+        if self._stop_future is not None and not self._stop_future.done():
+            self._stop_future.set_result(None)
+        if self._pacer is not None:
+            self._pacer.cancel()
+
+    def progress(self) -> Progress:
+        s = self.stats
+        elapsed = max(self._clock() - self._t0, 0.0)
+        hist = s.latency_corrected
+        return Progress(
+            elapsed=elapsed,
+            sent=s.attempts,
+            delivered=s.delivered,
+            failed=s.failed,
+            errors=sum(s.error_kinds.values()),
+            rate=(s.delivered + s.failed) / elapsed if elapsed > 0 else 0.0,
+            p99_ms=hist.percentile(99) / 1000 if hist.count else None,
+            worker=self.worker,
+        )
+
+    async def run(
+        self,
+        *,
+        start_at: float | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        progress_every: float = 0.25,
+    ) -> RunResult:
+        """Send this share of the schedule, starting at wall-clock `start_at` (default now)."""
+        self._stop_future = asyncio.get_running_loop().create_future()
+        if self._stopping:
+            self._stop_future.set_result(None)
+        now_wall, now = self._wall(), self._clock()
+        self._wall0 = now_wall - now
+        self._t0 = now + max((start_at or now_wall) - now_wall, 0.0)
+        self.stats.started_at = self._t0 + self._wall0
+        shard = self.schedule.shard(self.worker, self.workers)
+        closed, config = self.schedule.closed, self.config
+        async with open_session(
+            limit=config.concurrency if closed else config.max_in_flight,
+            timeout=config.timeout,
+            insecure=config.insecure,
+            ca_bundle=config.ca_bundle,
+        ) as session:
+            ticker = asyncio.create_task(self._tick(on_progress, progress_every))
+            try:
+                drive = self._drive_closed if closed else self._drive_open
+                driver = asyncio.create_task(drive(session, shard))
+                await asyncio.wait((driver, self._stop_future), return_when=asyncio.FIRST_COMPLETED)
+                if self._stopping:
+                    await self._wind_down()
+                await driver
+            finally:
+                ticker.cancel()
+            self.stats.finished_at = self._wall()
+        not_sent = 0
+        if self._stopping and self._fatal is None and self.schedule.total is not None:
+            not_sent = self._dead_letter_rest(shard)
+        self._records.close()
+        if self._fatal is not None:
+            raise self._fatal
+        dead = self._records.dead_lettered
+        return RunResult(self.stats, self._stopping, dead, not_sent, self.worker, self._skipped)
+
+    # -- scheduling --------------------------------------------------------------
+
+    async def _drive_open(self, session: Any, shard: Iterator[tuple[int, float]]) -> None:
+        self._pacer = asyncio.create_task(self._pace(session, shard))
+        if self._stopping:
+            self._pacer.cancel()
+        await self._pacer
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def _pace(self, session: Any, shard: Iterator[tuple[int, float]]) -> None:
+        t0, clock, slots = self._t0, self._clock, self._slots
+        for item in shard:
+            try:
+                # Sleep only until the next due time; every send that fell due meanwhile
+                # then goes out without sleeping again.
+                delay = t0 + item[1] - clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await slots.acquire()
+            except asyncio.CancelledError:
+                self._held = item
+                return
+            if self._stopping:
+                slots.release()
+                self._held = item
+                return
+            task = asyncio.create_task(self._deliver(session, item[0], t0 + item[1], True))
+            self._tasks[task] = item[0]
+            task.add_done_callback(self._task_done)
+
+    async def _drive_closed(self, session: Any, shard: Iterator[tuple[int, float]]) -> None:
+        await self._nap(self._t0 - self._clock())
+        duration = self.schedule.duration
+        deadline = None if duration is None else self._t0 + duration
+        senders = [
+            asyncio.create_task(self._closed_sender(session, shard, deadline))
+            for _ in range(self.config.concurrency)
+        ]
+        for sender in senders:
+            self._tasks[sender] = None
+            sender.add_done_callback(self._task_done)
+        await asyncio.gather(*senders)
+
+    async def _closed_sender(
+        self, session: Any, shard: Iterator[tuple[int, float]], deadline: float | None
+    ) -> None:
+        while not self._stopping:
+            now = self._clock()
+            if deadline is not None and now >= deadline:
+                return
+            item = next(shard, None)
+            if item is None:
+                return
+            await self._deliver(session, item[0], now, False)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        index = self._tasks.pop(task)
+        if task.cancelled() and index is not None:
+            # Cancelled before its first step: nothing was built or sent, and its slot is
+            # still taken. It is dead-lettered with the never-sent events.
+            self._slots.release()
+            self._unstarted.append(index)
+
+    async def _wind_down(self) -> None:
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.config.grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def _nap(self, delay: float) -> bool:
+        """Wait `delay` seconds unless stopped first; True if stopped."""
+        if delay > 0 and not self._stopping:
+            await asyncio.wait((self._stop_future,), timeout=delay)
+        return self._stopping
+
+    # -- one event ---------------------------------------------------------------
+
+    async def _deliver(self, session: Any, index: int, due: float, slotted: bool) -> None:
+        event = None
+        try:
+            event = _Event(self._source.build(index), index)
+            self.stats.record_event(event.payload.event)
+            while True:
+                ok, retry_after = await self._attempt(session, event, due)
+                if ok:
+                    return self._finish(event, None)
+                if self._stopping:
+                    return self._finish(event, "interrupted")
+                if event.attempts > self._retries:
+                    return self._finish(event, "failed")
+                now = self._clock()
+                delay = self.config.retry.delay(
+                    event.attempts, now - event.first, self._rng, retry_after
+                )
+                due = now + delay
+                if slotted:
+                    slotted = False
+                    self._slots.release()
+                if await self._nap(delay):
+                    return self._finish(event, "interrupted")
+                if not self.schedule.closed:
+                    await self._slots.acquire()
+                    slotted = True
+                if self._stopping:
+                    return self._finish(event, "interrupted")
+        except asyncio.CancelledError:
+            if event is not None and not event.done:
+                self._finish(event, "interrupted")
+        except Exception as exc:  # a broken template or a bug: end the run, then raise it
+            if event is not None and not event.done:
+                self._finish(event, "failed")
+            if self._fatal is None:
+                self._fatal = exc
+            self.stop()
+        finally:
+            if slotted:
+                self._slots.release()
+
+    def _headers(self, payload: Any, timestamp: int) -> dict[str, str]:
+        if self._signer is None:
+            signed = ReplaySource.recorded_headers(payload)
+        else:
+            signed = self._signer.headers(
+                payload.body, msg_id=payload.id, timestamp=timestamp, event_type=payload.event
+            )
+        # --header comes last, so a run can send a deliberately wrong signature.
+        return {**self._base, **signed, **self._extra}
+
+    async def _attempt(self, session: Any, event: _Event, due: float) -> tuple[bool, float | None]:
+        payload = event.payload
+        event.attempts += 1
+        wall = self._wall()
+        headers = event.headers = self._headers(payload, int(wall))
+        started = self._clock()
+        if event.first is None:
+            event.first = started
+        status, error, retry_after = await post(session, self.config.url, payload.body, headers)
+        finished = self._clock()
+        ok = error is None and (
+            status in self._expect if self._expect is not None else 200 <= status < 300
+        )
+        if error is None and not ok:
+            error = "status"
+        event.status, event.error = status, error
+        self.stats.record_attempt(
+            scheduled=due,
+            started=started,
+            finished=finished,
+            status=status,
+            error=error,
+            retry=event.attempts > 1,
+        )
+        w0 = self._wall0
+        self._records.attempt(
+            payload,
+            event.index,
+            event.attempts,
+            scheduled=due + w0,
+            started=started + w0,
+            finished=finished + w0,
+            status=status,
+            error=error,
+            headers=headers,
+        )
+        return ok, parse_retry_after(retry_after, wall)
+
+    def _finish(self, event: _Event, reason: str | None) -> None:
+        event.done = True
+        name = event.payload.event
+        if reason is None:
+            self.stats.record_outcome(name, delivered=True)
+            return
+        error = "interrupted" if reason == "interrupted" else event.error
+        self.stats.record_outcome(name, delivered=False, error=error)
+        self._dead_letter(event, reason)
+
+    def _dead_letter(self, event: _Event, reason: str) -> None:
+        payload = event.payload
+        self._records.dead(
+            payload,
+            event.index,
+            reason=reason,
+            attempts=event.attempts,
+            status=event.status,
+            error=event.error,
+            first_attempt=None if event.first is None else event.first + self._wall0,
+            headers=event.headers or self._headers(payload, int(self._wall())),
+        )
+
+    def _dead_letter_rest(self, shard: Iterator[tuple[int, float]]) -> int:
+        """Generate and dead-letter the events that were asked for but never tried."""
+        held = [(index, 0.0) for index in self._unstarted]
+        rest = itertools.chain(held, [self._held] if self._held else [], shard)
+        count = 0
+        for index, _ in rest:
+            self._dead_letter(_Event(self._source.build(index), index), "interrupted")
+            count += 1
+        return count
+
+    # -- plumbing ----------------------------------------------------------------
+
+    async def _tick(self, on_progress: Callable[[Progress], None] | None, every: float) -> None:
+        # Records are flushed at least every 100 ms, so a crash loses at most that much.
+        next_report = self._clock()
+        while True:
+            await asyncio.sleep(0.1)
+            try:
+                self._records.flush()
+            except RecordError as exc:
+                self._fatal = exc
+                self.stop()
+            if on_progress is not None and self._clock() >= next_report:
+                next_report += every
+                on_progress(self.progress())

@@ -1,0 +1,273 @@
+"""What a send run does: target, schedule, signing, retries and records, checked and picklable."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import os
+import random
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from simulator.errors import UsageError
+from simulator.record import redact
+from simulator.schedule import ARRIVALS, Schedule, Stage, build_schedule
+from simulator.values import derive_seed
+
+RETRY_SCHEDULES = ("exponential", "voucherify", "none")
+# Voucherify retries a failed sendout at these offsets after the first try.
+VOUCHERIFY_OFFSETS_S = (*(60.0 * 2**k for k in range(11)), 86_400.0)
+DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
+_STATUS_HINT = "use e.g. 2xx, 200,202 or 200-299"
+
+
+def parse_statuses(text: str) -> frozenset[int]:
+    """HTTP statuses counted as success: "2xx", "200,202", "200-204", or a mix."""
+    codes: set[int] = set()
+    for part in re.sub(r"\s+", "", text).lower().split(","):
+        if re.fullmatch(r"[1-5]xx", part):
+            first = int(part[0]) * 100
+            codes.update(range(first, first + 100))
+        elif re.fullmatch(r"\d{3}-\d{3}", part):
+            low, high = (int(n) for n in part.split("-"))
+            codes.update(range(low, high + 1))
+        elif re.fullmatch(r"\d{3}", part):
+            codes.add(int(part))
+        else:
+            raise UsageError(f"invalid status list '{text}': {_STATUS_HINT}")
+    if not codes or not all(100 <= c <= 599 for c in codes):
+        raise UsageError(f"invalid status list '{text}': {_STATUS_HINT}")
+    return frozenset(codes)
+
+
+def check_url(url: str) -> str:
+    """The URL unchanged if it is an absolute http(s) URL with a host, else UsageError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"invalid URL '{url}': use e.g. http://127.0.0.1:8080/hooks")
+    return url
+
+
+def public_url(url: str) -> str:
+    """The URL without user:password, fit for summaries and reports."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """("Name", "value") from "Name: value"."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        raise UsageError(f"invalid header '{text}': use e.g. 'X-Team: payments'")
+    return name, value.strip()
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times a failed event is tried again, and when.
+
+    exponential: full jitter, a random wait in [0, min(cap, base * 2**(n-1))]; voucherify:
+    1, 2, 4 … 1024 minutes, then 24 h after the first try; none: at once. time_scale
+    multiplies every wait, Retry-After included, so a day-long schedule can run in seconds.
+    """
+
+    retries: int = 0
+    schedule: str = "exponential"
+    time_scale: float = 1.0
+    base_s: float = 1.0
+    cap_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.schedule not in RETRY_SCHEDULES:
+            raise UsageError(
+                f"invalid retry schedule '{self.schedule}': use {', '.join(RETRY_SCHEDULES)}"
+            )
+        if self.retries < 0:
+            raise UsageError(f"invalid retries {self.retries}: use 0 or more")
+        if not (math.isfinite(self.time_scale) and self.time_scale >= 0):
+            raise UsageError(f"invalid retry time scale {self.time_scale}: use e.g. 0.001")
+
+    def delay(
+        self, retry: int, since_first: float, rng: random.Random, retry_after: float | None
+    ) -> float:
+        """Seconds to wait before retry number `retry` (1 = the first retry)."""
+        if retry_after is not None:
+            return retry_after * self.time_scale
+        if self.schedule == "none":
+            return 0.0
+        if self.schedule == "exponential":
+            ceiling = min(self.cap_s, self.base_s * 2 ** min(retry - 1, 64))
+            return rng.uniform(0.0, ceiling) * self.time_scale
+        offset = VOUCHERIFY_OFFSETS_S[min(retry, len(VOUCHERIFY_OFFSETS_S)) - 1]
+        return max(offset * self.time_scale - since_first, 0.0)
+
+
+@dataclass(frozen=True)
+class SendConfig:
+    """Everything one send run needs. Plain data, so worker processes receive it whole.
+
+    With neither count nor duration one event is sent; rate None means "max": a closed
+    model with `concurrency` senders. `ramp` is (start, end) events/s across `duration`;
+    `stages` replace the rate. `scheme` None means the first event's own scheme. `replay`
+    names a file to send again instead of generating. `factory` holds PayloadFactory
+    keywords; its seed is fixed by resolve() so every worker makes the same run.
+    """
+
+    url: str | None = None  # None: the built-in receiver, started by send()
+    events: tuple[str, ...] = ("customer.order.created",)
+    factory: dict[str, Any] = field(default_factory=dict)
+    replay: str | None = None
+    skip_bad: bool = False
+    keep_signature: bool = False
+    count: int | None = None
+    duration: float | None = None
+    rate: float | None = None
+    ramp: tuple[float, float] | None = None
+    stages: tuple[Stage, ...] | None = None
+    arrivals: str = "uniform"
+    concurrency: int = 64
+    max_in_flight: int = 512
+    workers: int = 1
+    scheme: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = 10.0
+    expect_status: frozenset[int] | None = None
+    retry: RetryPolicy = RetryPolicy()
+    log: str | None = None
+    log_bodies: bool = False
+    dead_letter: str | None = DEFAULT_DEAD_LETTER
+    insecure: bool = False
+    ca_bundle: str | None = None
+    grace: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            check_url(self.url)
+        if self.arrivals not in ARRIVALS:
+            raise UsageError(f"invalid arrivals '{self.arrivals}': use uniform or poisson")
+        for name in ("concurrency", "max_in_flight", "workers"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"invalid {name.replace('_', ' ')}: use 1 or more")
+        if not (self.timeout > 0 and self.grace >= 0):
+            raise UsageError("timeout must be above 0 and grace 0 or more")
+        if self.ramp is not None and self.duration is None:
+            raise UsageError("a ramp needs a duration: use e.g. ramp 10/s..500/s over 30s")
+        if sum(x is not None for x in (self.rate, self.ramp, self.stages)) > 1:
+            raise UsageError("give a rate, a ramp or stages, not several")
+        if self.stages is not None and (self.count is not None or self.duration is not None):
+            raise UsageError("stages set the run's length: drop the count and the duration")
+
+    @property
+    def seed(self) -> int | None:
+        return self.factory.get("seed")
+
+    @property
+    def closed(self) -> bool:
+        return self.rate is None and self.ramp is None and self.stages is None
+
+    def resolve(self, rng: random.Random | None = None) -> SendConfig:
+        """This config with a fixed seed, so that every worker plans the same run."""
+        if self.seed is not None:
+            return self
+        seed = (rng or random.SystemRandom()).getrandbits(32)
+        return self.replace(factory={**self.factory, "seed": seed})
+
+    def replace(self, **changes: Any) -> SendConfig:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return SendConfig(**{**values, **changes})
+
+    def schedule(self, count: int | None = None) -> Schedule:
+        """The run's send schedule; `count` caps it (a replay file's length)."""
+        if count is not None:
+            count = count if self.count is None else min(count, self.count)
+            if count == 0:
+                raise UsageError("nothing to send")
+        else:
+            count = self.count
+        rng = random.Random(derive_seed(self.seed or 0, "arrivals"))
+        if self.ramp is not None:
+            start, end = self.ramp
+            stages = [Stage(0.0, start), Stage(self.duration, end)]
+            return build_schedule(
+                stages=stages, count=count, duration=self.duration, arrivals=self.arrivals, rng=rng
+            )
+        return build_schedule(
+            rate=self.rate,
+            count=count,
+            duration=self.duration,
+            stages=list(self.stages) if self.stages is not None else None,
+            arrivals=self.arrivals,
+            rng=rng,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The options for a report: secret-free, JSON-safe."""
+        secrets = [self.secret] if self.secret else []
+        return {
+            "count": self.count,
+            "duration_s": self.duration,
+            "rate": "max" if self.closed else self.rate,
+            "ramp": list(self.ramp) if self.ramp else None,
+            "stages": [[s.duration, s.target] for s in self.stages] if self.stages else None,
+            "arrivals": self.arrivals,
+            "concurrency": self.concurrency,
+            "max_in_flight": self.max_in_flight,
+            "workers": self.workers,
+            "headers": redact(dict(self.headers), secrets),
+            "timeout_s": self.timeout,
+            "expect_status": sorted(self.expect_status) if self.expect_status else "2xx",
+            "retries": self.retry.retries,
+            "retry_schedule": self.retry.schedule,
+            "retry_time_scale": self.retry.time_scale,
+            "insecure": self.insecure,
+            "replay": self.replay,
+            "keep_signature": self.keep_signature,
+            "generation": {k: _plain(v) for k, v in self.factory.items() if k != "seed"},
+        }
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return getattr(value, "text", None) or str(value)  # an Override keeps its --set text
+
+
+def parse_workers(text: str) -> int:
+    """A worker count: a whole number of at least 1, or "auto" for one per CPU."""
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    if not text.strip().isdigit() or int(text) < 1:
+        raise UsageError(f"invalid workers '{text}': use a number of at least 1, or auto")
+    return int(text)
