@@ -1,0 +1,218 @@
+"""The blocking send API: resolve the run, check the target, run it, and sum it up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.catalog import discover, lookup
+from simulator.client import check_target
+from simulator.deliver import Engine, Progress, RunResult
+from simulator.errors import DeliveryError, UsageError
+from simulator.sendconfig import SendConfig, public_url
+from simulator.signing import generate_secret, make_signer
+from simulator.stats import RunStats, Threshold, ThresholdResult, junit_xml, summarize
+from simulator.workers import WorkerPool, run_async, run_engine
+
+DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
+
+
+@dataclass
+class SendResult:
+    """A finished run: merged stats, the report, and where undelivered events went.
+
+    dead_lettered counts every event not delivered (failed, interrupted, never sent);
+    delivered + dead_lettered == the events the run generated.
+    """
+
+    config: SendConfig
+    stats: RunStats
+    summary: dict[str, Any]
+    interrupted: bool
+    dead_lettered: int
+    not_sent: int
+    skipped: int = 0
+    receiver: dict[str, Any] | None = None
+    thresholds: list[ThresholdResult] = field(default_factory=list)
+
+    @property
+    def generated(self) -> int:
+        return self.stats.events + self.not_sent
+
+    @property
+    def delivered_all(self) -> bool:
+        return self.dead_lettered == 0 and self.stats.failed == 0
+
+    @property
+    def receiver_ok(self) -> bool:
+        """The built-in receiver (when used) saw only valid, unique, schema-valid events."""
+        if self.receiver is None:
+            return True
+        signatures = self.receiver["signatures"]
+        bad = sum(n for verdict, n in signatures.items() if verdict not in ("valid", "unsigned"))
+        return not (bad or self.receiver["duplicates"] or self.receiver["schema_errors"])
+
+    @property
+    def outcome(self) -> str:
+        """ "interrupted", "threshold" (one failed), "undelivered", or "ok"."""
+        if self.interrupted:
+            return "interrupted"
+        if not all(r.ok for r in self.thresholds):
+            return "threshold"
+        if not (self.delivered_all and self.receiver_ok):
+            return "undelivered"
+        return "ok"
+
+    @property
+    def dead_letter(self) -> str | None:
+        """The dead-letter file, when this run wrote to it."""
+        return self.config.dead_letter if self.dead_lettered else None
+
+    def report(self) -> dict[str, Any]:
+        """The report document (stats.summarize, schema report/v1) plus a "run" section."""
+        config = self.config
+        return {
+            **self.summary,
+            "run": {
+                "seed": config.seed,
+                "url": public_url(config.url or ""),
+                "scheme": config.scheme,
+                "events": [config.replay] if config.replay else list(config.events),
+                "replay": config.replay is not None,
+                "options": config.describe(),
+                "receiver": self.receiver,
+                "generated": self.generated,
+                "not_sent": self.not_sent,
+                "skipped_lines": self.skipped,
+                "dead_letter": {"path": self.dead_letter, "events": self.dead_lettered},
+                "log": config.log,
+            },
+            "thresholds": [vars(r) for r in self.thresholds],
+        }
+
+    def junit(self) -> str:
+        return junit_xml(self.summary, self.thresholds)
+
+
+def _scheme(config: SendConfig) -> str:
+    if config.scheme is not None:
+        return config.scheme
+    if config.replay is not None:
+        return "voucherify"
+    return lookup(discover(config.factory.get("templates", ())), config.events[0]).signing
+
+
+def _secret(config: SendConfig, secret_env: str | None, environ: Mapping[str, str]) -> str | None:
+    if config.secret:
+        return config.secret
+    value = environ.get(secret_env or DEFAULT_SECRET_ENV)
+    if secret_env and not value:
+        raise UsageError(f"environment variable {secret_env} is not set")
+    return value or None
+
+
+@contextlib.contextmanager
+def _signals_stop(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call `stop` instead of raising, while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(sig, lambda signum, frame: stop()) for sig in caught]
+    try:
+        yield
+    finally:
+        for sig, handler in zip(caught, previous, strict=True):
+            signal.signal(sig, handler)
+
+
+def _run(
+    config: SendConfig, on_progress: Callable[[Progress], None] | None, signals: bool
+) -> list[RunResult]:
+    if config.workers == 1:
+        engine = Engine(config)
+        return [run_async(run_engine(engine, on_progress=on_progress, signals=signals))]
+    pool = WorkerPool(config)
+    with _signals_stop(pool.stop) if signals else contextlib.nullcontext():
+        return pool.run(on_progress)
+
+
+def send(
+    config: SendConfig | None = None,
+    /,
+    *,
+    thresholds: Sequence[Threshold] = (),
+    on_progress: Callable[[Progress], None] | None = None,
+    secret_env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    rng: random.Random | None = None,
+    signals: bool = True,
+    **options: Any,
+) -> SendResult:
+    """Send a run and wait for it: `send(url=..., count=100, rate=50.0, secret=...)`.
+
+    Options are SendConfig fields (or pass a SendConfig). Without a url, a built-in
+    Receiver on 127.0.0.1 is the target and its verdicts come back in the result. The
+    secret defaults to $WEBHOOK_SECRET (or $`secret_env`). Raises UsageError for a bad
+    run and DeliveryError when the target cannot be reached; failed deliveries are not
+    errors, they are in the result. With `signals`, SIGINT/SIGTERM end the run early and
+    cleanly (result.interrupted).
+
+    Example:
+        result = send(url="http://127.0.0.1:8080/hooks", count=100, rate=50.0, secret="s")
+        print(result.summary["latency_ms"]["corrected"]["p99"], result.outcome)
+    """
+    if config is None:
+        config = SendConfig(**options)
+    elif options:
+        raise UsageError("pass a SendConfig or keyword options, not both")
+    rng = rng or random.SystemRandom()
+    config = config.resolve(rng)
+    scheme = _scheme(config)
+    secret = _secret(config, secret_env, os.environ if environ is None else environ)
+    with contextlib.ExitStack() as stack:
+        receiver = None
+        if config.url is None:
+            if secret is None and scheme != "none":
+                secret = generate_secret(scheme, rng)
+            receiver = stack.enter_context(_receiver(scheme, secret))
+            config = config.replace(url=receiver.url, scheme=scheme, secret=secret)
+        else:
+            if not (config.keep_signature and config.replay):
+                make_signer(scheme, secret)  # a missing secret is a usage error, before any I/O
+            config = config.replace(scheme=scheme, secret=secret)
+            check_target(config.url)
+        results = _run(config, on_progress, signals)
+        verdicts = None
+        if receiver is not None:
+            delivered = sum(r.stats.delivered for r in results)
+            with contextlib.suppress(DeliveryError):
+                receiver.wait_for(delivered, timeout=2.0)
+            verdicts = receiver.stats.to_dict()
+    stats = RunStats()
+    for result in results:
+        stats.merge(result.stats)
+    summary = summarize(stats)
+    return SendResult(
+        config=config,
+        stats=stats,
+        summary=summary,
+        interrupted=any(r.interrupted for r in results),
+        dead_lettered=sum(r.dead_lettered for r in results),
+        not_sent=sum(r.not_sent for r in results),
+        skipped=results[0].skipped,
+        receiver=verdicts,
+        thresholds=[t.check(summary) for t in thresholds],
+    )
+
+
+def _receiver(scheme: str, secret: str | None) -> Any:
+    from simulator.receiver import Receiver
+
+    return Receiver(host="127.0.0.1", port=0, scheme=scheme, secret=secret, keep_requests=False)

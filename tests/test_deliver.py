@@ -1,0 +1,405 @@
+"""The delivery engine and the send API, against real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import threading
+import time
+
+import orjson
+import pytest
+import standardwebhooks
+import stripe
+from aiohttp import web
+
+from simulator.client import check_target, error_kind
+from simulator.deliver import Engine
+from simulator.errors import DeliveryError, RecordError, UsageError
+from simulator.payloads import PayloadFactory
+from simulator.receiver import Behaviour, Receiver
+from simulator.record import REDACTED
+from simulator.sendconfig import (
+    VOUCHERIFY_OFFSETS_S,
+    RetryPolicy,
+    SendConfig,
+    check_url,
+    parse_header,
+    parse_retry_after,
+    parse_statuses,
+    public_url,
+)
+from simulator.sending import send
+from simulator.signing import SCHEMES, generate_secret, make_signer
+from simulator.stats import parse_threshold
+from simulator.workers import run_async
+
+NOW = "2024-03-12T14:41:49.128Z"
+FACTORY = {"seed": 7, "now": NOW}
+SECRET = "s3cr3t-value-for-tests"
+
+
+def _send(url: str | None, **options):
+    options.setdefault("factory", FACTORY)
+    options.setdefault("secret", SECRET)
+    return send(signals=False, **{"url": url, **options})
+
+
+@pytest.fixture
+def receiver():
+    with Receiver(secret=SECRET) as r:
+        yield r
+
+
+@contextlib.contextmanager
+def serve(handler):
+    """A tiny aiohttp server on 127.0.0.1 for behaviours the Receiver does not have."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    box = {}
+
+    async def start():
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        box["runner"], box["port"] = runner, runner.addresses[0][1]
+
+    def run():
+        loop.run_until_complete(start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(box["runner"].cleanup())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait()
+    try:
+        yield f"http://127.0.0.1:{box['port']}/hooks"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- parsing -----------------------------------------------------------------------
+
+
+def test_parse_statuses():
+    assert parse_statuses("2xx") == frozenset(range(200, 300))
+    assert parse_statuses("200, 202") == {200, 202}
+    assert parse_statuses("200-202,204") == {200, 201, 202, 204}
+    with pytest.raises(UsageError, match=r"invalid status list 'ok': use e.g. 2xx"):
+        parse_statuses("ok")
+
+
+def test_urls_and_headers():
+    assert check_url("https://h.test:8443/x") == "https://h.test:8443/x"
+    for bad in ("ftp://h/", "http:///x", "localhost:80", "http://h:99999/"):
+        with pytest.raises(UsageError, match="invalid URL"):
+            check_url(bad)
+    assert public_url("https://user:pw@h.test:8443/x?q=1") == "https://h.test:8443/x?q=1"
+    assert parse_header("X-Team:  payments ") == ("X-Team", "payments")
+    with pytest.raises(UsageError, match=r"invalid header 'X-Team payments'"):
+        parse_header("X-Team payments")
+
+
+def test_retry_policies():
+    rng = random.Random(1)
+    exponential = RetryPolicy(retries=5)
+    delays = [exponential.delay(n, 0.0, rng, None) for n in range(1, 10)]
+    assert all(0 <= d <= min(60.0, 2 ** (n - 1)) for n, d in enumerate(delays, 1))
+    voucherify = RetryPolicy(retries=12, schedule="voucherify", time_scale=0.001)
+    assert voucherify.delay(1, 0.0, rng, None) == pytest.approx(0.06)
+    assert voucherify.delay(3, 0.1, rng, None) == pytest.approx(0.14)
+    assert voucherify.delay(12, 0.0, rng, None) == pytest.approx(86.4)
+    assert VOUCHERIFY_OFFSETS_S[:3] == (60.0, 120.0, 240.0) and len(VOUCHERIFY_OFFSETS_S) == 12
+    assert RetryPolicy(schedule="none").delay(4, 0.0, rng, None) == 0.0
+    assert voucherify.delay(1, 0.0, rng, 30.0) == pytest.approx(0.03)  # Retry-After wins
+
+
+def test_retry_after_reads_seconds_and_dates():
+    assert parse_retry_after("7", 0.0) == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", 1445412480.0) == 10.0
+    assert parse_retry_after("soon", 0.0) is None
+    assert parse_retry_after(None, 0.0) is None
+
+
+def test_conflicting_plans_are_usage_errors():
+    with pytest.raises(UsageError, match="a ramp needs a duration"):
+        SendConfig(url="http://127.0.0.1:1/", ramp=(1.0, 5.0))
+    with pytest.raises(UsageError, match="give a rate, a ramp or stages, not several"):
+        SendConfig(url="http://127.0.0.1:1/", rate=5.0, ramp=(1.0, 5.0), duration=1.0)
+
+
+def test_error_kinds_cover_transport_failures():
+    assert error_kind(TimeoutError()) == "timeout"
+    assert error_kind(ConnectionResetError()) == "reset"
+    assert error_kind(ValueError()) == "other"
+
+
+# -- delivery ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_every_scheme_is_verified_by_the_receiver(scheme):
+    secret = generate_secret(scheme, random.Random(3))
+    with Receiver(scheme=scheme, secret=secret) as receiver:
+        result = _send(receiver.url, count=4, scheme=scheme, secret=secret)
+        received = receiver.wait_for(4)
+    verdict = "unsigned" if scheme == "none" else "valid"
+    assert receiver.stats.signatures[verdict] == 4
+    assert result.outcome == "ok" and result.stats.delivered == 4
+    for request in received:
+        assert request.headers["Content-Type"] == "application/json"
+        assert request.headers["User-Agent"].startswith("webhook-simulator/")
+        if scheme == "standard":
+            standardwebhooks.Webhook(secret).verify(request.body, request.headers)
+        if scheme == "stripe":
+            header = request.headers["Stripe-Signature"]
+            stripe.WebhookSignature.verify_header(request.body.decode(), header, secret, 300)
+
+
+def test_bodies_are_the_factory_bytes_with_the_target_url(receiver):
+    _send(receiver.url, count=3, headers=(("X-Team", "payments"),))
+    received = sorted(receiver.wait_for(3), key=lambda r: r.body)
+    factory = PayloadFactory(target_url=receiver.url, **FACTORY)
+    assert [r.body for r in received] == sorted(factory.build(i).body for i in range(3))
+    assert orjson.loads(received[0].body)["source"]["target_url"] == receiver.url
+    assert all(r.headers["X-Team"] == "payments" for r in received)
+
+
+def test_rate_is_kept_and_counts_are_exact(receiver):
+    result = _send(receiver.url, rate=200.0, duration=2.0, dead_letter=None)
+    assert result.stats.events == 400 == result.stats.delivered
+    assert result.summary["achieved_rate"] == pytest.approx(200, rel=0.05)
+    assert receiver.stats.received == 400
+
+
+def test_count_and_duration_bound_the_run(receiver):
+    assert _send(receiver.url, count=7).stats.events == 7
+    assert _send(receiver.url, rate=20.0, duration=0.5).stats.events == 10
+    assert _send(receiver.url).stats.events == 1
+
+
+def test_retries_follow_503_and_retry_after_until_delivered(tmp_path):
+    behaviour = Behaviour(fail_rate=0.5, fail_status=503, retry_after=1, seed=5)
+    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
+        started = time.monotonic()
+        result = _send(
+            receiver.url,
+            count=20,
+            retry=RetryPolicy(retries=15, time_scale=0.001),
+            dead_letter=str(tmp_path / "dl.ndjson"),
+        )
+    assert time.monotonic() - started < 2
+    assert result.stats.delivered == 20 and result.outcome == "ok"
+    assert result.stats.retries > 0 and result.stats.status_codes[503] == result.stats.retries
+    assert receiver.stats.duplicates == 0
+    assert not (tmp_path / "dl.ndjson").exists()
+
+
+@pytest.mark.parametrize("scheme", ["standard", "stripe"])
+def test_retries_sign_again_with_a_new_timestamp_and_the_same_id(scheme):
+    secret = generate_secret(scheme, random.Random(4))
+    seen = []
+
+    async def flaky(request):
+        seen.append((dict(request.headers), await request.read()))
+        return web.Response(status=503 if len(seen) == 1 else 200)
+
+    ticks = iter(range(0, 10_000, 100))
+    config = SendConfig(
+        scheme=scheme,
+        secret=secret,
+        factory=FACTORY,
+        retry=RetryPolicy(retries=1, schedule="none"),
+        dead_letter=None,
+    )
+    with serve(flaky) as url:
+        engine = Engine(config.replace(url=url), wall=lambda: 1_700_000_000.0 + next(ticks))
+        result = run_async(engine.run())
+    assert result.stats.delivered == 1 and result.stats.attempts == 2
+    (first, body), (second, again) = seen
+    assert body == again
+    signer = make_signer(scheme, secret)
+    if scheme == "standard":
+        assert first["webhook-id"] == second["webhook-id"]
+        stamps = [int(h["webhook-timestamp"]) for h in (first, second)]
+    else:
+        stamps = [int(h["Stripe-Signature"].split(",")[0][2:]) for h in (first, second)]
+    assert stamps[1] > stamps[0]
+    for headers, stamp in zip((first, second), stamps, strict=True):
+        assert signer.verify(body, headers, now=stamp).value == "valid"
+
+
+def test_a_slow_answer_is_a_timeout_and_is_dead_lettered(tmp_path):
+    dead = tmp_path / "dl.ndjson"
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as receiver:
+        result = _send(receiver.url, count=2, timeout=0.2, dead_letter=str(dead))
+    assert result.stats.error_kinds == {"timeout": 2}
+    assert result.outcome == "undelivered" and result.dead_lettered == 2
+    records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert {(r["reason"], r["last_error"], r["attempts"]) for r in records} == {
+        ("failed", "timeout", 1)
+    }
+
+
+def test_a_dropped_connection_is_a_reset():
+    with Receiver(secret=SECRET, behaviour=Behaviour(drop_rate=1.0)) as receiver:
+        result = _send(receiver.url, count=1, dead_letter=None)
+    assert result.stats.error_kinds == {"reset": 1}
+
+
+def test_expect_status_decides_success(receiver):
+    result = _send(receiver.url, count=2, expect_status=frozenset({202}), dead_letter=None)
+    assert result.stats.error_kinds == {"status": 2} and result.stats.status_codes == {200: 2}
+
+
+def test_dead_letters_keep_exact_bodies_and_redact_secrets_then_replay(tmp_path):
+    dead = tmp_path / "dl.ndjson"
+    headers = (("Authorization", "Bearer tok"), ("X-Echo", f"key={SECRET}"))
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        result = _send(failing.url, count=3, headers=headers, dead_letter=str(dead))
+        factory = PayloadFactory(target_url=failing.url, **FACTORY)
+    assert result.dead_lettered == 3 and result.dead_letter == str(dead)
+    records = sorted((orjson.loads(line) for line in dead.read_bytes().splitlines()),
+                     key=lambda r: r["index"])  # fmt: skip
+    assert [r["body"].encode() for r in records] == [factory.build(i).body for i in range(3)]
+    first = records[0]
+    assert (first["reason"], first["attempts"], first["last_status"]) == ("failed", 1, 500)
+    assert first["headers"]["Authorization"] == REDACTED == first["headers"]["X-Echo"]
+    assert first["headers"]["x-voucherify-signature"] != REDACTED
+    assert SECRET not in dead.read_text()
+
+    with Receiver(secret=SECRET) as healthy:
+        replayed = _send(healthy.url, replay=str(dead), dead_letter=None)
+        received = healthy.wait_for(3)
+    assert replayed.outcome == "ok" and healthy.stats.signatures["valid"] == 3
+    assert sorted(r.body for r in received) == sorted(factory.build(i).body for i in range(3))
+
+
+def test_replay_sends_generate_output_byte_for_byte(tmp_path, receiver):
+    path = tmp_path / "gen.ndjson"
+    bodies = [PayloadFactory(**FACTORY).build(i).body for i in range(5)]
+    path.write_bytes(b"".join(b + b"\n" for b in bodies))
+    result = _send(receiver.url, replay=str(path), rate=100.0)
+    assert result.stats.delivered == 5
+    assert sorted(r.body for r in receiver.wait_for(5)) == sorted(bodies)
+
+
+def test_replay_keeps_recorded_signatures_when_asked(tmp_path):
+    record = tmp_path / "record.ndjson"
+    with Receiver(secret=SECRET, record=record) as first:
+        _send(first.url, count=2)
+        sent = {r.body: r.headers["x-voucherify-signature"] for r in first.wait_for(2)}
+    with Receiver(secret="another-secret") as second:
+        _send(second.url, replay=str(record), keep_signature=True, secret="another-secret")
+        again = {r.body: r.headers["x-voucherify-signature"] for r in second.wait_for(2)}
+    assert again == sent
+    assert second.stats.signatures["invalid"] == 2  # the old secret's signatures, as recorded
+
+
+def test_keep_signature_needs_unredacted_signatures(tmp_path):
+    path = tmp_path / "gen.ndjson"
+    path.write_bytes(PayloadFactory(**FACTORY).build(0).body + b"\n")
+    config = SendConfig(url="http://127.0.0.1:1/", replay=str(path), keep_signature=True)
+    with pytest.raises(RecordError, match=r"line 1: no recorded signature to keep"):
+        Engine(config)
+
+
+def test_log_has_one_line_per_attempt_and_no_secret(tmp_path):
+    log = tmp_path / "log.ndjson"
+    behaviour = Behaviour(fail_rate=0.5, seed=2)
+    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
+        result = _send(
+            receiver.url,
+            count=10,
+            log=str(log),
+            log_bodies=True,
+            retry=RetryPolicy(retries=20, schedule="none"),
+            headers=(("X-Api-Key", SECRET),),
+        )
+    lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    assert len(lines) == result.stats.attempts > 10
+    assert {line["attempt"] for line in lines} > {1}
+    line = lines[0]
+    assert set(line) >= {"id", "index", "event", "attempt", "scheduled", "scheduled_epoch",
+                         "started", "started_epoch", "status", "latency_ms", "service_ms",
+                         "error", "bytes", "body", "headers"}  # fmt: skip
+    assert line["latency_ms"] >= line["service_ms"]
+    assert SECRET not in log.read_text()
+
+
+def test_thresholds_are_checked_against_the_summary(receiver):
+    result = _send(
+        receiver.url,
+        count=3,
+        thresholds=[parse_threshold("p99<0.001ms"), parse_threshold("success>=100%")],
+    )
+    assert [r.ok for r in result.thresholds] == [False, True]
+    assert result.outcome == "threshold"
+    assert result.report()["run"]["url"] == receiver.url
+
+
+def test_unreachable_target_is_one_clear_error():
+    port = _closed_port()
+    with pytest.raises(DeliveryError) as caught:
+        check_target(f"http://user:pw@127.0.0.1:{port}/x")
+    assert str(caught.value) == f"cannot connect to http://127.0.0.1:{port}/x: connection refused"
+
+
+def test_a_missing_secret_fails_before_any_io():
+    with pytest.raises(UsageError, match="signing scheme 'voucherify' needs a secret"):
+        send(url=f"http://127.0.0.1:{_closed_port()}/", environ={}, signals=False)
+
+
+def test_the_default_target_is_a_verifying_receiver():
+    result = send(count=5, rate=50.0, environ={}, signals=False, dead_letter=None)
+    assert result.outcome == "ok"
+    assert result.receiver["received"] == 5
+    assert result.receiver["signatures"]["valid"] == 5
+    assert result.receiver["duplicates"] == result.receiver["schema_errors"] == 0
+
+
+def test_stop_dead_letters_everything_not_delivered(tmp_path):
+    dead = tmp_path / "dl.ndjson"
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
+        config = SendConfig(
+            url=slow.url, count=50, rate=100.0, secret=SECRET, factory=FACTORY,
+            dead_letter=str(dead), grace=0.1,
+        )  # fmt: skip
+        engine = Engine(config)
+
+        async def main():
+            asyncio.get_running_loop().call_later(0.2, engine.stop)
+            return await engine.run()
+
+        result = run_async(main())
+    records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert result.interrupted and result.stats.interrupted
+    assert (
+        result.stats.delivered + result.dead_lettered == 50 == len(records) + result.stats.delivered
+    )
+    assert {r["reason"] for r in records} == {"interrupted"}
+    assert result.not_sent > 0 and len({r["id"] for r in records}) == len(records)
+
+
+def test_workers_split_the_run_and_merge_exactly(tmp_path):
+    with Receiver(secret=SECRET) as receiver:
+        result = _send(receiver.url, count=40, rate=200.0, workers=2, log=str(tmp_path / "log"))
+        received = receiver.wait_for(40)
+    assert len({r.event_id for r in received}) == 40
+    assert result.stats.events == result.stats.delivered == 40
+    assert result.stats.latency_corrected.count == 40
+    assert len((tmp_path / "log").read_bytes().splitlines()) == 40
+    assert not list(tmp_path.glob("log.part*"))
