@@ -1,0 +1,271 @@
+"""The mock receiver: a local HTTP server that verifies, records and misbehaves on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import orjson
+from aiohttp import web
+
+from simulator.errors import DeliveryError, RecordError, UsageError
+from simulator.receiver_checks import (
+    DEFAULT_BEHAVIOUR,
+    VERDICT_HEADER,
+    Behaviour,
+    Inspector,
+    ReceivedRequest,
+    ReceiverStats,
+)
+
+__all__ = ["VERDICT_HEADER", "Behaviour", "ReceivedRequest", "Receiver", "ReceiverStats"]
+
+_HELLO = "webhook-sim receiver: POST webhooks to {path}\n"
+# In-flight requests get this long to finish on stop; a stalled client must not hold it up.
+_SHUTDOWN_TIMEOUT = 1.0
+
+
+class Receiver:
+    """A webhook endpoint on `url` that checks every delivery and answers per `behaviour`.
+
+    Use it inside a running event loop (`await start()` / `await stop()`), or from
+    synchronous code as a context manager, which serves from a background thread:
+
+        with Receiver(secret="s3cr3t") as receiver:
+            requests.post(receiver.url, data=body, headers=signed_headers)
+            [seen] = receiver.wait_for(1)
+            assert seen.signature == "valid"
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/",
+        scheme: str = "voucherify",
+        secret: str | None = None,
+        tolerance: float = 300.0,
+        validate_schema: bool = True,
+        behaviour: Behaviour = DEFAULT_BEHAVIOUR,
+        record: str | Path | None = None,
+        keep_requests: bool = True,
+        on_request: Callable[[ReceivedRequest], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not path.startswith("/"):
+            raise UsageError(f"the receiver path must start with '/', got '{path}'")
+        self._inspector = Inspector(
+            path=path,
+            scheme=scheme,
+            secret=secret,
+            tolerance=tolerance,
+            validate_schema=validate_schema,
+            behaviour=behaviour,
+            clock=clock,
+        )
+        self.host = host
+        self.port = port
+        self.path = path
+        self.scheme = scheme
+        self.behaviour = behaviour
+        self.stats: ReceiverStats = self._inspector.stats
+        self.requests: list[ReceivedRequest] = []
+        self._record = Path(record) if record is not None else None
+        self._record_file: IO[bytes] | None = None
+        self._keep = keep_requests
+        self._on_request = on_request
+        self._runner: web.ServerRunner | None = None
+        # Counts reports under the lock, so wait_for never sees a count ahead of `requests`.
+        self._seen = threading.Condition()
+        self._reported = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def url(self) -> str:
+        """Where to send webhooks, e.g. http://127.0.0.1:54321/ (the bound port once started)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+    # -- async use -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and serve from the running loop; port 0 picks a free port."""
+        if self._runner is not None:
+            raise UsageError("the receiver is already running")
+        if self._record is not None:
+            try:
+                self._record_file = open(self._record, "ab")  # noqa: SIM115 (closed in stop)
+            except OSError as exc:
+                raise RecordError(f"cannot write '{self._record}': {exc.strerror}") from None
+        server = web.Server(self._handle, access_log=None)
+        runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            self._close_record()
+            raise DeliveryError(
+                f"cannot listen on {self.host}:{self.port}: {_reason(exc)}"
+            ) from None
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop serving and close the record file; stopping twice is harmless."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        self._close_record()
+
+    async def serve(self, ready: Callable[[], None] | None = None) -> None:
+        """Start, call `ready`, and serve until SIGINT or SIGTERM (or cancellation); then stop."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        stopped = asyncio.Event()
+        handled = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Not on Windows, nor off the main thread: KeyboardInterrupt still ends the run.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stopped.set)
+                handled.append(sig)
+        try:
+            if ready is not None:
+                ready()
+            await stopped.wait()
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    def _close_record(self) -> None:
+        if self._record_file is not None:
+            self._record_file.close()
+            self._record_file = None
+
+    # -- sync use ----------------------------------------------------------------
+
+    def __enter__(self) -> Receiver:
+        loop = asyncio.new_event_loop()
+        started: list[BaseException | None] = []
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # handed to the caller's thread
+                started.append(exc)
+                ready.set()
+                loop.close()
+                return
+            started.append(None)
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        thread = threading.Thread(target=serve, name="webhook-sim-receiver", daemon=True)
+        thread.start()
+        ready.wait()
+        if started[0] is not None:
+            thread.join()
+            raise started[0]
+        self._loop, self._thread = loop, thread
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+
+    def wait_for(self, n: int, timeout: float = 5.0) -> list[ReceivedRequest]:
+        """Block until `n` requests were received; the first `n` (kept ones) in arrival order.
+
+        Call it from another thread than the receiver's loop (e.g. in the `with` block);
+        raises DeliveryError if they do not arrive within `timeout` seconds.
+        """
+        with self._seen:
+            if not self._seen.wait_for(lambda: self._reported >= n, timeout):
+                raise DeliveryError(
+                    f"expected {n} request{'s' if n != 1 else ''} at {self.url} "
+                    f"within {timeout:g}s, got {self._reported}"
+                )
+        return self.requests[:n]
+
+    # -- serving -----------------------------------------------------------------
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method in ("GET", "HEAD"):
+            return web.Response(text=_HELLO.format(path=self.path))
+        try:
+            body, oversized = await _read(request, self.behaviour.max_body)
+        except Exception:  # a reset or a malformed body: most likely nobody is listening
+            return web.Response(status=400)
+        received, answer = self._inspector.inspect(
+            request.method, request.path, request.headers, body, oversized
+        )
+        self._report(received)
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        if answer.status is None:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response()  # never written: the connection is gone
+        response = web.Response(status=answer.status, headers=answer.headers)
+        if oversized:
+            # The rest of the body was never read, so the connection cannot be reused.
+            response.force_close()
+        return response
+
+    def _report(self, received: ReceivedRequest) -> None:
+        if self._keep:
+            self.requests.append(received)
+        if self._record_file is not None:
+            self._record_file.write(_record_line(received))
+            self._record_file.flush()
+        with self._seen:
+            self._reported += 1
+            self._seen.notify_all()
+        if self._on_request is not None:
+            self._on_request(received)
+
+
+async def _read(request: web.BaseRequest, limit: int) -> tuple[bytes, bool]:
+    """The body and False, or b"" and True once it exceeds `limit` (the rest is not read)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        return b"", True
+    content = request.content
+    if length is not None:
+        return await content.read(), False
+    chunks = bytearray()
+    while chunk := await content.readany():
+        chunks += chunk
+        if len(chunks) > limit:
+            return b"", True
+    return bytes(chunks), False
+
+
+def _reason(exc: OSError) -> str:
+    # asyncio wraps bind errors in a long message; the errno says it plainly.
+    if exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno).lower()
+    return (exc.strerror or str(exc)).lower()
+
+
+def _record_line(received: ReceivedRequest) -> bytes:
+    return orjson.dumps(received.to_record()) + b"\n"
