@@ -1,0 +1,229 @@
+"""`receive`: run the mock receiver until Ctrl-C, one line per request, then a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import click
+
+from simulator.cli import cli
+from simulator.cli.params import CoreParam
+from simulator.errors import UsageError
+from simulator.receiver import Behaviour, ReceivedRequest, Receiver, ReceiverStats
+from simulator.schedule import parse_duration
+from simulator.signing import SCHEMES
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)(b|k|kb|kib|m|mb|mib|g|gb|gib)?")
+_SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_ZERO = ("0", "0s", "0ms")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in "1MB", "512KB", "64k" or a bare "65536"; units are binary (1MB = 1,048,576)."""
+    match = _SIZE.fullmatch(text.strip().lower().replace(" ", ""))
+    size = 0
+    if match is not None:
+        size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b")[0]])
+    if size < 1:
+        raise UsageError(f"invalid size '{text}': use e.g. 1MB, 512KB, 65536")
+    return size
+
+
+def parse_delay(text: str) -> tuple[float, float]:
+    """(low, high) seconds from "50ms" or a range "10ms..200ms" (the low end may be 0)."""
+    low_text, dots, high_text = text.partition("..")
+    low = 0.0 if low_text.strip() in _ZERO else parse_duration(low_text)
+    high = parse_duration(high_text) if dots else low
+    if low > high:
+        raise UsageError(f"invalid delay '{text}': the low end is above the high end")
+    return low, high
+
+
+DURATION = CoreParam("duration", parse_duration)
+SIZE = CoreParam("size", parse_size)
+DELAY = CoreParam("delay", parse_delay)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to bind; 0 picks a free one.",
+)
+@click.option("--path", default="/", show_default=True, help="Path webhooks are POSTed to.")
+@click.option(
+    "--sign",
+    "scheme",
+    type=click.Choice(SCHEMES),
+    default="voucherify",
+    show_default=True,
+    help="Signature scheme to verify ('none': do not check).",
+)
+@click.option("--secret", help="Signing secret (default: the variable named by --secret-env).")
+@click.option(
+    "--secret-env",
+    metavar="NAME",
+    default="WEBHOOK_SECRET",
+    show_default=True,
+    help="Environment variable holding the secret.",
+)
+@click.option(
+    "--tolerance",
+    type=DURATION,
+    default="5m",
+    show_default=True,
+    help="How old a signed timestamp may be (standard, stripe).",
+)
+@click.option("--no-schema", is_flag=True, help="Do not validate bodies against the schema.")
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False),
+    help="Append every request (exact body, headers, verdicts) to this NDJSON file.",
+)
+@click.option(
+    "--status",
+    type=click.IntRange(100, 599),
+    default=200,
+    show_default=True,
+    help="Status of a normal answer.",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests answered with --fail-status, e.g. 0.2.",
+)
+@click.option(
+    "--fail-status",
+    type=click.IntRange(100, 599),
+    default=503,
+    show_default=True,
+    help="Status of a failure.",
+)
+@click.option(
+    "--retry-after",
+    type=DURATION,
+    help="Send Retry-After (whole seconds, rounded up) with a 429 or 503 failure.",
+)
+@click.option(
+    "--delay", type=DELAY, help="Wait before answering: 50ms, or a range drawn per request."
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests whose connection is closed without an answer.",
+)
+@click.option(
+    "--max-body",
+    type=SIZE,
+    default="1MB",
+    show_default=True,
+    help="Larger bodies get 413 and are not read.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), help="Seed the misbehaviour so runs repeat exactly."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No line per request; only the summary.")
+@click.pass_context
+def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
+    """Receive webhooks: verify signatures, spot duplicates, validate bodies, misbehave.
+
+    Every request is answered with an X-Webhook-Sim-Verdict header and printed as one
+    line (use --record for the full request and schema problems). Ctrl-C stops it and
+    prints what it saw.
+
+    Example:
+
+        webhook-sim receive --secret s3cr3t --fail-rate 0.2 --delay 10ms..200ms
+    """
+    secret_source = ctx.get_parameter_source("secret_env")
+    if params["secret"] is not None and secret_source is click.core.ParameterSource.COMMANDLINE:
+        raise click.BadParameter("use either --secret or --secret-env, not both", ctx)
+    secret = params["secret"] or os.environ.get(params["secret_env"]) or None
+    behaviour = Behaviour(
+        status=params["status"],
+        fail_rate=params["fail_rate"],
+        fail_status=params["fail_status"],
+        retry_after=params["retry_after"],
+        delay=params["delay"] or (0.0, 0.0),
+        drop_rate=params["drop_rate"],
+        max_body=params["max_body"],
+        seed=params["seed"],
+    )
+    receiver = Receiver(
+        host=params["host"],
+        port=params["port"],
+        path=params["path"],
+        scheme=params["scheme"],
+        secret=secret,
+        tolerance=params["tolerance"],
+        validate_schema=not params["no_schema"],
+        behaviour=behaviour,
+        record=params["record"],
+        keep_requests=False,
+        on_request=None if quiet else _echo_request,
+    )
+
+    def ready() -> None:
+        schema = "off" if params["no_schema"] else "on"
+        click.echo(
+            f"Listening on {receiver.url} (signature: {receiver.scheme}, schema: {schema}); "
+            "Ctrl-C to stop"
+        )
+
+    # Where signal handlers cannot be installed, Ctrl-C arrives as an exception instead.
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(receiver.serve(ready))
+    click.echo(summary(receiver.stats))
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    runner: Callable[[Coroutine[Any, Any, None]], None]
+    try:
+        import uvloop
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    runner(main)
+
+
+def request_line(request: ReceivedRequest) -> str:
+    """One request as a terminal line: time, event, id, verdicts, status."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(request.time))
+    millis = int(request.time % 1 * 1000)
+    status = "dropped" if request.status is None else str(request.status)
+    verdicts = request.verdict.replace(";", "")
+    event_id = request.event_id or "-"
+    if event_id.startswith("sha256:"):
+        event_id = event_id[:19]  # a body hash: enough of it to tell bodies apart by eye
+    return (
+        f"{stamp}.{millis:03d}  {request.event_type or '-'}  {event_id}  "
+        f"{verdicts}  status={status}"
+    )
+
+
+def _echo_request(request: ReceivedRequest) -> None:
+    click.echo(request_line(request))
+
+
+def summary(stats: ReceiverStats) -> str:
+    """The closing count of what the receiver saw."""
+    sig = stats.signatures
+    return (
+        f"Received {stats.received}: signatures {sig['valid']} valid, {sig['invalid']} invalid, "
+        f"{sig['missing']} missing, {sig['stale']} stale, {sig['unsigned']} unsigned; "
+        f"{stats.duplicates} duplicate{'' if stats.duplicates == 1 else 's'}; "
+        f"{stats.schema_errors} with schema errors; {stats.not_json} not JSON; "
+        f"{stats.dropped} dropped"
+    )

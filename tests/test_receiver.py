@@ -1,0 +1,563 @@
+"""The mock receiver over real loopback sockets: verdicts, faults, records and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+import requests
+
+from simulator.cli import run
+from simulator.errors import DeliveryError, SigningError, UsageError
+from simulator.payloads import PayloadFactory
+from simulator.receiver import VERDICT_HEADER, Behaviour, ReceivedRequest, Receiver
+from simulator.receiver_checks import Inspector
+from simulator.signing import SCHEMES, generate_secret, make_signer
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = "2024-03-12T14:41:49.128Z"
+TS = 1_710_254_509
+SIGNED = tuple(s for s in SCHEMES if s != "none")
+SECRETS = {s: generate_secret(s, random.Random(7)) for s in SCHEMES}
+
+
+def _payload(index: int = 0, **options):
+    options.setdefault("seed", 1)
+    return PayloadFactory("customer.order.created", now=NOW, **options).build(index)
+
+
+def _signed(scheme: str, payload, ts: int | None = None, secret: str | None = None):
+    signer = make_signer(scheme, SECRETS[scheme] if secret is None else secret)
+    headers = signer.headers(
+        payload.body,
+        msg_id=payload.id,
+        timestamp=int(time.time()) if ts is None else ts,
+        event_type=payload.event,
+    )
+    return {"Content-Type": "application/json", **headers}
+
+
+def _post(receiver: Receiver, payload, scheme: str = "voucherify", **options):
+    """POST a payload signed for `scheme`; options go to _signed (ts, secret)."""
+    return requests.post(
+        receiver.url, data=payload.body, headers=_signed(scheme, payload, **options)
+    )
+
+
+def _receiver(scheme: str = "voucherify", **options) -> Receiver:
+    options.setdefault("secret", SECRETS[scheme] or None)
+    return Receiver(scheme=scheme, **options)
+
+
+def _raw(receiver: Receiver, data: bytes) -> bytes:
+    """Send raw bytes on a fresh connection; what came back before the server closed it."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks):
+                break
+    return b"".join(chunks)
+
+
+# -- signatures ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_correctly_signed_request_is_valid_for_every_scheme(scheme):
+    payload = _payload()
+    with _receiver(scheme) as receiver:
+        response = _post(receiver, payload, scheme)
+        [seen] = receiver.wait_for(1)
+
+    verdict = "unsigned" if scheme == "none" else "valid"
+    assert response.status_code == 200
+    assert response.headers[VERDICT_HEADER] == f"signature={verdict}; duplicate=no; schema=ok"
+    assert seen.signature == verdict
+    assert seen.body == payload.body
+    assert seen.event_type == "customer.order.created"
+    assert receiver.stats.signatures[verdict] == 1
+
+
+@pytest.mark.parametrize("scheme", SIGNED)
+def test_a_tampered_body_or_a_wrong_secret_is_invalid(scheme):
+    payload = _payload()
+    wrong = generate_secret(scheme, random.Random(8))
+    with _receiver(scheme) as receiver:
+        tampered = payload.body.replace(b'"amount":', b'"amount":1', 1)
+        requests.post(receiver.url, data=tampered, headers=_signed(scheme, payload))
+        _post(receiver, payload, scheme, secret=wrong)
+        seen = receiver.wait_for(2)
+
+    assert [r.signature for r in seen] == ["invalid", "invalid"]
+    assert receiver.stats.signatures["invalid"] == 2
+
+
+@pytest.mark.parametrize("scheme", SIGNED)
+def test_a_request_without_the_signature_header_is_missing(scheme):
+    with _receiver(scheme) as receiver:
+        requests.post(receiver.url, data=_payload().body)
+        [seen] = receiver.wait_for(1)
+
+    assert seen.signature == "missing"
+
+
+@pytest.mark.parametrize("scheme", ["standard", "stripe"])
+def test_an_old_timestamp_is_stale_by_the_injected_clock(scheme):
+    payload = _payload()
+    with _receiver(scheme, clock=lambda: TS + 301.0, tolerance=300.0) as receiver:
+        _post(receiver, payload, scheme, ts=TS)
+        _post(receiver, payload, scheme, ts=TS + 1)
+        seen = receiver.wait_for(2)
+
+    assert [r.signature for r in seen] == ["stale", "valid"]
+    assert seen[0].time == TS + 301.0
+
+
+def test_a_secret_is_required_for_a_signing_scheme():
+    with pytest.raises(SigningError) as caught:
+        Receiver(scheme="voucherify")
+    assert str(caught.value) == (
+        "signing scheme 'voucherify' needs a secret: pass --secret or set WEBHOOK_SECRET"
+    )
+    Receiver(scheme="none")
+
+
+# -- duplicates ------------------------------------------------------------------
+
+
+def test_the_same_body_twice_is_a_duplicate():
+    payload = _payload()
+    with _receiver() as receiver:
+        first = _post(receiver, payload)
+        again = _post(receiver, payload)
+        seen = receiver.wait_for(2)
+
+    assert [r.duplicate for r in seen] == [False, True]
+    assert seen[0].event_id == seen[1].event_id == payload.id
+    assert first.headers[VERDICT_HEADER].startswith("signature=valid; duplicate=no")
+    assert again.headers[VERDICT_HEADER].startswith("signature=valid; duplicate=yes")
+    assert receiver.stats.duplicates == 1
+
+
+def test_standard_deliveries_with_the_same_webhook_id_are_duplicates():
+    one, two = _payload(0), _payload(1)
+    with _receiver("standard") as receiver:
+        for payload in (one, two):
+            headers = make_signer("standard", SECRETS["standard"]).headers(
+                payload.body, msg_id="msg_same", timestamp=int(time.time()), event_type="x"
+            )
+            requests.post(receiver.url, data=payload.body, headers=headers)
+        seen = receiver.wait_for(2)
+
+    assert [(r.event_id, r.duplicate, r.signature) for r in seen] == [
+        ("msg_same", False, "valid"),
+        ("msg_same", True, "valid"),
+    ]
+
+
+def test_a_retry_of_a_failed_delivery_is_not_a_duplicate():
+    payload = _payload()
+    with _receiver(behaviour=Behaviour(fail_rate=0.5, seed=3)) as receiver:
+        statuses = [_post(receiver, payload).status_code for _ in range(5)]
+        seen = receiver.wait_for(5)
+
+    accepted = statuses.index(200)
+    assert accepted > 0
+    assert statuses[:accepted] == [503] * accepted
+    assert [r.duplicate for r in seen] == [i > accepted for i in range(5)]
+
+
+def test_remembered_ids_are_bounded():
+    inspector = Inspector(scheme="none", validate_schema=False, remember=2)
+    for body in (b"1", b"2", b"3", b"1"):
+        request, _ = inspector.inspect("POST", "/", {}, body, False)
+
+    assert request.duplicate is False  # b"1" was forgotten when b"3" came
+    assert len(inspector._seen) == 2
+
+
+# -- schema ----------------------------------------------------------------------
+
+
+def test_a_generated_payload_has_no_schema_problems():
+    payload = _payload(scenario="promotion")
+    with _receiver() as receiver:
+        _post(receiver, payload)
+        [seen] = receiver.wait_for(1)
+
+    assert seen.schema_checked
+    assert seen.schema_problems == []
+    assert receiver.stats.schema_errors == 0
+
+
+def test_a_broken_payload_has_its_problems_reported():
+    payload = _payload(overrides={"order.status": "SHIPPED"})
+    with _receiver() as receiver:
+        response = _post(receiver, payload)
+        [seen] = receiver.wait_for(1)
+
+    assert "$.data.order.status: 'SHIPPED' is not one of ['CREATED', 'PAID', 'CANCELED', " in (
+        "\n".join(seen.schema_problems)
+    )
+    count = len(seen.schema_problems)
+    problems = f"{count} problem{'s' if count > 1 else ''}"
+    assert response.headers[VERDICT_HEADER] == f"signature=valid; duplicate=no; schema={problems}"
+    assert response.status_code == 200
+    assert receiver.stats.schema_errors == 1
+
+
+def test_schema_validation_can_be_turned_off_and_skips_unknown_events():
+    broken = _payload(overrides={"order.status": "SHIPPED"})
+    with _receiver(validate_schema=False) as receiver:
+        response = _post(receiver, broken)
+    assert response.headers[VERDICT_HEADER].endswith("schema=skipped")
+
+    with _receiver("github") as receiver:
+        body = b'{"action":"opened"}'
+        headers = make_signer("github", SECRETS["github"]).headers(
+            body, msg_id="d1", timestamp=TS, event_type="pull_request"
+        )
+        response = requests.post(receiver.url, data=body, headers=headers)
+        [seen] = receiver.wait_for(1)
+    assert response.headers[VERDICT_HEADER] == "signature=valid; duplicate=no; schema=skipped"
+    assert (seen.event_type, seen.event_id) == ("pull_request", "d1")
+
+
+# -- odd requests ----------------------------------------------------------------
+
+
+def test_non_json_and_empty_bodies_are_answered_and_recorded(tmp_path):
+    record = tmp_path / "seen.ndjson"
+    with _receiver("none", record=record) as receiver:
+        texts = requests.post(receiver.url, data=b"not json at all")
+        empty = requests.post(receiver.url, data=b"")
+        binary = requests.post(receiver.url, data=b"\xff\x00\xfe")
+        seen = receiver.wait_for(3)
+
+    assert [r.status_code for r in (texts, empty, binary)] == [200, 200, 200]
+    assert empty.headers[VERDICT_HEADER] == "signature=unsigned; duplicate=no; schema=skipped"
+    assert receiver.stats.not_json == 3
+    assert [r.event_type for r in seen] == [None, None, None]
+    assert seen[1].event_id == "sha256:" + (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    lines = record.read_bytes().splitlines()
+    bodies = [ReceivedRequest.from_record(json.loads(line)).body for line in lines]
+    assert bodies == [b"not json at all", b"", b"\xff\x00\xfe"]
+    assert [json.loads(line)["body_base64"] for line in lines] == [False, False, True]
+
+
+def test_an_oversized_body_gets_413_and_the_receiver_carries_on():
+    payload = _payload()
+    with _receiver(behaviour=Behaviour(max_body=100)) as receiver:
+        sized = _post(receiver, payload)
+        chunked = requests.post(receiver.url, data=iter([b"x" * 80, b"y" * 80]))
+        small = requests.post(receiver.url, data=b"{}")
+        seen = receiver.wait_for(3)
+
+    assert [sized.status_code, chunked.status_code, small.status_code] == [413, 413, 200]
+    assert [r.signature for r in seen] == ["invalid", "missing", "missing"]
+    assert seen[0].body == b""
+    assert seen[0].event_id is None
+    assert receiver.stats.statuses == {413: 2, 200: 1}
+
+
+def test_garbled_headers_are_answered_and_recorded(tmp_path):
+    record = tmp_path / "seen.ndjson"
+    request = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"x-voucherify-signature: \xff\xfe not hex\r\n"
+        b"Stripe-Signature: t=abc,v1=\r\n\r\n{}"
+    )
+    with _receiver(record=record) as receiver:
+        answer = _raw(receiver, request)
+        [seen] = receiver.wait_for(1)
+
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert seen.signature == "invalid"
+    line = json.loads(record.read_bytes())
+    assert line["headers"]["x-voucherify-signature"] == "\ufffd\ufffd not hex"
+
+
+def test_a_client_that_disconnects_mid_body_does_not_stop_the_receiver():
+    with _receiver() as receiver:
+        with socket.create_connection(("127.0.0.1", receiver.port)) as sock:
+            sock.sendall(b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"id"')
+        response = requests.post(receiver.url, data=b"{}")
+
+    assert response.status_code == 200
+    assert receiver.stats.received == 1
+
+
+def test_get_says_hello_and_another_path_gets_404():
+    with _receiver(path="/hooks") as receiver:
+        hello = requests.get(receiver.url)
+        wrong = requests.post(receiver.url.replace("/hooks", "/other"), data=b"{}")
+        [seen] = receiver.wait_for(1)
+
+    assert receiver.url.endswith("/hooks")
+    assert hello.status_code == 200
+    assert hello.text == "webhook-sim receiver: POST webhooks to /hooks\n"
+    assert wrong.status_code == 404
+    assert (seen.path, seen.status) == ("/other", 404)
+
+
+def test_construction_rejects_bad_options():
+    with pytest.raises(UsageError, match="must start with '/'"):
+        Receiver(scheme="none", path="hooks")
+    with pytest.raises(UsageError, match="fail_rate must be from 0 to 1"):
+        Behaviour(fail_rate=1.5)
+    with pytest.raises(UsageError, match="delay must be a range"):
+        Behaviour(delay=(0.2, 0.1))
+
+
+# -- misbehaviour ----------------------------------------------------------------
+
+
+def test_failures_answer_503_with_retry_after():
+    with _receiver("none", behaviour=Behaviour(fail_rate=1, retry_after=1.5)) as receiver:
+        response = requests.post(receiver.url, data=b"{}")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+
+    with _receiver("none", behaviour=Behaviour(fail_rate=1, fail_status=500, retry_after=2)) as r:
+        response = requests.post(r.url, data=b"{}")
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+
+
+def test_a_dropped_request_sees_a_disconnect():
+    with _receiver("none", behaviour=Behaviour(drop_rate=1)) as receiver:
+        with pytest.raises(requests.ConnectionError):
+            requests.post(receiver.url, data=b"{}")
+        [seen] = receiver.wait_for(1)
+
+    assert seen.status is None
+    assert receiver.stats.dropped == 1
+    assert receiver.stats.statuses == {}
+
+
+def test_a_delay_holds_the_answer_back():
+    with _receiver("none", behaviour=Behaviour(delay=(0.05, 0.06))) as receiver:
+        start = time.perf_counter()
+        requests.post(receiver.url, data=b"{}")
+        elapsed = time.perf_counter() - start
+
+    assert 0.05 <= elapsed < 1.0
+
+
+def test_the_same_seed_misbehaves_the_same_way():
+    behaviour = Behaviour(status=202, fail_rate=0.3, drop_rate=0.2, fail_status=429, seed=42)
+
+    def statuses() -> list[int | None]:
+        with _receiver("none", behaviour=behaviour) as receiver:
+            for i in range(30):
+                with contextlib.suppress(requests.ConnectionError):
+                    requests.post(receiver.url, data=str(i).encode())
+            return [r.status for r in receiver.wait_for(30)]
+
+    first = statuses()
+    assert first == statuses()
+    assert {202, 429, None} <= set(first)
+
+
+# -- records, callbacks, waiting, async ---------------------------------------------
+
+
+def test_the_record_file_has_one_line_per_request_with_the_exact_body(tmp_path):
+    record = tmp_path / "seen.ndjson"
+    payloads = [_payload(i) for i in range(3)]
+    seen: list[ReceivedRequest] = []
+    with _receiver(record=record, on_request=seen.append, keep_requests=False) as receiver:
+        for p in payloads:
+            _post(receiver, p)
+        receiver.wait_for(3)
+
+    assert receiver.requests == []
+    lines = [json.loads(line) for line in record.read_bytes().splitlines()]
+    assert [line["body"].encode() for line in lines] == [p.body for p in payloads]
+    assert [line["event_id"] for line in lines] == [p.id for p in payloads]
+    assert lines[0]["signature"] == "valid"
+    assert lines[0]["headers"]["x-voucherify-signature"]
+    assert [r.to_record() for r in seen] == lines
+
+
+def test_wait_for_times_out_with_a_clear_message():
+    with _receiver("none") as receiver, pytest.raises(DeliveryError) as caught:
+        receiver.wait_for(1, timeout=0.05)
+    assert str(caught.value) == f"expected 1 request at {receiver.url} within 0.05s, got 0"
+
+
+def test_an_unusable_record_file_is_reported(tmp_path):
+    receiver = _receiver("none", record=tmp_path / "missing" / "seen.ndjson")
+    with pytest.raises(Exception, match="cannot write") as caught:
+        receiver.__enter__()
+    assert type(caught.value).__name__ == "RecordError"
+
+
+def test_it_runs_inside_a_running_event_loop():
+    payload = _payload()
+
+    async def main() -> tuple[int, str]:
+        receiver = _receiver()
+        await receiver.start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                headers = _signed("voucherify", payload)
+                async with session.post(receiver.url, data=payload.body, headers=headers) as r:
+                    return r.status, r.headers[VERDICT_HEADER]
+        finally:
+            await receiver.stop()
+            await receiver.stop()
+
+    assert asyncio.run(main()) == (200, "signature=valid; duplicate=no; schema=ok")
+
+
+def test_stats_to_dict():
+    with _receiver("none", behaviour=Behaviour(status=202)) as receiver:
+        requests.post(receiver.url, data=b"{}")
+        requests.post(receiver.url, data=b"{}")
+        receiver.wait_for(2)
+
+    assert receiver.stats.to_dict() == {
+        "received": 2,
+        "signatures": {"valid": 0, "invalid": 0, "missing": 0, "stale": 0, "unsigned": 2},
+        "duplicates": 1,
+        "schema_errors": 0,
+        "not_json": 0,
+        "statuses": {"202": 2},
+        "dropped": 0,
+    }
+
+
+# -- the CLI -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--fail-rate", "2"],
+            "Error: Invalid value for '--fail-rate': 2.0 is not in the range 0<=x<=1.",
+        ),
+        (
+            ["--delay", "soon"],
+            "Error: Invalid value for '--delay': invalid duration 'soon': "
+            "use e.g. 30s, 250ms, 1m30s",
+        ),
+        (
+            ["--delay", "200ms..10ms"],
+            "Error: Invalid value for '--delay': invalid delay '200ms..10ms': "
+            "the low end is above the high end",
+        ),
+        (
+            ["--max-body", "1XB"],
+            "Error: Invalid value for '--max-body': invalid size '1XB': use e.g. 1MB, 512KB, 65536",
+        ),
+        (
+            ["--sign", "hmac"],
+            "Error: Invalid value for '--sign': 'hmac' is not one of 'voucherify', 'standard', "
+            "'stripe', 'github', 'shopify', 'none'.",
+        ),
+        (
+            [],
+            "Error: signing scheme 'voucherify' needs a secret: "
+            "pass --secret or set WEBHOOK_SECRET",
+        ),
+        (
+            ["--secret", "a", "--secret-env", "MY_SECRET"],
+            "Error: Invalid value: use either --secret or --secret-env, not both",
+        ),
+        (
+            ["--sign", "standard", "--secret", "not base64!"],
+            "Error: signing scheme 'standard' needs a base64 secret, optionally prefixed "
+            "'whsec_' (e.g. from 'webhook-sim secret --scheme standard'); "
+            "the given secret is not valid base64",
+        ),
+    ],
+)
+def test_cli_rejects_bad_options(args, message, capsys, monkeypatch):
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+
+    assert run(["receive", "--port", "0", *args]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == message
+
+
+def test_cli_reports_a_port_in_use(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        assert run(["receive", "--port", str(port), "--secret", "s"]) == 1
+
+    captured = capsys.readouterr()
+    assert captured.err == f"Error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    assert captured.out == ""
+
+
+def test_cli_help_has_an_example(capsys):
+    assert run(["receive", "--help"]) == 0
+    assert "Example:\n\n      webhook-sim receive --secret" in capsys.readouterr().out
+
+
+def _read_line(stream, timeout: float = 10.0) -> str:
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines, "no output from the receiver"
+    return lines[0]
+
+
+def test_cli_end_to_end_until_ctrl_c(tmp_path):
+    record = tmp_path / "seen.ndjson"
+    payload = _payload()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "receive", "--port", "0", "--secret", "s3cr3t",
+         "--record", str(record)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        first = _read_line(process.stdout)
+        url = re.fullmatch(
+            r"Listening on (\S+) \(signature: voucherify, schema: on\); Ctrl-C to stop\n", first
+        )
+        assert url, first
+        headers = make_signer("voucherify", "s3cr3t").headers(
+            payload.body, msg_id=payload.id, timestamp=TS, event_type=payload.event
+        )
+        assert requests.post(url.group(1), data=payload.body, headers=headers).status_code == 200
+        line = _read_line(process.stdout)
+        assert line.endswith(
+            f"  customer.order.created  {payload.id}  "
+            "signature=valid duplicate=no schema=ok  status=200\n"
+        )
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out == (
+        "Received 1: signatures 1 valid, 0 invalid, 0 missing, 0 stale, 0 unsigned; "
+        "0 duplicates; 0 with schema errors; 0 not JSON; 0 dropped\n"
+    )
+    assert err == ""
+    assert json.loads(record.read_bytes())["body"].encode() == payload.body
