@@ -42,8 +42,10 @@ def _json_value(value: Any) -> str:
     # Jinja's HTML-escaping tojson, and each expression pays this once.
     try:
         return orjson.dumps(value).decode()
-    except TypeError as exc:
-        raise TemplateError(f"cannot render {type(value).__name__} as JSON: {exc}") from None
+    except TypeError:
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()  # says which name, and why (e.g. unsafe)
+        raise TypeError(f"cannot render a {type(value).__name__} as JSON") from None
 
 
 def _compact(text: str) -> str:

@@ -1,0 +1,205 @@
+"""The `events`, `generate` and `validate` commands: output, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from conftest import ROOT, VOUCHERIFY
+
+from simulator.cli import cli
+
+NOW = "2024-03-12T14:41:49.128Z"
+
+
+def test_events_lists_the_catalog(invoke) -> None:
+    result = invoke("events")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "customer.order.canceled",
+        "customer.order.created",
+        "customer.order.paid",
+        "customer.order.updated",
+    ]
+    assert "sign=voucherify" in lines[1]
+    assert "scenarios=plain,promotion,send-code,mixed" in lines[1]
+
+
+def test_generate_defaults_to_one_order_created_envelope(invoke) -> None:
+    result = invoke("generate")
+    assert result.code == 0, result.err
+    (line,) = result.out.splitlines()
+    body = json.loads(line)
+    assert body["event"]["type"] == "customer.order.created"
+    assert body["id"].startswith("whs_")
+
+
+def test_generate_is_byte_identical_with_seed_and_now(invoke) -> None:
+    args = ("generate", "customer.order.paid", "-n", "25", "--seed", "7", "--now", NOW)
+    first, second = invoke(*args), invoke(*args)
+    assert first.code == second.code == 0
+    assert first.stdout_bytes == second.stdout_bytes
+    assert len(first.out.splitlines()) == 25
+
+
+def test_generate_is_byte_identical_across_processes() -> None:
+    # A fresh interpreter per run, with different hash seeds: nothing may depend on hash().
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+        outputs.append(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "simulator",
+                    "generate",
+                    "-n",
+                    "40",
+                    "--seed",
+                    "3",
+                    "--now",
+                    NOW,
+                    "--locale",
+                    "fr_FR",
+                ],
+                env=env,
+                capture_output=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+        )
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 40
+
+
+def test_formats(invoke) -> None:
+    args = ("generate", "-n", "3", "--seed", "1", "--now", NOW)
+    ndjson = [json.loads(line) for line in invoke(*args).out.splitlines()]
+    as_array = json.loads(invoke(*args, "--format", "json").out)
+    pretty = invoke(*args, "--format", "pretty").out
+    assert as_array == ndjson
+    assert pretty.startswith('{\n  "id": ') and pretty.count('\n{\n  "id"') == 2
+
+
+def test_count_zero_writes_nothing(invoke) -> None:
+    assert invoke("generate", "-n", "0").out == ""
+    assert invoke("generate", "-n", "0", "--format", "json").out == "[]\n"
+
+
+def test_output_file(invoke, tmp_path: Path) -> None:
+    target = tmp_path / "out.ndjson"
+    result = invoke("generate", "-n", "4", "--seed", "2", "-o", str(target))
+    assert result.code == 0 and result.out == ""
+    assert len(target.read_bytes().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["generate", "customer.order.payed"],
+            2,
+            "Error: unknown event 'customer.order.payed'. Did you mean: customer.order.paid, "
+            "customer.order.updated, customer.order.created? See 'webhook-sim events'.\n",
+        ),
+        (
+            ["generate", "--set", "order.nope.x=1"],
+            2,
+            "Error: --set order.nope.x=1: path 'data.order.nope' does not exist in the payload "
+            "(use --set-new to create it)\n",
+        ),
+        (
+            ["generate", "-o", "/no/such/dir/out.json"],
+            1,
+            "Error: cannot write '/no/such/dir/out.json': No such file or directory\n",
+        ),
+    ],
+)
+def test_runtime_errors_are_one_line(invoke, args, code, message) -> None:
+    result = invoke(*args)
+    assert (result.code, result.err) == (code, message)
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "promo"], "Invalid value for '--scenario': 'promo' is not one of"),
+        (["--locale", "xx_XX"], "Invalid value for '--locale': 'xx_XX' is not one of"),
+        (["--format", "xml"], "Invalid value for '--format': 'xml' is not one of"),
+        (["--set", "order.amount"], "invalid --set 'order.amount': use PATH=VALUE"),
+        (["--set", "order..x=1"], "invalid --set path 'order..x': use dotted keys and [index]"),
+        (["--now", "yesterday"], "invalid time 'yesterday': use ISO 8601"),
+        (["-n", "-1"], "Invalid value for '-n' / '--count': -1 is not in the range x>=0"),
+        (["--templates", "/no/such/dir"], "Directory '/no/such/dir' does not exist"),
+    ],
+)
+def test_bad_options_are_usage_errors(invoke, args, message) -> None:
+    result = invoke("generate", *args)
+    assert result.code == 2
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_broken_user_template_is_one_line_exit_1(invoke, tmp_path: Path) -> None:
+    (tmp_path / "bad.json.j2").write_text("{\n{% for %}\n}")
+    result = invoke("generate", "bad", "--templates", str(tmp_path))
+    assert result.code == 1
+    assert result.err.startswith(f"Error: {tmp_path / 'bad.json.j2'}:2: template syntax error: ")
+    assert result.err.count("\n") == 1
+
+
+def test_validate_accepts_generated_and_official_payloads(invoke, tmp_path: Path) -> None:
+    bodies = invoke("generate", "customer.order.updated", "-n", "30", "--seed", "1").out
+    result = invoke("validate", input=bodies)
+    assert (result.code, result.out) == (0, "30 checked, 30 valid, 0 invalid\n")
+    official = VOUCHERIFY / "official-data" / "customer.order.created.data.json"
+    assert invoke("validate", str(official)).code == 0
+
+
+def test_validate_reports_every_problem_with_its_path(invoke) -> None:
+    bodies = invoke(
+        "generate", "-n", "2", "--seed", "1", "--envelope", "none",
+        "--set", "order.amount=1.5", "--set", "customer.id=7",
+    ).out + "{not json\n"  # fmt: skip
+    result = invoke("validate", input=bodies)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "line 1: $.customer.id: 7 is not of type 'string'",
+        "line 1: $.order.amount: 1.5 is not of type 'integer'",
+        "line 2: $.customer.id: 7 is not of type 'string'",
+        "line 2: $.order.amount: 1.5 is not of type 'integer'",
+        "line 3: not JSON: unexpected character, expected a string key: line 1 column 2 (char 1)",
+        "3 checked, 0 valid, 3 invalid",
+    ]
+
+
+def test_validate_of_an_unreadable_file(invoke) -> None:
+    result = invoke("validate", "/no/such/file.json")
+    assert (result.code, result.err) == (
+        1, "Error: cannot read '/no/such/file.json': No such file or directory\n")  # fmt: skip
+
+
+def _commands(group: click.Group) -> list[click.Command]:
+    return [group.get_command(click.Context(group), name) for name in group.list_commands(None)]
+
+
+@pytest.mark.parametrize("command", _commands(cli), ids=lambda c: c.name)
+def test_every_command_has_help_with_an_example(invoke, command: click.Command) -> None:
+    result = invoke(command.name, "--help")
+    assert result.code == 0
+    assert "Example:" in result.out and "webhook-sim " in result.out.split("Example:")[1]
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--version"],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("webhook-sim, version ")

@@ -1,0 +1,126 @@
+"""User templates: new events, overrides of built-ins, the sandbox, and error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from simulator.errors import TemplateError
+from simulator.payloads import PayloadFactory, generate
+
+NOW = "2024-03-12T14:41:49.128Z"
+USER = FIXTURES / "templates"
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_a_user_folder_defines_a_new_event_with_fake_and_helpers() -> None:
+    payloads = list(generate("shop.refund.created", count=30, seed=8, now=NOW, templates=[USER]))
+    first = payloads[0].data
+    assert first["object"] == "refund" and first["created_at"] == NOW
+    assert first["id"].startswith("re_") and len(first["id"]) == 27
+    assert first["customer"]["id"].startswith("cust_")
+    assert isinstance(first["reason"], str) and first["reason"].endswith(".")
+    assert len({p.data["id"] for p in payloads}) == 30
+    assert len({p.data["reason"] for p in payloads}) > 20
+    # `fake` is reseeded per event, so user events are as reproducible as built-in ones.
+    again = generate("shop.refund.created", count=30, seed=8, now=NOW, templates=[USER])
+    assert [p.body for p in again] == [p.body for p in payloads]
+    single = PayloadFactory("shop.refund.created", seed=8, now=NOW, templates=[USER])
+    assert single.build(17).body == payloads[17].body
+
+
+def test_a_user_event_defaults_to_no_envelope_and_can_have_one() -> None:
+    (bare,) = generate("shop.refund.created", count=1, seed=1, now=NOW, templates=[USER])
+    assert bare.data["object"] == "refund"
+    (wrapped,) = generate(
+        "shop.refund.created", count=1, seed=1, now=NOW, templates=[USER], envelope="v2024"
+    )
+    assert wrapped.data["event"]["type"] == "shop.refund.created"
+    assert wrapped.data["data"]["object"] == "refund"
+
+
+def test_a_user_file_with_a_built_in_name_overrides_it(tmp_path: Path) -> None:
+    _write(tmp_path, "_customer.json.j2", '{"id": {{ customer.id }}, "vip": true}')
+    (p,) = generate(count=1, seed=1, now=NOW, templates=[tmp_path], envelope="none")
+    assert p.data["customer"] == {"id": p.data["order"]["customer_id"], "vip": True}
+    assert set(p.data["order"]) >= {"id", "items", "total_amount"}  # the rest is built in
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "''.__class__.__mro__[1].__subclasses__()",
+        "fake.__class__.__init__.__globals__",
+        "alnum_id.__globals__['os'].system('true')",
+        "rng.__class__.__module__",
+        "ts.__code__",
+    ],
+)
+def test_user_templates_cannot_reach_python_internals(tmp_path: Path, expression: str) -> None:
+    _write(tmp_path, "evil.json.j2", '{"x": {{ ' + expression + " }}}")
+    with pytest.raises(TemplateError) as exc:
+        list(generate("evil", count=1, seed=1, now=NOW, templates=[tmp_path]))
+    assert "evil.json.j2:1" in str(exc.value)
+    assert "unsafe" in str(exc.value) or "is undefined" in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../../../etc/passwd", "../conftest.py"])
+def test_user_templates_cannot_include_files_outside_the_folders(tmp_path: Path, name: str) -> None:
+    _write(tmp_path, "peek.json.j2", '{"x": {% include "' + name + '" %}}')
+    with pytest.raises(TemplateError, match="not found"):
+        PayloadFactory("peek", seed=1, now=NOW, templates=[tmp_path])
+
+
+def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "broken.json.j2", '{\n  "a": 1,\n  {% if %}\n}')
+    with pytest.raises(TemplateError) as exc:
+        PayloadFactory("broken", templates=[tmp_path])
+    assert str(exc.value).startswith(f"{path}:3: template syntax error: ")
+
+
+def test_a_syntax_error_in_an_included_partial_names_the_partial(tmp_path: Path) -> None:
+    _write(tmp_path, "outer.json.j2", '{\n"a": {% include "_part.json.j2" %}\n}')
+    part = _write(tmp_path, "_part.json.j2", "[\n1,\n{{ 2 + }}\n]")
+    with pytest.raises(TemplateError) as exc:
+        PayloadFactory("outer", templates=[tmp_path])
+    assert str(exc.value).startswith(f"{part}:3: template syntax error: ")
+
+
+def test_an_undefined_name_names_the_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "typo.json.j2", '{\n  "a": 1,\n  "b": {{ custmer.id }}\n}')
+    with pytest.raises(TemplateError) as exc:
+        list(generate("typo", count=1, templates=[tmp_path]))
+    assert str(exc.value) == f"{path}:3: 'custmer' is undefined"
+
+
+def test_invalid_json_from_a_user_template_is_reported_not_sent(tmp_path: Path) -> None:
+    _write(tmp_path, "quoted.json.j2", '{"name": "{{ customer.name }}"}')
+    with pytest.raises(TemplateError) as exc:
+        list(generate("quoted", count=1, seed=1, templates=[tmp_path]))
+    assert str(exc.value).startswith("quoted.json.j2 rendered invalid JSON (")
+    assert "do not quote it" in str(exc.value)
+
+
+def test_a_missing_template_folder_is_reported() -> None:
+    with pytest.raises(TemplateError, match="template folder 'no/such/dir' does not exist"):
+        PayloadFactory(templates=["no/such/dir"])
+
+
+def test_expressions_render_as_json_values(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "values.json.j2",
+        '{"s": {{ "say \\"hi\\"\\n" }}, "n": {{ none }}, "t": {{ true }}, "l": {{ [1, "a"] }},'
+        ' "u": {{ "żółw" }}, "f": {{ 1.5 }}}',
+    )
+    (p,) = generate("values", count=1, templates=[tmp_path])
+    assert p.data == {"s": 'say "hi"\n', "n": None, "t": True, "l": [1, "a"], "u": "żółw", "f": 1.5}
+    assert json.loads(p.body) == p.data
