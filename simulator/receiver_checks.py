@@ -56,7 +56,7 @@ class Behaviour:
 DEFAULT_BEHAVIOUR = Behaviour()
 
 
-@dataclass
+@dataclass(slots=True)
 class ReceivedRequest:
     """One request as the receiver saw it, with its verdicts and the answer it got."""
 
