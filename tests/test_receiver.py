@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from simulator.cli import run
+from simulator.cli.receive import request_line
 from simulator.errors import DeliveryError, SigningError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.receiver import VERDICT_HEADER, Behaviour, ReceivedRequest, Receiver
@@ -561,3 +562,18 @@ def test_cli_end_to_end_until_ctrl_c(tmp_path):
     )
     assert err == ""
     assert json.loads(record.read_bytes())["body"].encode() == payload.body
+
+
+def test_cli_request_line_shortens_body_hashes_and_shows_drops():
+    request = ReceivedRequest(
+        time=0.25, method="POST", path="/", headers={}, body=b"x", event_type=None,
+        event_id="sha256:" + "ab" * 32, signature="missing", duplicate=True,
+        schema_problems=[], status=None,
+    )  # fmt: skip
+
+    line = request_line(request)
+
+    assert line.endswith(
+        ".250  -  sha256:abababababab  signature=missing duplicate=yes schema=skipped  "
+        "status=dropped"
+    )

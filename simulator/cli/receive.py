@@ -171,7 +171,7 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
         behaviour=behaviour,
         record=params["record"],
         keep_requests=False,
-        on_request=None if quiet else _echo_request,
+        on_request=None if quiet else _Echo(),
     )
 
     def ready() -> None:
@@ -213,8 +213,20 @@ def request_line(request: ReceivedRequest) -> str:
     )
 
 
-def _echo_request(request: ReceivedRequest) -> None:
-    click.echo(request_line(request))
+class _Echo:
+    """Prints each request; stops printing, but keeps receiving, once stdout is closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __call__(self, request: ReceivedRequest) -> None:
+        if self.closed:
+            return
+        try:
+            click.echo(request_line(request))
+        except BrokenPipeError:
+            # `webhook-sim receive | head` closed the pipe; a sender must still get answers.
+            self.closed = True
 
 
 def summary(stats: ReceiverStats) -> str:
