@@ -110,7 +110,9 @@ class Engine:
             self._source, self._skipped = replay, replay.skipped
             self.schedule = config.schedule(count=len(replay.items))
         else:
-            self._source = PayloadFactory(config.events, target_url=config.url, **config.factory)
+            # Credentials in the URL stay out of bodies, like every other output.
+            target = public_url(config.url)
+            self._source = PayloadFactory(config.events, target_url=target, **config.factory)
             self.schedule = config.schedule()
             # The first build compiles templates and fills pools; keep that off the clock.
             self._source.build(0)
@@ -215,10 +217,12 @@ class Engine:
     # -- scheduling --------------------------------------------------------------
 
     async def _drive_open(self, session: Any, shard: Iterator[tuple[int, float]]) -> None:
-        self._pacer = asyncio.create_task(self._pace(session, shard))
-        if self._stopping:
-            self._pacer.cancel()
-        await self._pacer
+        pacer = self._pacer = asyncio.create_task(self._pace(session, shard))
+        # stop() may cancel the pacer before its first step; what it never took from the
+        # shard is still there for the dead-letter pass.
+        await asyncio.wait((pacer,))
+        if not pacer.cancelled() and pacer.exception() is not None:
+            raise pacer.exception()
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 

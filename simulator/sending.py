@@ -5,20 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import signal
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.catalog import discover, lookup
 from simulator.client import check_target
-from simulator.deliver import Engine, Progress, RunResult
+from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
 from simulator.sendconfig import SendConfig, public_url
 from simulator.signing import generate_secret, make_signer
 from simulator.stats import RunStats, Threshold, ThresholdResult, junit_xml, summarize
-from simulator.workers import WorkerPool, run_async, run_engine
+from simulator.workers import WorkerPool, run_here, stop_on_signals
 
 DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
 
@@ -117,29 +115,13 @@ def _secret(config: SendConfig, secret_env: str | None, environ: Mapping[str, st
     return value or None
 
 
-@contextlib.contextmanager
-def _signals_stop(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT and SIGTERM call `stop` instead of raising, while the block runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = (signal.SIGINT, signal.SIGTERM)
-    previous = [signal.signal(sig, lambda signum, frame: stop()) for sig in caught]
-    try:
-        yield
-    finally:
-        for sig, handler in zip(caught, previous, strict=True):
-            signal.signal(sig, handler)
-
-
 def _run(
     config: SendConfig, on_progress: Callable[[Progress], None] | None, signals: bool
 ) -> list[RunResult]:
     if config.workers == 1:
-        engine = Engine(config)
-        return [run_async(run_engine(engine, on_progress=on_progress, signals=signals))]
+        return [run_here(config, on_progress, signals=signals)]
     pool = WorkerPool(config)
-    with _signals_stop(pool.stop) if signals else contextlib.nullcontext():
+    with stop_on_signals(pool.stop) if signals else contextlib.nullcontext():
         return pool.run(on_progress)
 
 

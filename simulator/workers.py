@@ -10,7 +10,7 @@ import queue as queues
 import signal
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from simulator import errors
@@ -22,6 +22,9 @@ from simulator.sendconfig import SendConfig
 # Time between "every worker is ready" and the common start: enough for each to wake up.
 START_DELAY_S = 0.2
 T = TypeVar("T")
+_CAUGHT = (signal.SIGINT, signal.SIGTERM)
+# Signal masks are POSIX; elsewhere a Ctrl-C during a worker's start-up may be missed.
+_MASKS = hasattr(signal, "pthread_sigmask")
 _ERRORS = {
     cls.__name__: cls
     for cls in vars(errors).values()
@@ -47,17 +50,20 @@ async def run_engine(
 ) -> RunResult:
     """engine.run(), with SIGINT and SIGTERM calling engine.stop() while it runs."""
     loop = asyncio.get_running_loop()
-    caught = (signal.SIGINT, signal.SIGTERM)
     signals = signals and threading.current_thread() is threading.main_thread()
+    previous = [signal.getsignal(sig) for sig in _CAUGHT] if signals else []
     if signals:
-        for sig in caught:
+        for sig in _CAUGHT:
             loop.add_signal_handler(sig, engine.stop)
     try:
         return await engine.run(start_at=start_at, on_progress=on_progress)
     finally:
-        if signals:
-            for sig in caught:
-                loop.remove_signal_handler(sig)
+        # asyncio resets to the default handlers; put back the caller's instead, so a
+        # late Ctrl-C cannot raise KeyboardInterrupt while results are handed over.
+        for sig, old in zip(_CAUGHT if signals else (), previous, strict=True):
+            loop.remove_signal_handler(sig)
+            if old is not None:
+                signal.signal(sig, old)
 
 
 def _error(exc: SimulatorError) -> tuple[str, str, bool]:
@@ -72,6 +78,71 @@ def _rebuild(name: str, message: str, usage: bool) -> SimulatorError:
         return (errors.UsageError if usage else SimulatorError)(message)
 
 
+class StopLatch:
+    """Remembers a stop request and passes it to the engine once there is one.
+
+    Installed as the SIGINT/SIGTERM handler while an engine is built and started, so a
+    Ctrl-C at any moment ends the run cleanly instead of raising KeyboardInterrupt.
+    """
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._engine: Engine | None = None
+
+    def __call__(self, *_: object) -> None:
+        self.stopped = True
+        if self._engine is not None:
+            self._engine.stop()
+
+    def attach(self, engine: Engine) -> Engine:
+        self._engine = engine
+        if self.stopped:
+            engine.stop()
+        return engine
+
+
+@contextlib.contextmanager
+def stop_on_signals(handler: Callable[[], None] | StopLatch) -> Iterator[None]:
+    """SIGINT and SIGTERM call `handler` instead of raising, while the block runs.
+
+    The signals are also unblocked: a worker process starts with them blocked (see
+    WorkerPool.run), so one sent while it was starting is delivered here, not lost.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = [signal.signal(sig, lambda signum, frame: handler()) for sig in _CAUGHT]
+    if _MASKS:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _CAUGHT)
+    try:
+        yield
+    finally:
+        for sig, old in zip(_CAUGHT, previous, strict=True):
+            signal.signal(sig, old)
+
+
+def run_here(
+    config: SendConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    *,
+    signals: bool = True,
+    worker: int = 0,
+    workers: int = 1,
+    parts: bool = False,
+    start_at: Callable[[], float | None] = lambda: None,
+    before_start: Callable[[], None] = lambda: None,
+    latch: StopLatch | None = None,
+) -> RunResult:
+    """Build an engine and run it in this process; with `signals`, Ctrl-C stops it cleanly."""
+    latch = latch or StopLatch()
+    with stop_on_signals(latch) if signals else contextlib.nullcontext():
+        engine = latch.attach(Engine(config, worker=worker, workers=workers, parts=parts))
+        before_start()
+        return run_async(
+            run_engine(engine, start_at=start_at(), on_progress=on_progress, signals=signals)
+        )
+
+
 def _worker(
     config: SendConfig,
     worker: int,
@@ -79,30 +150,32 @@ def _worker(
     messages: Any,
     go: Any,
     start_at: Any,
+    stop_all: Any,
     progress: bool,
 ) -> None:
     """A worker process: build its engine, report ready, start at the common time, report."""
-    stopped: list[int] = []
+    latch = StopLatch()
 
-    def early_stop(signum: int, frame: object) -> None:
-        stopped.append(signum)
-
-    # Until the engine's loop takes over, a Ctrl-C only marks the run as stopped.
-    signal.signal(signal.SIGINT, early_stop)
-    signal.signal(signal.SIGTERM, early_stop)
-    try:
-        engine = Engine(config, worker=worker, workers=workers, parts=True)
+    def ready() -> None:
         messages.put(("ready", worker, None))
         while not go.wait(0.05):
             pass
-        if stopped:
-            engine.stop()
+        if stop_all.is_set():  # asked before this process could hear a signal
+            latch()
 
-        def report(snapshot: Progress) -> None:
-            messages.put(("progress", worker, vars(snapshot)))
+    def report(snapshot: Progress) -> None:
+        messages.put(("progress", worker, vars(snapshot)))
 
-        result = run_async(
-            run_engine(engine, start_at=start_at.value, on_progress=report if progress else None)
+    try:
+        result = run_here(
+            config,
+            report if progress else None,
+            worker=worker,
+            workers=workers,
+            parts=True,
+            start_at=lambda: start_at.value,
+            before_start=ready,
+            latch=latch,
         )
     except SimulatorError as exc:
         messages.put(("error", worker, _error(exc)))
@@ -124,6 +197,18 @@ def combine(snapshots: list[Progress]) -> Progress:
     )
 
 
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    if not _MASKS or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _CAUGHT)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class WorkerPool:
     """Runs `config.workers` engine processes (spawned) and gathers their results.
 
@@ -136,10 +221,13 @@ class WorkerPool:
         self.config = config
         self._processes: list[Any] = []
         self._stopping = False
+        self._stop_all: Any = None
 
     def stop(self) -> None:
         """Ask every worker to wind down (safe to call from a signal handler)."""
         self._stopping = True
+        if self._stop_all is not None:
+            self._stop_all.set()
         for process in self._processes:
             if process.pid is not None and process.is_alive():
                 with contextlib.suppress(ProcessLookupError):
@@ -153,16 +241,29 @@ class WorkerPool:
                 part_path(path, w).unlink(missing_ok=True)  # left over from a killed run
         ctx = multiprocessing.get_context("spawn")
         messages, go, start_at = ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
+        self._stop_all = ctx.Event()
         self._processes = [
             ctx.Process(
                 target=_worker,
-                args=(config, w, n, messages, go, start_at, on_progress is not None),
+                args=(
+                    config,
+                    w,
+                    n,
+                    messages,
+                    go,
+                    start_at,
+                    self._stop_all,
+                    on_progress is not None,
+                ),
                 name=f"webhook-sim-worker-{w}",
             )
             for w in range(n)
         ]
-        for process in self._processes:
-            process.start()
+        # Children inherit the blocked mask across exec, so a Ctrl-C that reaches them while
+        # they start up waits until their handler is in place; the parent's waits a moment.
+        with _signals_blocked():
+            for process in self._processes:
+                process.start()
         if self._stopping:
             self.stop()
         try:
