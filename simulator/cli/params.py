@@ -10,6 +10,14 @@ import click
 from simulator.errors import SimulatorError
 from simulator.generate import SCENARIO_CHOICES
 from simulator.overrides import parse_override
+from simulator.schedule import parse_duration, parse_ramp, parse_rate, parse_stages
+from simulator.sendconfig import (
+    check_url,
+    parse_header,
+    parse_statuses,
+    parse_workers,
+)
+from simulator.stats import parse_threshold
 from simulator.values import LOCALES, parse_instant
 
 
@@ -98,3 +106,19 @@ def factory_options(params: dict[str, Any]) -> dict[str, Any]:
         "create_paths": params.pop("set_new"),
         "templates": params.pop("template_dirs"),
     }
+
+
+def _ramp(text: str) -> tuple[float, float]:
+    start, end = parse_ramp(text, 1.0)
+    return start.target, end.target
+
+
+RATE = CoreParam("rate", parse_rate)
+DURATION = CoreParam("duration", parse_duration)
+RAMP = CoreParam("ramp", _ramp)
+STAGES = CoreParam("stages", lambda text: tuple(parse_stages(text)))
+HEADER = CoreParam("name: value", parse_header)
+THRESHOLD = CoreParam("threshold", parse_threshold)
+URL = CoreParam("url", check_url)
+STATUSES = CoreParam("statuses", parse_statuses)
+WORKERS = CoreParam("n|auto", parse_workers)

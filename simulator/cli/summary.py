@@ -1,0 +1,97 @@
+"""Terminal text for a send run: the live progress line and the end-of-run summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.deliver import Progress
+from simulator.sendconfig import public_url
+from simulator.sending import SendResult
+
+_LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return "max"
+    return f"{value:.1f}/s" if value < 1000 else f"{value:,.0f}/s"
+
+
+def progress_line(p: Progress) -> str:
+    """e.g. ` 12.3s  sent 1,230  100.0/s  ok 1,228  errors 2  p99 4.10ms`"""
+    p99 = "-" if p.p99_ms is None else f"{p.p99_ms:.3g}ms"
+    return (
+        f"{p.elapsed:6.1f}s  sent {p.sent:,}  {_rate(p.rate)}  ok {p.delivered:,}  "
+        f"errors {p.errors:,}  p99 {p99}"
+    )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return "  ".join(f"{key}: {n:,}" for key, n in counts.items()) or "none"
+
+
+def _latency(name: str, values: dict[str, Any]) -> str:
+    parts = "  ".join(f"{key} {_ms(values[key])}" for key in _LATENCY_KEYS)
+    return f"{name:<10} {parts}  ms"
+
+
+def summary_lines(result: SendResult) -> list[str]:
+    """The compact end-of-run summary, one fact per line."""
+    s, config = result.summary, result.config
+    counts = s["counts"]
+    target = "built-in receiver " if result.receiver is not None else ""
+    lines = [
+        f"Sent to {target}{public_url(config.url or '')}  "
+        f"scheme {config.scheme}  seed {config.seed}  workers {config.workers}",
+        f"  rate       target {_rate(s['target_rate'])}  achieved {_rate(s['achieved_rate'])}"
+        f"  in {s['duration_s']:.2f}s",
+        f"  events     {result.generated:,} generated  {counts['delivered']:,} delivered  "
+        f"{counts['failed'] + result.not_sent:,} not delivered  {counts['late']:,} late",
+        f"  attempts   {counts['attempts']:,} ({counts['retries']:,} retries)  "
+        f"status {_counts(s['status_codes'])}",
+        f"  errors     {_counts(s['error_kinds'])}",
+        "  latency    " + _latency("corrected", s["latency_ms"]["corrected"]),
+        "             " + _latency("service", s["latency_ms"]["service"]),
+        f"  lag        p50 {_ms(s['schedule_lag_ms']['p50'])}  p99 "
+        f"{_ms(s['schedule_lag_ms']['p99'])}  max {_ms(s['schedule_lag_ms']['max'])}  ms",
+    ]
+    if result.receiver is not None:
+        r = result.receiver
+        signatures = "  ".join(f"{k} {n:,}" for k, n in r["signatures"].items() if n) or "none"
+        lines.append(
+            f"  receiver   {r['received']:,} received  signatures: {signatures}  "
+            f"duplicates {r['duplicates']:,}  schema errors {r['schema_errors']:,}"
+        )
+    if result.skipped:
+        lines.append(f"  skipped    {result.skipped:,} bad lines of {config.replay}")
+    if result.dead_letter:
+        why = f" ({result.not_sent:,} never sent)" if result.not_sent else ""
+        lines.append(
+            f"  dead letter {result.dead_lettered:,} events{why} appended to {result.dead_letter}"
+        )
+    for check in result.thresholds:
+        shown = "no data" if check.actual is None else f"{check.actual:.6g}{check.unit}"
+        lines.append(f"  threshold  {check.threshold}  {'ok' if check.ok else 'FAILED'} ({shown})")
+    lines.append("  result     " + _verdict(result))
+    return lines
+
+
+def _verdict(result: SendResult) -> str:
+    outcome = result.outcome
+    if outcome == "interrupted":
+        return "INTERRUPTED"
+    if outcome == "threshold":
+        failed = sum(not r.ok for r in result.thresholds)
+        return f"FAILED: {failed} threshold{'s' if failed != 1 else ''} not met"
+    if not result.delivered_all:
+        missing = result.dead_lettered
+        return f"FAILED: {missing:,} event{'s' if missing != 1 else ''} not delivered"
+    if not result.receiver_ok:
+        return "FAILED: the receiver rejected deliveries (signature, duplicate or schema)"
+    return "OK"

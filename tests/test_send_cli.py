@@ -1,0 +1,214 @@
+"""`webhook-sim send` and `replay`: exit codes, exact messages, files, and the secret kept out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import cli, run
+from simulator.payloads import PayloadFactory
+from simulator.receiver import Behaviour, Receiver
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "cli-secret-9f8e7d"
+NOW = "2024-03-12T14:41:49.128Z"
+
+
+def sim(*args: str, env: dict | None = None) -> tuple[int, str, str]:
+    """Run `webhook-sim ARGS` in-process through the CLI's error boundary."""
+    runner = CliRunner()
+    with runner.isolation(env={"WEBHOOK_SECRET": None, **(env or {})}) as (out, err, _):
+        code = run(list(args))
+    return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default dead-letter file lands here, not in the repo
+
+
+def test_every_command_has_help_with_an_example():
+    for name in ("send", "replay"):
+        code, out, _ = sim(name, "--help")
+        assert code == 0 and "Example:" in out and "--url" in out
+    assert "send" in cli.commands and "replay" in cli.commands
+
+
+def test_the_readme_command_runs_against_the_built_in_receiver(tmp_path):
+    code, out, err = sim("send", "--count", "20", "--rate", "50/s")
+    assert code == 0, out + err
+    assert err == ""  # no progress line when stderr is not a terminal
+    assert "receiver   20 received  signatures: valid 20  duplicates 0  schema errors 0" in out
+    assert "20 generated  20 delivered  0 not delivered" in out
+    assert out.rstrip().endswith("result     OK")
+    assert not (tmp_path / "dead-letter.ndjson").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "fast"], "Invalid value for '--rate': invalid rate 'fast': use e.g. 50/s, "
+         "3000/m, max"),
+        (["--stages", "x"], "Invalid value for '--stages': invalid stage 'x': use e.g. "
+         "30s:100/s,1m:500/s,30s:0/s"),
+        (["--duration", "-1s"], "Invalid value for '--duration': invalid duration '-1s': use "
+         "e.g. 30s, 250ms, 1m30s"),
+        (["-H", "X-Team"], "Invalid value for '-H' / '--header': invalid header 'X-Team': use "
+         "e.g. 'X-Team: payments'"),
+        (["--ramp", "10/s..500/s"], "Invalid value for '--ramp': needs --duration, e.g. "
+         "--ramp 10/s..500/s --duration 1m"),
+        (["--ramp", "1/s..5/s", "--duration", "1s", "--rate", "5/s"],
+         "Invalid value for '--ramp': cannot be combined with --rate"),
+        (["--stages", "1s:5/s", "--rate", "5/s"],
+         "Invalid value for '--stages': cannot be combined with --rate: the stages set the length"),
+        (["--stages", "1s:5/s", "--count", "3"],
+         "Invalid value for '--stages': cannot be combined with --count: the stages set the "
+         "length"),
+        (["--arrivals", "poisson"], "Invalid value for '--arrivals': poisson needs a rate, e.g. "
+         "--rate 50/s"),
+        (["--url", "http://127.0.0.1:9/"], "signing scheme 'voucherify' needs a secret: pass "
+         "--secret or set WEBHOOK_SECRET"),
+        (["--url", "http://127.0.0.1:9/", "--secret-env", "NOPE_UNSET"],
+         "environment variable NOPE_UNSET is not set"),
+        (["--url", "localhost:80"], "Invalid value for '--url': invalid URL 'localhost:80': use "
+         "e.g. http://127.0.0.1:8080/hooks"),
+        (["--log-bodies"], "Invalid value for '--log-bodies': needs --log FILE"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_clear_error_and_exit_2(args, message):
+    code, out, err = sim("send", *args)
+    assert code == 2
+    assert f"Error: {message}\n" in err
+    assert "Traceback" not in out + err
+
+
+def test_an_unreachable_target_fails_before_generating(tmp_path):
+    port = _closed_port()
+    url = f"http://127.0.0.1:{port}/"
+    code, out, err = sim("send", "--url", url, "--secret", SECRET, "--count", "5")
+    assert code == 1
+    assert err == f"Error: cannot connect to {url}: connection refused\n"
+    assert out == "" and not list(tmp_path.iterdir())
+
+
+def test_undelivered_events_exit_1_and_name_the_dead_letter_file(tmp_path):
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        code, out, _ = sim("send", "--url", failing.url, "--secret", SECRET, "-n", "3")
+    assert code == 1
+    assert "dead letter 3 events appended to dead-letter.ndjson" in out
+    assert "FAILED: 3 events not delivered" in out
+    assert len((tmp_path / "dead-letter.ndjson").read_bytes().splitlines()) == 3
+
+
+def test_a_failed_threshold_exits_99(tmp_path):
+    with Receiver(secret=SECRET) as receiver:
+        code, out, _ = sim(
+            "send", "--url", receiver.url, "--secret", SECRET, "-n", "3",
+            "--threshold", "p99<0.001ms", "--threshold", "success>=99.9%",
+            "--junit", "junit.xml",
+        )  # fmt: skip
+    assert code == 99
+    assert "threshold  p99<0.001ms  FAILED" in out and "threshold  success>=99.9%  ok" in out
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    assert suite.get("failures") == "1"
+
+
+def test_the_secret_never_appears_in_any_output(tmp_path):
+    behaviour = Behaviour(fail_rate=0.5, seed=3)
+    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
+        url = receiver.url.replace("http://", "http://user:pw@")
+        code, out, err = sim(
+            "send", "--url", url, "--secret", SECRET, "-n", "10",
+            "-H", f"X-Api-Key: {SECRET}", "-H", f"X-Echo: {SECRET}",
+            "--log", "log.ndjson", "--log-bodies", "--dead-letter", "dl.ndjson",
+            "--report", "report.json", "--junit", "junit.xml",
+        )  # fmt: skip
+    assert code == 1, out + err
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["dl.ndjson", "junit.xml", "log.ndjson", "report.json"]
+    for text in [out, err] + [p.read_text() for p in tmp_path.iterdir()]:
+        assert SECRET not in text
+        assert "user:pw" not in text
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["schema"] == "webhook-simulator/report/v1"
+    assert report["run"]["url"] == receiver.url
+    assert report["run"]["scheme"] == "voucherify"
+    assert isinstance(report["run"]["seed"], int)
+    assert report["run"]["options"]["headers"] == {
+        "X-Api-Key": "[redacted]",
+        "X-Echo": "[redacted]",
+    }
+    assert report["counts"]["events"] == 10
+
+
+def test_replay_of_generate_output_through_the_cli(tmp_path):
+    bodies = [PayloadFactory(seed=3, now=NOW).build(i).body for i in range(4)]
+    (tmp_path / "gen.ndjson").write_bytes(b"".join(b + b"\n" for b in bodies))
+    with Receiver(secret=SECRET) as receiver:
+        code, out, _ = sim("replay", "gen.ndjson", "--url", receiver.url, "--secret", SECRET)
+        received = receiver.wait_for(4)
+    assert code == 0, out
+    assert sorted(r.body for r in received) == sorted(bodies)
+    assert receiver.stats.signatures["valid"] == 4
+
+
+def test_replay_rejects_a_bad_line_or_skips_it(tmp_path):
+    body = PayloadFactory(seed=3, now=NOW).build(0).body
+    (tmp_path / "bad.ndjson").write_bytes(body + b"\nnot json\n")
+    with Receiver(secret=SECRET) as receiver:
+        code, out, err = sim("replay", "bad.ndjson", "--url", receiver.url, "--secret", SECRET)
+        assert code == 1 and out == ""
+        assert err == "Error: bad.ndjson, line 2: not JSON\n"
+        code, out, _ = sim(
+            "replay", "bad.ndjson", "--url", receiver.url, "--secret", SECRET, "--skip-bad"
+        )
+    assert code == 0
+    assert "skipped    1 bad lines of bad.ndjson" in out
+
+
+def test_replay_keep_signature_conflicts_with_sign():
+    code, _, err = sim("replay", __file__, "--keep-signature", "--sign", "github")
+    assert code == 2
+    assert "Error: Invalid value for '--keep-signature': cannot be combined with --sign" in err
+
+
+def test_sigint_stops_cleanly_and_dead_letters_the_rest(tmp_path):
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
+        command = [
+            sys.executable, "-m", "simulator", "send", "--url", slow.url, "-n", "100",
+            "--rate", "40/s", "--grace", "2s", "--dead-letter", "dl.ndjson",
+            "--report", "report.json",
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "WEBHOOK_SECRET": SECRET}
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        slow.wait_for(8, timeout=20)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err.decode()
+    assert b"Traceback" not in err
+    report = json.loads((tmp_path / "report.json").read_text())
+    dead = [orjson.loads(line) for line in (tmp_path / "dl.ndjson").read_bytes().splitlines()]
+    assert report["interrupted"] is True
+    assert report["counts"]["delivered"] + len(dead) == 100
+    assert report["counts"]["delivered"] > 0 and report["run"]["not_sent"] > 0
+    assert {r["reason"] for r in dead} == {"interrupted"}
+    assert len({r["id"] for r in dead}) == len(dead)
+    assert b"INTERRUPTED" in out
