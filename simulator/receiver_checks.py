@@ -32,7 +32,8 @@ class Behaviour:
     fail_rate: float = 0.0
     fail_status: int = 503
     retry_after: float | None = None  # seconds, sent as Retry-After on a 429 or 503 failure
-    delay: tuple[float, float] = (0.0, 0.0)  # seconds; a range draws uniformly per request
+    # Seconds: a range (low, high) draws uniformly per request; a single number is fixed.
+    delay: tuple[float, float] = (0.0, 0.0)
     drop_rate: float = 0.0  # close the connection without answering
     max_body: int = 1_048_576  # 413 beyond
     seed: int | None = None
@@ -44,6 +45,8 @@ class Behaviour:
         for name in ("fail_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be from 0 to 1")
+        if isinstance(self.delay, (int, float)):
+            object.__setattr__(self, "delay", (float(self.delay), float(self.delay)))
         low, high = self.delay
         if not (0.0 <= low <= high and math.isfinite(high)):
             raise UsageError("delay must be a range of seconds (low, high) with 0 <= low <= high")
@@ -197,12 +200,12 @@ class Inspector:
         """
         now = self._clock()
         stats = self.stats
-        data = None if oversized else _parse(body)
-        if data is None and not oversized:
-            stats.not_json += 1
         if oversized:
+            data = None
             signature = self._unread_verdict(headers)
         else:
+            data = _parse(body)
+            stats.not_json += data is None
             signature = self._signer.verify(
                 body, headers, now=int(now), tolerance=self._tolerance
             ).value
@@ -256,7 +259,7 @@ class Inspector:
         if b.fail_rate and rng.random() < b.fail_rate:
             retry = None
             if b.retry_after is not None and b.fail_status in _RETRY_STATUSES:
-                # Retry-After carries whole seconds (RFC 9110); round up, never down to 0.
+                # Retry-After carries whole seconds (RFC 9110); rounding up never asks for less.
                 retry = str(math.ceil(b.retry_after))
             return b.fail_status, delay, retry
         return b.status, delay, None

@@ -324,6 +324,7 @@ def test_construction_rejects_bad_options():
         Behaviour(fail_rate=1.5)
     with pytest.raises(UsageError, match="delay must be a range"):
         Behaviour(delay=(0.2, 0.1))
+    assert Behaviour(delay=0.05).delay == (0.05, 0.05)
 
 
 # -- misbehaviour ----------------------------------------------------------------
