@@ -407,3 +407,11 @@ def test_workers_split_the_run_and_merge_exactly(tmp_path):
     assert result.stats.latency_corrected.count == 40
     assert len((tmp_path / "log").read_bytes().splitlines()) == 40
     assert not list(tmp_path.glob("log.part*"))
+
+
+def test_progress_is_reported_while_the_run_goes(receiver):
+    seen = []
+    _send(receiver.url, rate=20.0, duration=0.7, on_progress=seen.append)
+    assert len(seen) >= 2
+    assert seen[-1].sent >= seen[0].sent and seen[-1].elapsed > seen[0].elapsed
+    assert seen[-1].delivered > 0 and seen[-1].errors == 0

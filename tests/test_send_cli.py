@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli, run
+from simulator.cli.summary import progress_line
+from simulator.deliver import Progress
 from simulator.payloads import PayloadFactory
 from simulator.receiver import Behaviour, Receiver
 
@@ -48,6 +50,11 @@ def test_every_command_has_help_with_an_example():
         code, out, _ = sim(name, "--help")
         assert code == 0 and "Example:" in out and "--url" in out
     assert "send" in cli.commands and "replay" in cli.commands
+
+
+def test_the_progress_line_is_compact():
+    snapshot = Progress(12.34, 1230, 1228, 0, 2, 99.97, 4.1)
+    assert progress_line(snapshot) == "  12.3s  sent 1,230  100.0/s  ok 1,228  errors 2  p99 4.1ms"
 
 
 def test_the_readme_command_runs_against_the_built_in_receiver(tmp_path):
