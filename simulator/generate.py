@@ -6,13 +6,13 @@ import random
 from dataclasses import dataclass
 
 from simulator.errors import UsageError
-from simulator.values import iso_ms
+from simulator.values import below, between, iso_ms, weighted
 from simulator.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, PRODUCT_SLOTS, SHIPPING, World
 
 SCENARIOS = ("plain", "promotion", "send-code")
 SCENARIO_CHOICES = (*SCENARIOS, "mixed")
-# How often "mixed" draws each distribution purpose.
-_MIXED_WEIGHTS = (0.4, 0.3, 0.3)
+# How often "mixed" draws each distribution purpose (cumulative weights).
+_MIXED_WEIGHTS = (0.4, 0.7, 1.0)
 
 ORDER_STATUS = {
     "customer.order.created": "CREATED",
@@ -22,7 +22,10 @@ ORDER_STATUS = {
 # customer.order.updated fires on any change, so any status is possible.
 _UPDATED_STATUSES = ("CREATED", "PAID", "FULFILLED", "CANCELED")
 _CARDS = ("Visa", "Mastercard", "Amex", "PayPal", "Other")
-_ITEM_COUNT_WEIGHTS = (0.45, 0.3, 0.15, 0.1)  # 1..4 product lines
+_LINES = (1, 2, 3, 4)
+_LINES_WEIGHTS = (0.45, 0.75, 0.9, 1.0)  # cumulative: 1 line 45 %, 2 lines 30 %, …
+_QUANTITIES = (1, 2, 3, 4)
+_QUANTITY_WEIGHTS = (0.6, 0.85, 0.95, 1.0)
 _MINUTE = 60_000
 _DAY = 86_400_000
 
@@ -51,20 +54,20 @@ def order_event(
     """Context for customer.order.{created,updated,paid,canceled} (FACTS.md rules)."""
     scenario = spec.scenario
     if scenario == "mixed":
-        scenario = rng.choices(SCENARIOS, _MIXED_WEIGHTS)[0]
-    customer = world.customer(rng.randrange(CUSTOMER_SLOTS))
+        scenario = weighted(rng, SCENARIOS, _MIXED_WEIGHTS)
+    customer = world.customer(below(rng, CUSTOMER_SLOTS))
     referrer = None
     if rng.random() < spec.referrer_rate:
-        referrer = world.customer(rng.randrange(CUSTOMER_SLOTS))
+        referrer = world.customer(below(rng, CUSTOMER_SLOTS))
         if referrer["id"] == customer["id"]:
             referrer = None
 
-    status = ORDER_STATUS.get(event) or rng.choice(_UPDATED_STATUSES)
+    status = ORDER_STATUS.get(event) or _UPDATED_STATUSES[below(rng, 4)]
     if event == "customer.order.created":
-        created, updated = now_ms - rng.randint(5, 1500), None
+        created, updated = now_ms - between(rng, 5, 1500), None
     else:
-        created = now_ms - rng.randint(_MINUTE, 3 * _DAY)
-        updated = max(created + 1, now_ms - rng.randint(5, 1500))
+        created = now_ms - between(rng, _MINUTE, 3 * _DAY)
+        updated = max(created + 1, now_ms - between(rng, 5, 1500))
 
     order = _order(world, index, rng, created, updated, status)
     context = {
@@ -77,11 +80,11 @@ def order_event(
         "voucher": None,
     }
     if scenario == "promotion":
-        campaign = world.campaign("promotion", rng.randrange(CAMPAIGN_SLOTS), now_ms)
+        campaign = world.campaign("promotion", below(rng, CAMPAIGN_SLOTS), now_ms)
         context["campaign"] = campaign
         context["promotion_tier"] = campaign["tier"]
     elif scenario == "send-code":
-        campaign = world.campaign("coupons", rng.randrange(CAMPAIGN_SLOTS), now_ms)
+        campaign = world.campaign("coupons", below(rng, CAMPAIGN_SLOTS), now_ms)
         context["campaign"] = campaign
         context["voucher"] = _published_voucher(world, index, rng, campaign, now_ms)
 
@@ -95,8 +98,13 @@ def order_event(
 def _order(
     world: World, index: int, rng: random.Random, created: int, updated: int | None, status: str
 ) -> dict:
-    lines = rng.choices((1, 2, 3, 4), _ITEM_COUNT_WEIGHTS)[0]
-    products = [world.product(slot) for slot in rng.sample(range(PRODUCT_SLOTS), lines)]
+    lines = weighted(rng, _LINES, _LINES_WEIGHTS)
+    slots: list[int] = []
+    while len(slots) < lines:  # distinct products: an order lists each product once
+        slot = below(rng, PRODUCT_SLOTS)
+        if slot not in slots:
+            slots.append(slot)
+    products = [world.product(slot) for slot in slots]
     if rng.random() < 0.3:
         products.append(SHIPPING)
     # Line ids appear once an order has been stored and touched again.
@@ -104,9 +112,7 @@ def _order(
     items = []
     for j, product in enumerate(products):
         price = product["price"] or 0
-        quantity = (
-            1 if product is SHIPPING else rng.choices((1, 2, 3, 4), (0.6, 0.25, 0.1, 0.05))[0]
-        )
+        quantity = 1 if product is SHIPPING else weighted(rng, _QUANTITIES, _QUANTITY_WEIGHTS)
         amount = price * quantity
         items.append(
             {
@@ -120,10 +126,10 @@ def _order(
             }
         )
     amount = sum(item["amount"] for item in items)
-    metadata = {"card": [rng.choice(_CARDS)], "region": world.market.order_region,
+    metadata = {"card": [_CARDS[below(rng, len(_CARDS))]], "region": world.market.order_region,
                 "currency": world.market.currency}  # fmt: skip
     if rng.random() < 0.3:
-        metadata["channel"] = rng.choice(("web", "mobile", "pos"))
+        metadata["channel"] = ("web", "mobile", "pos")[below(rng, 3)]
     return {
         "id": world.ids.alnum("ord_", index, rng),
         # Half the shops send their own order number; the docs example sends none.
@@ -151,7 +157,7 @@ def _published_voucher(
     return {
         "id": unique,
         "code": code_config["prefix"] + unique[2:13],
-        "created_at": iso_ms(now_ms - rng.randint(1, 400)),
+        "created_at": iso_ms(now_ms - between(rng, 1, 400)),
         "publication_id": world.ids.alnum("pub_", index, rng, length=32),
     }
 
@@ -167,7 +173,7 @@ def _redeem(
 ) -> dict:
     """Apply one discount to the order and return the redemption that granted it."""
     if offer is None:
-        offer = world.campaign("coupons", rng.randrange(CAMPAIGN_SLOTS), now_ms)
+        offer = world.campaign("coupons", below(rng, CAMPAIGN_SLOTS), now_ms)
     discount = offer["discount"]
     goods = [item for item in order["items"] if item["amount"] > 0]
     if discount["effect"] == "APPLY_TO_ITEMS" and goods:
@@ -186,7 +192,7 @@ def _redeem(
     is_voucher = offer["kind"] != "promotion"
     redemption = {
         "id": world.ids.hex("r_", index, rng),
-        "date": iso_ms(min(now_ms, created + rng.randint(1, 900))),
+        "date": iso_ms(min(now_ms, created + between(rng, 1, 900))),
         "channel_id": world.app_id,
         "related_object_type": "voucher" if is_voucher else "promotion_tier",
         "related_object_parent_id": offer["id"],
@@ -227,7 +233,7 @@ def webhook(
         "target_url": spec.target_url or "https://example.com/webhooks",
         "event_id": world.ids.hex("evcus_", index, rng),
         "event_type": event,
-        "event_created_at": iso_ms(now_ms - rng.randint(1, 40)),
+        "event_created_at": iso_ms(now_ms - between(rng, 1, 40)),
         "entity_id": entity.get("id"),
         "group_id": world.ids.hex("v-", index, rng),
         "api_key_name": "Shop backend",

@@ -104,6 +104,8 @@ class PayloadFactory:
         catalog = discover(templates)
         self.events: list[Event] = [lookup(catalog, name) for name in names]
         env = render.make_environment(templates)
+        # Built-in templates use no Jinja globals; user templates may (range, namespace…).
+        self._globals = dict(env.globals) if templates else {}
         self._plans = [self._plan(env, ev, envelope) for ev in self.events]
 
     def _plan(self, env: Any, event: Event, envelope: str | None) -> tuple:
@@ -127,6 +129,8 @@ class PayloadFactory:
         if fake is not None:
             fake.seed_instance(mix64(self._salt ^ index ^ 0x5EED))
             context["fake"] = fake
+        if self._globals:
+            context = {**self._globals, **context}
         body = render.render(template, context).encode()
         if not (self._overrides or self._check_json):
             return Payload(event.name, index, hook["id"], body)
@@ -170,7 +174,7 @@ def render_context(
     found = lookup(discover(templates), event)
     env = render.make_environment(templates)
     name = found.template if envelope == "none" else found.template + "@" + envelope
-    return render.render(render.load(env, name), dict(context)).encode()
+    return render.render(render.load(env, name), render.with_globals(env, context)).encode()
 
 
 def generate(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from faker import Faker
 
@@ -84,6 +86,23 @@ class IdMinter:
     def hex(self, prefix: str, index: int, rng: random.Random, length: int = 18) -> str:
         head = self._unique(prefix, index)
         return f"{prefix}{head:016x}{rng.getrandbits(4 * (length - 16)):0{length - 16}x}"
+
+
+# Cheaper draws for the per-event hot path: random.Random's choice/randrange/choices go
+# through _randbelow and cost several times more. Float bias at these sizes is nil.
+def below(rng: random.Random, n: int) -> int:
+    """A uniform integer in [0, n)."""
+    return int(rng.random() * n)
+
+
+def between(rng: random.Random, low: int, high: int) -> int:
+    """A uniform integer in [low, high]."""
+    return low + int(rng.random() * (high - low + 1))
+
+
+def weighted(rng: random.Random, values: tuple, cumulative: tuple[float, ...]) -> Any:
+    """values[i] with probability given by `cumulative` (from itertools.accumulate)."""
+    return values[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
 
 
 _ISO_SECONDS: dict[int, str] = {}
