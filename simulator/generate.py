@@ -111,20 +111,11 @@ def _order(
     with_ids = updated is not None
     items = []
     for j, product in enumerate(products):
-        price = product["price"] or 0
         quantity = 1 if product is SHIPPING else weighted(rng, _QUANTITIES, _QUANTITY_WEIGHTS)
-        amount = price * quantity
-        items.append(
-            {
-                "id": world.ids.hex("ordli_", index << 4 | j, rng) if with_ids else None,
-                "product": product,
-                "quantity": quantity,
-                "price": price,
-                "amount": amount,
-                "discount_amount": 0,
-                "subtotal_amount": amount,
-            }
-        )
+        line = world.line(product, quantity)
+        if with_ids:
+            line = {**line, "id": world.ids.hex("ordli_", index << 4 | j, rng)}
+        items.append(line)
     amount = sum(item["amount"] for item in items)
     metadata = {"card": [_CARDS[below(rng, len(_CARDS))]], "region": world.market.order_region,
                 "currency": world.market.currency}  # fmt: skip
@@ -175,12 +166,13 @@ def _redeem(
     if offer is None:
         offer = world.campaign("coupons", below(rng, CAMPAIGN_SLOTS), now_ms)
     discount = offer["discount"]
-    goods = [item for item in order["items"] if item["amount"] > 0]
+    items = order["items"]
+    goods = [j for j, item in enumerate(items) if item["amount"] > 0]
     if discount["effect"] == "APPLY_TO_ITEMS" and goods:
-        item = max(goods, key=lambda it: it["amount"])
-        off = _discount_of(discount, item["amount"])
-        item["discount_amount"] = off
-        item["subtotal_amount"] = item["amount"] - off
+        j = max(goods, key=lambda k: items[k]["amount"])
+        off = _discount_of(discount, items[j]["amount"])
+        # Lines may be shared between orders (World.line): replace, never modify.
+        items[j] = {**items[j], "discount_amount": off, "subtotal_amount": items[j]["amount"] - off}
         order["items_discount_amount"] = off
     else:
         order["discount_amount"] = _discount_of(discount, order["amount"])
@@ -228,14 +220,12 @@ def webhook(
         # The name the user typed for the distribution's webhook; the event name is a
         # sensible stand-in, and --set type=... changes it.
         "type": event,
-        "source_id": world.distribution_id(scenario),
         # Voucherify always sends the URL it posts to; without one, a placeholder.
-        "target_url": spec.target_url or "https://example.com/webhooks",
+        "source": world.distribution(scenario, spec.target_url or "https://example.com/webhooks"),
         "event_id": world.ids.hex("evcus_", index, rng),
         "event_type": event,
         "event_created_at": iso_ms(now_ms - between(rng, 1, 40)),
         "entity_id": entity.get("id"),
         "group_id": world.ids.hex("v-", index, rng),
-        "api_key_name": "Shop backend",
-        "app_id": world.app_id,
+        "event_source": world.event_source,
     }

@@ -90,7 +90,8 @@ class World:
         self._customers: dict[int, dict] = {}
         self._products: dict[int, dict] = {}
         self._campaigns: dict[tuple[str, int], dict] = {}
-        self._distributions: dict[str, str] = {}
+        self._distributions: dict[tuple[str, str], dict] = {}
+        self._lines: dict[tuple[str, int], dict] = {}
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(derive_seed(self.seed, *parts))
@@ -104,12 +105,21 @@ class World:
         """The API key's application id that events of this run come from."""
         return "app_" + base62(self._rng("app").getrandbits(128), 22)
 
-    def distribution_id(self, scenario: str) -> str:
-        """One distribution per purpose, as a project would configure it."""
-        found = self._distributions.get(scenario)
+    @cached_property
+    def event_source(self) -> dict:
+        """Who causes the run's events: the shop backend's API key."""
+        return {"name": "Shop backend", "app_id": self.app_id}
+
+    def distribution(self, scenario: str, target_url: str) -> dict:
+        """One distribution per purpose (and target), as a project would configure it."""
+        key = (scenario, target_url)
+        found = self._distributions.get(key)
         if found is None:
             rng = self._rng("distribution", scenario)
-            found = self._distributions[scenario] = "distr_" + base62(rng.getrandbits(160), 26)
+            found = self._distributions[key] = {
+                "id": "distr_" + base62(rng.getrandbits(160), 26),
+                "target_url": target_url,
+            }
         return found
 
     def customer(self, slot: int) -> dict:
@@ -159,6 +169,27 @@ class World:
         }
         self._products[slot] = product
         return product
+
+    def line(self, product: dict, quantity: int) -> dict:
+        """An undiscounted order line; the same product and quantity give the same object.
+
+        Shared lines render once per run (the `entity` filter caches by object), and
+        the number of them is bounded by products x quantities. Treat them as read-only.
+        """
+        key = (product["id"], quantity)
+        found = self._lines.get(key)
+        if found is None:
+            price = product["price"] or 0
+            found = self._lines[key] = {
+                "id": None,
+                "product": product,
+                "quantity": quantity,
+                "price": price,
+                "amount": price * quantity,
+                "discount_amount": 0,
+                "subtotal_amount": price * quantity,
+            }
+        return found
 
     def campaign(self, kind: str, slot: int, now_ms: int) -> dict:
         """A promotion campaign (with one tier) or a coupon campaign; `kind` says which."""
