@@ -65,5 +65,6 @@ def run(argv: list[str] | None = None) -> int:
 from simulator.cli import generate as _generate  # noqa: E402  (commands register themselves)
 from simulator.cli import receive as _receive  # noqa: E402
 from simulator.cli import send as _send  # noqa: E402
+from simulator.cli import validate as _validate  # noqa: E402
 
-__all__ = ["ExitStatus", "_generate", "_receive", "_send", "cli", "main", "run"]
+__all__ = ["ExitStatus", "_generate", "_receive", "_send", "_validate", "cli", "main", "run"]

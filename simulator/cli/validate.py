@@ -38,10 +38,14 @@ def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
 
 @cli.command("validate")
 @click.argument("source", default="-", metavar="[FILE|-]")
-@click.option("--event", type=click.Choice(supported_events()),
-              help="Validate as this event instead of reading it from the body.")
-@click.option("--envelope", type=click.Choice(ENVELOPES),
-              help="Body shape (default: detected per body).")
+@click.option(
+    "--event",
+    type=click.Choice(supported_events()),
+    help="Validate as this event instead of reading it from the body.",
+)
+@click.option(
+    "--envelope", type=click.Choice(ENVELOPES), help="Body shape (default: detected per body)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final count.")
 def validate_command(source: str, event: str | None, envelope: str | None, quiet: bool) -> int:
     """Check bodies against the project's schema; exit 0 if all are valid, 1 if not.
