@@ -1,5 +1,43 @@
-"""webhook-simulator: realistic, signed webhooks on demand."""
+"""webhook-simulator: realistic, signed webhooks on demand.
+
+The public API, imported lazily so that `import simulator` stays cheap (the HTTP engine
+is only loaded by code that sends or receives):
+
+    from simulator import generate, validate, send, Receiver
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "generate": "simulator.payloads",
+    "render_context": "simulator.payloads",
+    "PayloadFactory": "simulator.payloads",
+    "Payload": "simulator.payloads",
+    "validate": "simulator.schema",
+    "make_signer": "simulator.signing",
+    "send": "simulator.sending",
+    "Receiver": "simulator.receiver",
+    "Behaviour": "simulator.receiver_checks",
+    "SimulatorError": "simulator.errors",
+    "UsageError": "simulator.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.builders import SCENARIO_CHOICES, EventSpec, order_event
 from simulator.errors import UnknownEventError
-from simulator.generate import SCENARIO_CHOICES, EventSpec, order_event
 from simulator.render import BUILTIN_TEMPLATES, SUFFIX
 from simulator.values import iso_ms
 from simulator.world import CUSTOMER_SLOTS, World

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from simulator import render
+from simulator.builders import EventSpec, check_scenario, webhook
 from simulator.catalog import ENVELOPES, Event, discover, lookup
 from simulator.errors import TemplateError, UsageError
-from simulator.generate import EventSpec, check_scenario, webhook
 from simulator.overrides import Override, override, parse_override
 from simulator.values import derive_seed, mix64, parse_instant
 from simulator.world import World

@@ -1,4 +1,4 @@
-"""Faker-driven context builders: the consistent values one event's template renders."""
+"""Context builders: the consistent values one event's template renders (Faker-driven)."""
 
 from __future__ import annotations
 
