@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
+from simulator.builders import SCENARIO_CHOICES
 from simulator.errors import SimulatorError
-from simulator.generate import SCENARIO_CHOICES
 from simulator.overrides import parse_override
 from simulator.schedule import parse_duration, parse_ramp, parse_rate, parse_stages
 from simulator.sendconfig import (
