@@ -309,9 +309,9 @@ def _deliver(config: SendConfig, params: dict[str, Any]) -> int:
     finally:
         if printer is not None:
             printer.clear()
-    _write_reports(result, params)
     if params["summary"]:
         click.echo("\n".join(summary_lines(result)))
+    _write_reports(result, params)
     return _EXIT[result.outcome]
 
 
@@ -338,7 +338,7 @@ class _ProgressPrinter:
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
-        if now - self._last < 0.25:
+        if now - self._last < 0.2:  # workers report separately; redraw ~4 times a second
             return
         self._last = now
         line = progress_line(progress)
