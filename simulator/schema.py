@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as _InvalidSchema
 from jsonschema.exceptions import UnknownType, ValidationError
@@ -66,6 +67,8 @@ def validate(
         path = "$" if event is not None else _EVENT_PATH[envelope]
         supported = ", ".join(_events())
         return [Problem(path, f"unsupported event type {name!r} (supported: {supported})")]
+    if _fast_check(name, envelope, payload):
+        return []
     try:
         errors = list(_validator(name, envelope).iter_errors(payload))
     except (Unresolvable, UnknownType, _InvalidSchema) as exc:
@@ -120,8 +123,34 @@ def _events() -> tuple[str, ...]:
     return names
 
 
+# A schema compiled to Python (fastjsonschema) says valid/invalid ~20x faster than
+# jsonschema walks it, but compiling takes ~0.5 s: a schema is compiled once it has been
+# used this often, and jsonschema still lists the problems of an invalid payload.
+_COMPILE_AFTER = 100
+_uses: dict[tuple[str, str], int] = {}
+
+
+def _fast_check(event: str, envelope: str, payload: object) -> bool:
+    """True when the compiled schema accepts the payload; False when unsure or invalid."""
+    key = (event, envelope)
+    uses = _uses[key] = _uses.get(key, 0) + 1
+    if uses < _COMPILE_AFTER:
+        return False
+    try:
+        _compiled(event, envelope)(payload)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 @functools.cache
-def _validator(event: str, envelope: str) -> Draft202012Validator:
+def _compiled(event: str, envelope: str) -> Callable[[object], object]:
+    # Formats are annotations here, as in jsonschema's default: the two must agree.
+    return fastjsonschema.compile(_load(event, envelope), use_formats=False)
+
+
+@functools.cache
+def _load(event: str, envelope: str) -> dict[str, Any]:
     path = SCHEMA_DIR / f"{event}.{_SUFFIX[envelope]}.json"
     try:
         schema = json.loads(path.read_bytes())
@@ -131,6 +160,13 @@ def _validator(event: str, envelope: str) -> Draft202012Validator:
     # so loading only checks the shape and validate() reports what breaks in use.
     if not (isinstance(schema, dict) and schema.get("$schema") == _DRAFT):
         raise SchemaError(f"schema {path.name} is not a draft 2020-12 JSON Schema")
+    return schema
+
+
+@functools.cache
+def _validator(event: str, envelope: str) -> Draft202012Validator:
+    schema = _load(event, envelope)
+    path = SCHEMA_DIR / f"{event}.{_SUFFIX[envelope]}.json"
     try:
         return Draft202012Validator(_inline_refs(schema))
     except KeyError as exc:

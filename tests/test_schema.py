@@ -348,12 +348,15 @@ def test_envelope_detection(created: dict[str, Any]) -> None:
 
 @pytest.fixture
 def schema_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    def forget() -> None:
+        for cached in (schema._events, schema._load, schema._validator, schema._compiled):
+            cached.cache_clear()
+        schema._uses.clear()
+
     monkeypatch.setattr(schema, "SCHEMA_DIR", tmp_path)
-    schema._events.cache_clear()
-    schema._validator.cache_clear()
+    forget()
     yield tmp_path
-    schema._events.cache_clear()
-    schema._validator.cache_clear()
+    forget()
 
 
 def test_missing_schema_files_raise_schema_error(schema_dir: Path, created: dict[str, Any]) -> None:
