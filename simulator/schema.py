@@ -146,7 +146,23 @@ def _fast_check(event: str, envelope: str, payload: object) -> bool:
 @functools.cache
 def _compiled(event: str, envelope: str) -> Callable[[object], object]:
     # Formats are annotations here, as in jsonschema's default: the two must agree.
-    return fastjsonschema.compile(_load(event, envelope), use_formats=False)
+    return fastjsonschema.compile(_ref_siblings(_load(event, envelope)), use_formats=False)
+
+
+def _ref_siblings(node: Any) -> Any:
+    """Draft 2020-12 applies keywords beside a `$ref`; fastjsonschema (draft 7) ignores
+    them. `{"$ref": r, **rest}` becomes `{"allOf": [{"$ref": r}, rest]}`, which both
+    drafts read the same way."""
+    if isinstance(node, list):
+        return [_ref_siblings(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _ref_siblings(value) for key, value in node.items()}
+    rest = {k: v for k, v in out.items() if k not in ("$ref", "$defs") and k not in _ANNOTATIONS}
+    if "$ref" in out and rest:
+        kept = {k: v for k, v in out.items() if k not in rest and k != "$ref"}
+        return {**kept, "allOf": [{"$ref": out["$ref"]}, rest]}
+    return out
 
 
 @functools.cache

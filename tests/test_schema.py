@@ -346,6 +346,12 @@ def test_envelope_detection(created: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ schema files
 
 
+@pytest.fixture(autouse=True, params=["jsonschema", "compiled"])
+def validator_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs twice: with jsonschema alone, and with the compiled fast path."""
+    monkeypatch.setattr(schema, "_COMPILE_AFTER", 1 if request.param == "compiled" else 10**9)
+
+
 @pytest.fixture
 def schema_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     def forget() -> None:
