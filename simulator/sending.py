@@ -58,7 +58,7 @@ class SendResult:
 
     @property
     def outcome(self) -> str:
-        """ "interrupted", "threshold" (one failed), "undelivered", or "ok"."""
+        """One of interrupted, threshold (one failed), undelivered, ok: in that precedence."""
         if self.interrupted:
             return "interrupted"
         if not all(r.ok for r in self.thresholds):

@@ -22,6 +22,7 @@ from simulator.sendconfig import SendConfig
 
 # Time between "every worker is ready" and the common start: enough for each to wake up.
 START_DELAY_S = 0.2
+RUN_GC_THRESHOLDS = (100_000, 20, 100)
 T = TypeVar("T")
 _CAUGHT = (signal.SIGINT, signal.SIGTERM)
 # Signal masks are POSIX; elsewhere a Ctrl-C during a worker's start-up may be missed.
@@ -138,16 +139,20 @@ def run_here(
     latch = latch or StopLatch()
     with stop_on_signals(latch) if signals else contextlib.nullcontext():
         engine = latch.attach(Engine(config, worker=worker, workers=workers, parts=parts))
-        # What is alive now (modules, templates, value pools) lives for the whole run; a
-        # full collection walking it stalls every send for tens of milliseconds.
+        # What is alive now (modules, templates, value pools) lives for the whole run, and
+        # a collection walking it stalls every send for tens of milliseconds: freeze it,
+        # and collect the young generation rarely (garbage is mostly freed by refcount).
         gc.collect()
         gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*RUN_GC_THRESHOLDS)
         try:
             before_start()
             return run_async(
                 run_engine(engine, start_at=start_at(), on_progress=on_progress, signals=signals)
             )
         finally:
+            gc.set_threshold(*thresholds)
             gc.unfreeze()
 
 
