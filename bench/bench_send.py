@@ -1,0 +1,265 @@
+"""How fast `send` delivers unique signed webhooks, how exactly it keeps a rate, and its memory.
+
+Against a loopback sink (nginx answering `return 200` when installed, else a minimal
+aiohttp.web process), in one run:
+
+  (a) the rate `send --rate max --workers auto` sustains for --seconds with zero errors:
+      every request a freshly generated, signed customer.order.created;
+  (b) plain aiohttp POSTing one static body, same processes and concurrency: the ceiling
+      Python reaches on this box; (a)/(b) is what generation and bookkeeping cost;
+  (c) --rate 1000/s for --seconds: achieved rate, its error, p99 schedule lag;
+  (d) peak RSS of an --events run at --rate max, next to one a tenth as long (flat memory
+      means the two peaks are close).
+
+    python bench/bench_send.py [--seconds 20] [--events 1000000] [--workers auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simulator.payloads import PayloadFactory  # noqa: E402
+from simulator.sendconfig import SendConfig  # noqa: E402
+from simulator.sending import send  # noqa: E402
+
+SECRET = "bench-secret"
+CONCURRENCY = 64
+
+NGINX_CONF = """
+worker_processes 2;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 100000;
+    keepalive_timeout 60s;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200; }}
+    }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_listening(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the sink on port {port} did not start")
+
+
+def _aiohttp_sink(port: int) -> None:
+    from aiohttp import web
+
+    async def ok(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", ok)
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        access_log=None,
+        print=None,
+        loop=loop_factory and loop_factory(),
+    )
+
+
+@contextmanager
+def sink() -> Iterator[tuple[str, str]]:
+    """(url, description) of a loopback server that answers 200 to everything."""
+    port = _free_port()
+    nginx = shutil.which("nginx")
+    if nginx:
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = Path(tmp) / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+            process = subprocess.Popen(
+                [nginx, "-c", str(conf), "-p", tmp, "-e", f"{tmp}/error.log"]
+            )
+            try:
+                _wait_listening(port)
+                yield f"http://127.0.0.1:{port}/hooks", "nginx `return 200`, 2 workers"
+            finally:
+                process.terminate()
+                process.wait()
+        return
+    process = multiprocessing.get_context("spawn").Process(target=_aiohttp_sink, args=(port,))
+    process.start()
+    try:
+        _wait_listening(port)
+        yield f"http://127.0.0.1:{port}/hooks", "aiohttp.web sink (nginx not installed), 1 process"
+    finally:
+        process.terminate()
+        process.join()
+
+
+# -- (b) the plain aiohttp baseline ---------------------------------------------------------
+
+
+def _static_client(url: str, body: bytes, seconds: float, start_at: float, out: object) -> None:
+    import aiohttp
+
+    async def main() -> int:
+        done = 0
+        connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+        headers = {"Content-Type": "application/json"}
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await asyncio.sleep(max(start_at - time.time(), 0))
+            end = time.monotonic() + seconds
+
+            async def task() -> None:
+                nonlocal done
+                while time.monotonic() < end:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        done += response.status == 200
+
+            await asyncio.gather(*(task() for _ in range(CONCURRENCY)))
+        return done
+
+    try:
+        import uvloop
+
+        done = uvloop.run(main())
+    except ImportError:
+        done = asyncio.run(main())
+    out.put(done)  # type: ignore[attr-defined]
+
+
+def baseline(url: str, processes: int, seconds: float) -> float:
+    body = PayloadFactory(seed=1).build(0).body
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 2.0  # after every process has imported aiohttp
+    clients = [
+        ctx.Process(target=_static_client, args=(url, body, seconds, start_at, out))
+        for _ in range(processes)
+    ]
+    for client in clients:
+        client.start()
+    total = sum(out.get() for _ in clients)
+    for client in clients:
+        client.join()
+    return total / seconds
+
+
+# -- (d) memory -------------------------------------------------------------------------------
+
+
+def peak_rss_mb(url: str, events: int) -> tuple[float, float]:
+    """(peak RSS in MB, seconds) of `send --count events --rate max` in its own process."""
+    command = [
+        sys.executable, "-m", "simulator", "send", "--url", url, "--secret", SECRET,
+        "--count", str(events), "--rate", "max", "--quiet", "--no-summary",
+        "--dead-letter", os.devnull,
+    ]  # fmt: skip
+    # A wrapper process, so that RUSAGE_CHILDREN covers this one run and nothing else.
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.monotonic()\n"
+        "code = subprocess.run(sys.argv[1:]).returncode\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(code, peak, time.monotonic() - t)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, env=env
+    )
+    code, peak_kb, seconds = result.stdout.split()
+    if code != "0":
+        raise RuntimeError(f"the {events}-event run failed with exit code {code}")
+    return int(peak_kb) / 1024, float(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of (a), (b), (c)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="length of the (d) run")
+    parser.add_argument("--workers", default="auto", help="processes for (a) and (b)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="target of (c), events/s")
+    args = parser.parse_args()
+    workers = os.cpu_count() or 1 if args.workers == "auto" else int(args.workers)
+
+    with sink() as (url, what):
+        print(f"sink: {what} at {url}; {os.cpu_count()} CPUs; {workers} worker processes")
+
+        config = SendConfig(
+            url=url, rate=None, duration=args.seconds, workers=workers,
+            concurrency=CONCURRENCY, secret=SECRET, dead_letter=None, factory={"seed": 1},
+        )  # fmt: skip
+        result = send(config)
+        a = result.summary["achieved_rate"]
+        errors = sum(result.stats.error_kinds.values())
+        print(
+            f"(a) send --rate max --workers {workers}: {a:,.0f} unique signed deliveries/s "
+            f"({result.stats.delivered:,} in {result.summary['duration_s']:.1f}s, {errors} errors)"
+        )
+
+        b = baseline(url, workers, args.seconds)
+        print(f"(b) plain aiohttp, static body, {workers} x {CONCURRENCY} tasks: {b:,.0f} req/s")
+        print(f"    ratio a/b: {a / b:.2f}")
+
+        config = config.replace(rate=args.rate, workers=1)
+        result = send(config)
+        s = result.summary
+        achieved = s["achieved_rate"]
+        print(
+            f"(c) --rate {args.rate:g}/s for {args.seconds:g}s: achieved {achieved:,.1f}/s "
+            f"({(achieved - args.rate) / args.rate:+.2%}), schedule lag p50 "
+            f"{s['schedule_lag_ms']['p50']} ms, p99 {s['schedule_lag_ms']['p99']} ms, "
+            f"max {s['schedule_lag_ms']['max']} ms; {s['counts']['late']} late, "
+            f"{sum(s['error_kinds'].values())} errors"
+        )
+
+        small = max(args.events // 10, 1)
+        for events in (small, args.events):
+            peak, seconds = peak_rss_mb(url, events)
+            print(
+                f"(d) {events:,} events at --rate max (1 process): peak RSS {peak:.0f} MB "
+                f"({seconds:.0f}s, {events / seconds:,.0f}/s)"
+            )
+
+
+if __name__ == "__main__":
+    main()
