@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -54,7 +57,7 @@ def receiver():
 
 
 @contextlib.contextmanager
-def serve(handler):
+def serve(handler, tls=None):
     """A tiny aiohttp server on 127.0.0.1 for behaviours the Receiver does not have."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -65,7 +68,7 @@ def serve(handler):
         app.router.add_route("*", "/{tail:.*}", handler)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         box["runner"], box["port"] = runner, runner.addresses[0][1]
 
@@ -79,7 +82,7 @@ def serve(handler):
     thread.start()
     started.wait()
     try:
-        yield f"http://127.0.0.1:{box['port']}/hooks"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{box['port']}/hooks"
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
@@ -415,3 +418,27 @@ def test_progress_is_reported_while_the_run_goes(receiver):
     assert len(seen) >= 2
     assert seen[-1].sent >= seen[0].sent and seen[-1].elapsed > seen[0].elapsed
     assert seen[-1].delivered > 0 and seen[-1].errors == 0
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_is_verified_unless_told_otherwise(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+
+    async def ok(request):
+        await request.read()
+        return web.Response()
+
+    with serve(ok, tls) as url:
+        untrusted = _send(url, count=1, dead_letter=None)
+        trusted = _send(url, count=1, ca_bundle=str(cert))
+        insecure = _send(url, count=1, insecure=True)
+    assert untrusted.stats.error_kinds == {"tls": 1}
+    assert trusted.stats.delivered == insecure.stats.delivered == 1

@@ -123,6 +123,18 @@ def test_undelivered_events_exit_1_and_name_the_dead_letter_file(tmp_path):
     assert len((tmp_path / "dead-letter.ndjson").read_bytes().splitlines()) == 3
 
 
+def test_the_voucherify_retry_schedule_tries_13_times(tmp_path):
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        code, out, _ = sim(
+            "send", "--url", failing.url, "--secret", SECRET,
+            "--retry-schedule", "voucherify", "--retry-time-scale", "0.00001",
+        )  # fmt: skip
+    assert code == 1
+    assert "attempts   13 (12 retries)" in out
+    [record] = [orjson.loads(line) for line in (tmp_path / "dead-letter.ndjson").open("rb")]
+    assert (record["attempts"], record["last_status"], record["reason"]) == (13, 500, "failed")
+
+
 def test_a_failed_threshold_exits_99(tmp_path):
     with Receiver(secret=SECRET) as receiver:
         code, out, _ = sim(
@@ -195,7 +207,8 @@ def test_replay_keep_signature_conflicts_with_sign():
     assert "Error: Invalid value for '--keep-signature': cannot be combined with --sign" in err
 
 
-def test_sigint_stops_cleanly_and_dead_letters_the_rest(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, sig):
     with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
         command = [
             sys.executable, "-m", "simulator", "send", "--url", slow.url, "-n", "100",
@@ -207,7 +220,7 @@ def test_sigint_stops_cleanly_and_dead_letters_the_rest(tmp_path):
             command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         slow.wait_for(8, timeout=20)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 130, err.decode()
     assert b"Traceback" not in err
