@@ -191,8 +191,8 @@ def send_command(event_names: tuple[str, ...], **params: Any) -> int:
 
     Example:
 
+    \b
         webhook-sim send --count 20 --rate 10/s
-
         webhook-sim send customer.order.paid --url https://example.test/hooks \\
             --secret "$SECRET" --duration 1m --rate 50/s --threshold 'p99<250ms'
     """
