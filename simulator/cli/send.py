@@ -145,7 +145,11 @@ def delivery_options(func: Callable) -> Callable:
             type=click.Path(exists=True, dir_okay=False),
             help="Also trust the CAs in this PEM file.",
         ),
-        click.option("--log", type=click.Path(dir_okay=False), help="NDJSON line per attempt."),
+        click.option(
+            "--log",
+            type=click.Path(dir_okay=False),
+            help="One NDJSON line per attempt, written every 100 ms and at the end.",
+        ),
         click.option("--log-bodies", is_flag=True, help="Put bodies in --log (replayable)."),
         click.option(
             "--dead-letter",
