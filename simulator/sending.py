@@ -7,12 +7,13 @@ import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from simulator.catalog import discover, lookup
 from simulator.client import check_target
 from simulator.deliver import Progress, RunResult
-from simulator.errors import DeliveryError, UsageError
+from simulator.errors import DeliveryError, RecordError, UsageError
 from simulator.sendconfig import SendConfig, public_url
 from simulator.signing import generate_secret, make_signer
 from simulator.stats import RunStats, Threshold, ThresholdResult, junit_xml, summarize
@@ -156,6 +157,9 @@ def send(
         raise UsageError("pass a SendConfig or keyword options, not both")
     rng = rng or random.SystemRandom()
     config = config.resolve(rng)
+    for path in (config.log, config.dead_letter):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise RecordError(f"cannot write '{path}': No such file or directory")
     scheme = _scheme(config)
     secret = _secret(config, secret_env, os.environ if environ is None else environ)
     with contextlib.ExitStack() as stack:

@@ -281,6 +281,9 @@ class WorkerPool:
             self.stop()
         try:
             results = self._gather(messages, go, start_at, on_progress)
+        except BaseException:
+            self.stop()  # one worker failed: the others wind down and dead-letter their rest
+            raise
         finally:
             for process in self._processes:
                 process.join(timeout=5)
@@ -301,29 +304,38 @@ class WorkerPool:
         ready = 0
         results: dict[int, RunResult] = {}
         latest: dict[int, Progress] = {}
-        while len(results) < n:
+        done: set[int] = set()
+        failure: SimulatorError | None = None
+        while len(done) < n:
             try:
                 kind, worker, payload = messages.get(timeout=0.2)
             except queues.Empty:
+                kind = worker = payload = None
                 for w, process in enumerate(self._processes):
-                    if w not in results and not process.is_alive() and messages.empty():
-                        raise DeliveryError(
-                            f"worker {w} stopped unexpectedly (exit code {process.exitcode})"
-                        ) from None
-                continue
+                    if w not in done and not process.is_alive() and messages.empty():
+                        done.add(w)
+                        code = process.exitcode
+                        failure = failure or DeliveryError(
+                            f"worker {w} stopped unexpectedly (exit code {code})"
+                        )
+                        self.stop()
             if kind == "ready":
                 ready += 1
-                if ready == n:
-                    start_at.value = time.time() + START_DELAY_S
-                    go.set()
             elif kind == "progress":
                 latest[worker] = Progress(**payload)
                 if on_progress is not None:
                     on_progress(combine(list(latest.values())))
             elif kind == "result":
                 results[worker] = RunResult.from_dict(payload)
-            else:
-                for process in self._processes:
-                    process.terminate()
-                raise _rebuild(*payload)
+                done.add(worker)
+            elif kind == "error":
+                # The others wind down and dead-letter their share before this is raised.
+                failure = failure or _rebuild(*payload)
+                done.add(worker)
+                self.stop()
+            if not go.is_set() and ready + len(done) >= n:
+                start_at.value = time.time() + START_DELAY_S
+                go.set()
+        if failure is not None:
+            raise failure
         return [results[w] for w in range(n)]

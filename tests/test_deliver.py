@@ -20,7 +20,7 @@ from aiohttp import web
 
 from simulator.client import check_target, error_kind
 from simulator.deliver import Engine
-from simulator.errors import DeliveryError, RecordError, UsageError
+from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.receiver import Behaviour, Receiver
 from simulator.record import REDACTED
@@ -442,3 +442,15 @@ def test_tls_is_verified_unless_told_otherwise(tmp_path):
         insecure = _send(url, count=1, insecure=True)
     assert untrusted.stats.error_kinds == {"tls": 1}
     assert trusted.stats.delivered == insecure.stats.delivered == 1
+
+
+def test_a_worker_error_reaches_the_caller_as_the_same_error(receiver):
+    factory = {**FACTORY, "overrides": {"no_such_field.deeper": 1}}
+    with pytest.raises(OverrideError, match="no_such_field"):
+        _send(receiver.url, count=4, workers=2, factory=factory)
+
+
+def test_records_that_cannot_be_written_fail_before_sending(tmp_path, receiver):
+    with pytest.raises(RecordError, match=r"cannot write '.*log\.ndjson': No such file"):
+        _send(receiver.url, count=2, log=str(tmp_path / "missing" / "log.ndjson"))
+    assert receiver.stats.received == 0
