@@ -176,6 +176,7 @@ class SendConfig:
         for name in ("concurrency", "max_in_flight", "workers"):
             if getattr(self, name) < 1:
                 raise UsageError(f"invalid {name.replace('_', ' ')}: use 1 or more")
+        _check_workers(self.workers)
         if not (self.timeout > 0 and self.grace >= 0):
             raise UsageError("timeout must be above 0 and grace 0 or more")
         if self.ramp is not None and self.duration is None:
@@ -264,10 +265,24 @@ def _plain(value: Any) -> Any:
     return getattr(value, "text", None) or str(value)  # an Override keeps its --set text
 
 
+def max_workers() -> int:
+    """More processes than this only compete for the CPUs: generation is CPU-bound."""
+    return 4 * (os.cpu_count() or 1)
+
+
 def parse_workers(text: str) -> int:
-    """A worker count: a whole number of at least 1, or "auto" for one per CPU."""
+    """A worker count: a whole number from 1 to max_workers(), or "auto" for one per CPU."""
     if text.strip().lower() == "auto":
         return os.cpu_count() or 1
     if not text.strip().isdigit() or int(text) < 1:
         raise UsageError(f"invalid workers '{text}': use a number of at least 1, or auto")
-    return int(text)
+    return _check_workers(int(text))
+
+
+def _check_workers(workers: int) -> int:
+    if workers > max_workers():
+        raise UsageError(
+            f"invalid workers {workers}: at most {max_workers()} on this machine "
+            f"(4 per CPU); use auto for one per CPU"
+        )
+    return workers

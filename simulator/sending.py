@@ -157,6 +157,9 @@ def send(
         raise UsageError("pass a SendConfig or keyword options, not both")
     rng = rng or random.SystemRandom()
     config = config.resolve(rng)
+    total = None if config.replay else config.schedule().total
+    if total is not None and total < config.workers:
+        config = config.replace(workers=total)  # a worker with nothing to send is waste
     for path in (config.log, config.dead_letter):
         if path and not Path(path).resolve().parent.is_dir():
             raise RecordError(f"cannot write '{path}': No such file or directory")

@@ -273,9 +273,10 @@ class WorkerPool:
             for w in range(n)
         ]
         # Children inherit the blocked mask across exec, so a Ctrl-C that reaches them while
-        # they start up waits until their handler is in place; the parent's waits a moment.
-        with _signals_blocked():
-            for process in self._processes:
+        # they start up waits until their handler is in place. The parent's is delivered
+        # between two starts; the workers started after it see stop_all and stop at once.
+        for process in self._processes:
+            with _signals_blocked():
                 process.start()
         if self._stopping:
             self.stop()

@@ -454,3 +454,8 @@ def test_records_that_cannot_be_written_fail_before_sending(tmp_path, receiver):
     with pytest.raises(RecordError, match=r"cannot write '.*log\.ndjson': No such file"):
         _send(receiver.url, count=2, log=str(tmp_path / "missing" / "log.ndjson"))
     assert receiver.stats.received == 0
+
+
+def test_no_more_workers_than_events(receiver):
+    result = _send(receiver.url, count=1, workers=2)
+    assert result.config.workers == 1 and result.stats.delivered == 1

@@ -232,3 +232,13 @@ def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, sig):
     assert {r["reason"] for r in dead} == {"interrupted"}
     assert len({r["id"] for r in dead}) == len(dead)
     assert b"INTERRUPTED" in out
+
+
+def test_workers_are_bounded_by_the_cpus():
+    limit = 4 * (os.cpu_count() or 1)
+    code, _, err = sim("send", "--workers", str(limit + 1))
+    assert code == 2
+    assert (
+        f"Error: Invalid value for '--workers': invalid workers {limit + 1}: at most {limit} "
+        "on this machine (4 per CPU); use auto for one per CPU\n"
+    ) in err
