@@ -35,7 +35,9 @@ class Override:
             target = self._step(target, key, path[: depth + 1], create, path[depth + 1])
         last = path[-1]
         if isinstance(last, int):
-            if not isinstance(target, list) or not (0 <= last < len(target)):
+            if isinstance(target, list) and not 0 <= last < len(target):
+                raise self._out_of_range(path, len(target))
+            if not isinstance(target, list):
                 raise self._missing(path)
             target[last] = self.value
         else:
@@ -47,6 +49,8 @@ class Override:
         if isinstance(key, int):
             if isinstance(node, list) and 0 <= key < len(node):
                 return node[key]
+            if isinstance(node, list):
+                raise self._out_of_range(walked, len(node))
             raise self._missing(walked)
         if not isinstance(node, dict):
             raise self._missing(walked)
@@ -56,6 +60,12 @@ class Override:
                 raise self._missing(walked)
             child = node[key] = [] if isinstance(nxt, int) else {}
         return child
+
+    def _out_of_range(self, path: tuple, size: int) -> OverrideError:
+        return OverrideError(
+            f"--set {self.text}: index {path[-1]} is out of range at '{_format(path)}' "
+            f"(the list has {size} items; --set-new does not add items)"
+        )
 
     def _missing(self, path: tuple) -> OverrideError:
         shown = _format(path)

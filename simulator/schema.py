@@ -63,6 +63,14 @@ def validate(
     elif envelope not in ENVELOPES:
         raise UsageError(f"unknown envelope {envelope!r}; expected one of {', '.join(ENVELOPES)}")
     name = event if event is not None else infer_event(payload, envelope)
+    if name is None:
+        return [
+            Problem(
+                "$",
+                "not an order event: no event type and no order in the body "
+                "(pass the event to check it against)",
+            )
+        ]
     if name not in _events():
         path = "$" if event is not None else _EVENT_PATH[envelope]
         supported = ", ".join(_events())
@@ -88,7 +96,7 @@ def detect_envelope(payload: object) -> str:
     return "none"
 
 
-def infer_event(payload: object, envelope: str) -> str:
+def infer_event(payload: object, envelope: str) -> str | None:
     """The event a payload is for: named by the envelope, else implied by the order.
 
     Bare data says nothing explicit, so the order decides: PAID is `paid`, CANCELED is
@@ -102,6 +110,8 @@ def infer_event(payload: object, envelope: str) -> str:
         if isinstance(named, dict) and isinstance(named.get("type"), str):
             return named["type"]
         payload = payload.get("data")
+    if isinstance(payload, dict) and not _looks_like_order_data(payload):
+        return None  # nothing says this is an order event at all
     order = payload.get("order") if isinstance(payload, dict) else None
     order = order if isinstance(order, dict) else {}
     status = order.get("status")
@@ -110,6 +120,11 @@ def infer_event(payload: object, envelope: str) -> str:
     if status == "FULFILLED" or order.get("updated_at") is not None:
         return "customer.order.updated"
     return "customer.order.created"
+
+
+def _looks_like_order_data(data: dict[str, Any]) -> bool:
+    # An order body missing its order still has the other keys the four events share.
+    return "order" in data or ("customer" in data and ("referrer" in data or "redemption" in data))
 
 
 # ----------------------------------------------------------------------- loading

@@ -83,8 +83,8 @@ def test_formats(invoke) -> None:
     ndjson = [json.loads(line) for line in invoke(*args).out.splitlines()]
     as_array = json.loads(invoke(*args, "--format", "json").out)
     pretty = invoke(*args, "--format", "pretty").out
-    assert as_array == ndjson
-    assert pretty.startswith('{\n  "id": ') and pretty.count('\n{\n  "id"') == 2
+    assert as_array == ndjson == json.loads(pretty)
+    assert pretty.startswith('[\n  {\n    "id": ')
 
 
 def test_count_zero_writes_nothing(invoke) -> None:
@@ -103,19 +103,19 @@ def test_output_file(invoke, tmp_path: Path) -> None:
     ("args", "code", "message"),
     [
         (
-            ["generate", "customer.order.payed"],
+            ["generate", "customer.order.payed", "--seed", "1"],
             2,
             "Error: unknown event 'customer.order.payed'. Did you mean: customer.order.paid, "
             "customer.order.updated, customer.order.created? See 'webhook-sim events'.\n",
         ),
         (
-            ["generate", "--set", "order.nope.x=1"],
+            ["generate", "--seed", "1", "--set", "order.nope.x=1"],
             2,
             "Error: --set order.nope.x=1: path 'data.order.nope' does not exist in the payload "
             "(use --set-new to create it)\n",
         ),
         (
-            ["generate", "-o", "/no/such/dir/out.json"],
+            ["generate", "--seed", "1", "-o", "/no/such/dir/out.json"],
             1,
             "Error: cannot write '/no/such/dir/out.json': No such file or directory\n",
         ),
@@ -203,3 +203,67 @@ def test_python_dash_m_runs_the_cli() -> None:
         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert done.returncode == 0 and done.stdout.startswith("webhook-sim, version ")
+
+
+def _shell(command: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], env=env, capture_output=True, cwd=ROOT
+    )
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    done = _shell(f"{sys.executable} -m simulator generate -n 100000 --seed 1 | head -c 50")
+    assert (done.returncode, len(done.stdout), done.stderr) == (0, 50, b"")
+
+
+def test_a_full_disk_is_one_line_exit_1() -> None:
+    done = _shell(f"{sys.executable} -m simulator generate -n 3 --seed 1 > /dev/full")
+    assert done.returncode == 1
+    assert done.stderr == b"Error: cannot write to standard output: No space left on device\n"
+
+
+def test_without_a_seed_generate_says_which_seed_to_repeat_with(invoke) -> None:
+    result = invoke("generate", "--now", NOW)
+    seed = result.err.split()[1]
+    assert result.err == f"seed {seed} (pass --seed {seed} to repeat this output)\n"
+    assert invoke("generate", "--now", NOW, "--seed", seed).out == result.out
+    assert invoke("generate", "--seed", "1").err == ""
+
+
+def test_pretty_output_is_one_json_text(invoke) -> None:
+    args = ("--seed", "1", "--now", NOW, "--format", "pretty")
+    several = json.loads(invoke("generate", "-n", "3", *args).out)
+    one = json.loads(invoke("generate", *args).out)
+    assert len(several) == 3 and several[0] == one
+
+
+def test_set_on_a_missing_list_item_says_so(invoke) -> None:
+    result = invoke("generate", "--seed", "1", "--set", "order.items[99].price=1", "--set-new")
+    assert (result.code, result.err) == (
+        2,
+        "Error: --set order.items[99].price=1: index 99 is out of range at "
+        "'data.order.items[99]' (the list has 2 items; --set-new does not add items)\n",
+    )
+
+
+def test_validate_does_not_check_other_events_as_orders(invoke) -> None:
+    result = invoke("validate", input='{"id": "re_1", "object": "refund", "customer": {}}\n')
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        "document: $: not an order event: no event type and no order in the body "
+        "(pass the event to check it against)"
+    )
+
+
+def test_generate_does_not_load_the_http_engine() -> None:
+    code = (
+        "import sys; from simulator.cli import run; "
+        "run(['generate', '--seed', '1', '-o', '/dev/null']); "
+        "print('aiohttp' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.stdout == "False\n", done.stderr

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 import click
 
 from simulator import __version__
-from simulator.errors import SimulatorError, UsageError
+from simulator.errors import RecordError, SimulatorError, UsageError
 
 
 class ExitStatus(IntEnum):
@@ -19,7 +23,33 @@ class ExitStatus(IntEnum):
     INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Command name -> the module that defines it. Modules load when their command runs, so
+# `generate` does not pay for aiohttp, and Ctrl-C during start-up lands in run().
+_COMMANDS = {
+    "events": "generate",
+    "generate": "generate",
+    "validate": "validate",
+    "send": "send",
+    "replay": "send",
+    "receive": "receive",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = _COMMANDS.get(name)
+        if module is not None and name not in self.commands:
+            importlib.import_module(f"simulator.cli.{module}")  # registers its commands
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="webhook-sim")
 def cli() -> None:
     """Generate, send and receive realistic, signed webhooks (Voucherify first).
@@ -55,16 +85,21 @@ def run(argv: list[str] | None = None) -> int:
     except SimulatorError as exc:
         click.echo(f"Error: {exc}", err=True)
         return ExitStatus.FAILED
-    except BrokenPipeError:
-        # `webhook-sim generate | head` closes our stdout early; that is not an error.
-        sys.stderr.close()
-        return ExitStatus.OK
     return int(result or 0)
 
 
-from simulator.cli import generate as _generate  # noqa: E402  (commands register themselves)
-from simulator.cli import receive as _receive  # noqa: E402
-from simulator.cli import send as _send  # noqa: E402
-from simulator.cli import validate as _validate  # noqa: E402
+@contextmanager
+def stdout_guard() -> Iterator[None]:
+    """Writing to stdout: a reader that stops early is fine, a full disk is an error."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `webhook-sim generate | head` closes the pipe once it has what it wants. Point
+        # stdout at /dev/null so the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:
+        raise RecordError(f"cannot write to standard output: {exc.strerror}") from None
 
-__all__ = ["ExitStatus", "_generate", "_receive", "_send", "_validate", "cli", "main", "run"]
+
+__all__ = ["ExitStatus", "cli", "main", "run", "stdout_guard"]

@@ -9,7 +9,7 @@ import click
 import orjson
 
 from simulator.catalog import discover
-from simulator.cli import cli
+from simulator.cli import cli, stdout_guard
 from simulator.cli.params import factory_options, generation_options
 from simulator.errors import RecordError
 from simulator.payloads import PayloadFactory
@@ -80,11 +80,16 @@ def generate(
 
         webhook-sim generate customer.order.paid -n 3 --seed 7 --scenario promotion
     """
-    factory = PayloadFactory(event_names or DEFAULT_EVENT, **factory_options(params))
+    options = factory_options(params)
+    factory = PayloadFactory(event_names or DEFAULT_EVENT, **options)
+    if options["seed"] is None:
+        click.echo(
+            f"seed {factory.seed} (pass --seed {factory.seed} to repeat this output)", err=True
+        )
     payloads = factory.stream(count=count)
     if output == "-":
-        _write(sys.stdout.buffer, payloads, fmt)
-        sys.stdout.flush()
+        with stdout_guard():
+            _write(sys.stdout.buffer, payloads, fmt)
         return
     try:
         with open(output, "wb") as out:
@@ -98,8 +103,10 @@ def _write(out: BinaryIO, payloads: Any, fmt: str) -> None:
         for p in payloads:
             out.write(p.body + b"\n")
     elif fmt == "pretty":
-        for p in payloads:
-            out.write(orjson.dumps(p.data, option=orjson.OPT_INDENT_2) + b"\n")
+        # One payload is an object; several are an array, so the output stays one JSON text.
+        items = [p.data for p in payloads]
+        value = items[0] if len(items) == 1 else items
+        out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         out.write(b"[")
         for i, p in enumerate(payloads):

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import orjson
 
-from simulator.cli import ExitStatus, cli
+from simulator.cli import ExitStatus, cli, stdout_guard
 from simulator.errors import RecordError
 from simulator.schema import ENVELOPES, supported_events, validate
 
@@ -61,8 +61,16 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
         raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
     except OSError as exc:
         raise RecordError(f"cannot read '{source}': {exc.strerror}") from None
+    with stdout_guard():
+        checked, invalid = _report(_documents(raw), event, envelope, quiet)
+    if checked == 0:
+        raise RecordError(f"no JSON found in '{source}'")
+    return ExitStatus.FAILED if invalid else ExitStatus.OK
+
+
+def _report(documents: Iterator, event: str | None, envelope: str | None, quiet: bool) -> tuple:
     checked = invalid = 0
-    for where, document, error in _documents(raw):
+    for where, document, error in documents:
         checked += 1
         problems = [error] if error else [
             f"{p.path}: {p.message}" for p in validate(document, event=event, envelope=envelope)
@@ -72,7 +80,6 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
             if not quiet:
                 for problem in problems:
                     click.echo(f"{where}: {problem}")
-    if checked == 0:
-        raise RecordError(f"no JSON found in '{source}'")
-    click.echo(f"{checked} checked, {checked - invalid} valid, {invalid} invalid", err=quiet)
-    return ExitStatus.FAILED if invalid else ExitStatus.OK
+    if checked:
+        click.echo(f"{checked} checked, {checked - invalid} valid, {invalid} invalid")
+    return checked, invalid
