@@ -15,6 +15,7 @@ from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
 from simulator.errors import TemplateError
+from simulator.values import Entity
 
 
 def _builtin_templates() -> Path:
@@ -93,7 +94,7 @@ class _DictFirst:
     """
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict:
+        if type(obj) is dict or type(obj) is Entity:
             try:
                 return obj[attribute]
             except KeyError:
@@ -109,7 +110,7 @@ class SandboxedJsonEnvironment(_DictFirst, SandboxedEnvironment):
     pass
 
 
-_ENTITY_CACHE_SIZE = 65_536
+_ENTITY_CACHE_SIZE = 16_384  # more than a run's entities: customers, products, lines
 
 
 @jinja2.pass_environment
@@ -122,6 +123,8 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
     """
     if obj is None:
         return None
+    if type(obj) is not Entity:  # a per-event value: caching it would never pay off
+        return Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
     cache: dict = env.entity_cache  # type: ignore[attr-defined]
     key = (kind, id(obj))
     hit = cache.get(key)

@@ -20,6 +20,16 @@ _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PAIRS = [a + b for a in _ALNUM for b in _ALNUM]
 
 
+class Entity(dict):
+    """A dict that stays the same for a whole run: a customer, a product, a campaign.
+
+    Templates render an Entity's JSON once and reuse it (render.entity); per-event
+    values are plain dicts and are rendered every time. Treat an Entity as read-only.
+    """
+
+    __slots__ = ()
+
+
 def derive_seed(seed: int, *parts: object) -> int:
     """A 64-bit seed for one named stream, so streams never share random state."""
     text = ":".join([str(seed), *map(str, parts)]).encode()

@@ -15,6 +15,7 @@ from functools import cached_property
 from faker import Faker
 
 from simulator.values import (
+    Entity,
     FakerPool,
     IdMinter,
     base62,
@@ -49,7 +50,7 @@ _CHANNELS = ("Website", "Mobile App", "Referral", "Social Media", "In Store", "N
 _SEASONS = ("Spring", "Summer", "Autumn", "Winter", "Black-Friday", "Holiday", "Welcome")
 CODE_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-SHIPPING = {"id": "prod_5h1pp1ng", "name": "Shipping", "price": None, "sku_id": None}
+SHIPPING = Entity(id="prod_5h1pp1ng", name="Shipping", price=None, sku_id=None)
 
 
 def _ascii(text: str) -> str:
@@ -108,7 +109,7 @@ class World:
     @cached_property
     def event_source(self) -> dict:
         """Who causes the run's events: the shop backend's API key."""
-        return {"name": "Shop backend", "app_id": self.app_id}
+        return Entity(name="Shop backend", app_id=self.app_id)
 
     def distribution(self, scenario: str, target_url: str) -> dict:
         """One distribution per purpose (and target), as a project would configure it."""
@@ -116,10 +117,9 @@ class World:
         found = self._distributions.get(key)
         if found is None:
             rng = self._rng("distribution", scenario)
-            found = self._distributions[key] = {
-                "id": "distr_" + base62(rng.getrandbits(160), 26),
-                "target_url": target_url,
-            }
+            found = self._distributions[key] = Entity(
+                id="distr_" + base62(rng.getrandbits(160), 26), target_url=target_url
+            )
         return found
 
     def customer(self, slot: int) -> dict:
@@ -143,7 +143,7 @@ class World:
             "source_id": source_id,
             "metadata": metadata,
         }
-        self._customers[slot] = customer
+        customer = self._customers[slot] = Entity(customer)
         return customer
 
     def product(self, slot: int) -> dict:
@@ -167,7 +167,7 @@ class World:
             "price": price,
             "sku_id": self.ids.hex("sku_", slot, rng) if rng.random() < 0.3 else None,
         }
-        self._products[slot] = product
+        product = self._products[slot] = Entity(product)
         return product
 
     def line(self, product: dict, quantity: int) -> dict:
@@ -180,15 +180,17 @@ class World:
         found = self._lines.get(key)
         if found is None:
             price = product["price"] or 0
-            found = self._lines[key] = {
-                "id": None,
-                "product": product,
-                "quantity": quantity,
-                "price": price,
-                "amount": price * quantity,
-                "discount_amount": 0,
-                "subtotal_amount": price * quantity,
-            }
+            found = self._lines[key] = Entity(
+                {
+                    "id": None,
+                    "product": product,
+                    "quantity": quantity,
+                    "price": price,
+                    "amount": price * quantity,
+                    "discount_amount": 0,
+                    "subtotal_amount": price * quantity,
+                }
+            )
         return found
 
     def campaign(self, kind: str, slot: int, now_ms: int) -> dict:
@@ -212,12 +214,14 @@ class World:
             "join_once": rng.random() < 0.5,
         }
         if kind == "promotion":
-            campaign["tier"] = {
-                "id": self.ids.alnum("promo_", slot, rng),
-                "campaign_id": campaign["id"],
-                "name": _offer_text(discount, self.market.currency),
-                "banner": _offer_text(discount, self.market.currency),
-            }
+            campaign["tier"] = Entity(
+                {
+                    "id": self.ids.alnum("promo_", slot, rng),
+                    "campaign_id": campaign["id"],
+                    "name": _offer_text(discount, self.market.currency),
+                    "banner": _offer_text(discount, self.market.currency),
+                }
+            )
         else:
             prefix = rng.choice(("", "", "SAVE-", "VIP-", campaign["name"][:3].upper() + "-"))
             campaign["code_config"] = {
@@ -227,7 +231,7 @@ class World:
                 "prefix": prefix,
                 "postfix": "",
             }
-        self._campaigns[key] = campaign
+        campaign = self._campaigns[key] = Entity(campaign)
         return campaign
 
     def _discount(self, rng: random.Random) -> dict:
