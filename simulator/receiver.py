@@ -9,7 +9,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -31,6 +31,7 @@ __all__ = ["VERDICT_HEADER", "Behaviour", "ReceivedRequest", "Receiver", "Receiv
 _HELLO = "webhook-sim receiver: POST webhooks to {path}\n"
 # In-flight requests get this long to finish on stop; a stalled client must not hold it up.
 _SHUTDOWN_TIMEOUT = 1.0
+_CAUGHT = (signal.SIGINT, signal.SIGTERM)
 
 
 class Receiver:
@@ -89,6 +90,8 @@ class Receiver:
         self._reported = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested = False
+        self._serving: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
     @property
     def url(self) -> str:
@@ -130,24 +133,40 @@ class Receiver:
         self._close_record()
 
     async def serve(self, ready: Callable[[], None] | None = None) -> None:
-        """Start, call `ready`, and serve until SIGINT or SIGTERM (or cancellation); then stop."""
-        await self.start()
+        """Start, call `ready`, and serve until SIGINT or SIGTERM, request_stop() or
+        cancellation; then stop.
+
+        The signals are caught from before the receiver binds until it has stopped, then
+        handed back to the handlers they had.
+        """
         loop = asyncio.get_running_loop()
         stopped = asyncio.Event()
-        handled = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Not on Windows, nor off the main thread: KeyboardInterrupt still ends the run.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stopped.set)
-                handled.append(sig)
-        try:
-            if ready is not None:
-                ready()
-            await stopped.wait()
-        finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
-            await self.stop()
+        with _signals_call(loop, stopped.set):
+            self._serving = (loop, stopped)
+            if self._stop_requested:
+                stopped.set()
+            try:
+                await self.start()
+                if ready is not None:
+                    ready()
+                await stopped.wait()
+            finally:
+                self._serving = None
+                self._stop_requested = False
+                await self.stop()
+
+    def request_stop(self) -> None:
+        """Make serve() stop and return; safe in a signal handler or from another thread.
+
+        Asked before serve() runs (a Ctrl-C while the caller sets up), the next serve()
+        stops as soon as it has started.
+        """
+        self._stop_requested = True
+        serving = self._serving
+        if serving is not None:
+            loop, stopped = serving
+            with contextlib.suppress(RuntimeError):  # the loop closed in the meantime
+                loop.call_soon_threadsafe(stopped.set)
 
     def _close_record(self) -> None:
         if self._record_file is not None:
@@ -258,6 +277,44 @@ async def _read(request: web.BaseRequest, limit: int) -> tuple[bytes, bool]:
         if len(chunks) > limit:
             return b"", True
     return bytes(chunks), False
+
+
+@contextlib.contextmanager
+def _signals_call(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call `handler` on `loop` while the block runs, then go back.
+
+    asyncio's remove_signal_handler() installs the defaults, so a second Ctrl-C just
+    after the first would raise KeyboardInterrupt wherever the caller happens to be (say,
+    printing a summary): the caller's own handlers are put back instead. The signals are
+    blocked while they change hands, so one that arrives then reaches the handler put back.
+    """
+    previous = {}
+    for sig in _CAUGHT:
+        old = signal.getsignal(sig)
+        # Not on Windows, nor off the main thread: KeyboardInterrupt still ends the run.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, handler)
+            previous[sig] = old
+    try:
+        yield
+    finally:
+        with _blocked(tuple(previous)):
+            for sig, old in previous.items():
+                loop.remove_signal_handler(sig)
+                if old is not None:
+                    signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def _blocked(signals: tuple[int, ...]) -> Iterator[None]:
+    if not signals or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import re
 import signal
@@ -19,6 +20,7 @@ import aiohttp
 import pytest
 import requests
 
+from simulator.cli import receive as receive_cli
 from simulator.cli import run
 from simulator.cli.receive import request_line
 from simulator.errors import DeliveryError, SigningError, UsageError
@@ -429,6 +431,50 @@ def test_it_runs_inside_a_running_event_loop():
     assert asyncio.run(main()) == (200, "signature=valid; duplicate=no; schema=ok")
 
 
+def _interrupt() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_serve_hands_the_signals_back_to_the_handlers_it_found():
+    def mine(signum, frame):
+        caught.append(signum)
+
+    async def main() -> None:
+        asyncio.get_running_loop().call_later(0.05, _interrupt)
+        await _receiver("none").serve()
+
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, mine) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(main())
+        # asyncio would put back the defaults: a late Ctrl-C would be a KeyboardInterrupt.
+        assert [signal.getsignal(sig) for sig in previous] == [mine, mine]
+        os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    assert caught == [signal.SIGTERM]
+
+
+def test_request_stop_ends_serve_even_when_asked_before_it_started():
+    receiver = _receiver("none")
+    receiver.request_stop()  # e.g. a Ctrl-C while the caller was still setting up
+    ready: list[str] = []
+
+    asyncio.run(asyncio.wait_for(receiver.serve(lambda: ready.append(receiver.url)), 5))
+
+    assert ready == [receiver.url]
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        # From another thread, as a signal handler or a test would.
+        loop.call_later(0.05, threading.Thread(target=receiver.request_stop).start)
+        await asyncio.wait_for(receiver.serve(), 5)
+
+    asyncio.run(main())
+
+
 def test_stats_to_dict():
     with _receiver("none", behaviour=Behaviour(status=202)) as receiver:
         requests.post(receiver.url, data=b"{}")
@@ -515,6 +561,33 @@ def test_cli_reports_a_port_in_use(capsys):
 def test_cli_help_has_an_example(capsys):
     assert run(["receive", "--help"]) == 0
     assert "Example:\n\n      webhook-sim receive --secret" in capsys.readouterr().out
+
+
+def test_cli_a_ctrl_c_while_stopping_still_prints_the_summary_once_and_exits_0(monkeypatch, capsys):
+    # `timeout -s INT` signals the process and then its group: two SIGINTs, the second
+    # one late. It used to land after the handlers were gone, as "Aborted." and exit 130.
+    start, summary = Receiver.start, receive_cli.summary
+
+    async def start_then_interrupt(self):
+        await start(self)
+        _interrupt()
+
+    def interrupted_summary(stats):
+        _interrupt()
+        return summary(stats)
+
+    monkeypatch.setattr(Receiver, "start", start_then_interrupt)
+    monkeypatch.setattr(receive_cli, "summary", interrupted_summary)
+
+    assert run(["receive", "--port", "0", "--sign", "none", "--no-schema"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Listening on http://127.0.0.1:")
+    assert out.splitlines()[1:] == [
+        "Received 0: signatures 0 valid, 0 invalid, 0 missing, 0 stale, 0 unsigned; "
+        "0 duplicates; 0 with schema errors; 0 not JSON; 0 dropped"
+    ]
+    assert err == ""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def _read_line(stream, timeout: float = 10.0) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,6 +18,7 @@ from simulator.errors import UsageError
 from simulator.receiver import Behaviour, ReceivedRequest, Receiver, ReceiverStats
 from simulator.schedule import parse_duration
 from simulator.signing import SCHEMES
+from simulator.workers import stop_on_signals
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)(b|k|kb|kib|m|mb|mib|g|gb|gib)?")
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -181,10 +182,18 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
             "Ctrl-C to stop"
         )
 
-    # Where signal handlers cannot be installed, Ctrl-C arrives as an exception instead.
-    with contextlib.suppress(KeyboardInterrupt):
-        _run(receiver.serve(ready))
-    click.echo(summary(receiver.stats))
+    interrupted = threading.Event()
+
+    def stop() -> None:
+        interrupted.set()
+        receiver.request_stop()
+
+    # Up to the summary, SIGINT and SIGTERM only ask the receiver to stop: whenever one
+    # arrives (starting, stopping, printing), it cannot become a KeyboardInterrupt.
+    with stop_on_signals(stop):
+        if not interrupted.is_set():
+            _run(receiver.serve(ready))
+        click.echo(summary(receiver.stats))
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
