@@ -545,6 +545,19 @@ def test_cli_rejects_bad_options(args, message, capsys, monkeypatch):
     assert capsys.readouterr().err.splitlines()[-1] == message
 
 
+@pytest.mark.parametrize("value", [None, ""])
+def test_cli_names_the_secret_variable_it_read(value, capsys, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cr3t")
+    if value is None:
+        monkeypatch.delenv("NOPE", raising=False)
+    else:
+        monkeypatch.setenv("NOPE", value)
+
+    assert run(["receive", "--port", "0", "--secret-env", "NOPE"]) == 2
+    # The words `send --secret-env NOPE` uses.
+    assert capsys.readouterr().err == "Error: environment variable NOPE is not set\n"
+
+
 def test_cli_reports_a_port_in_use(capsys):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -147,10 +147,13 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
 
         webhook-sim receive --secret s3cr3t --fail-rate 0.2 --delay 10ms..200ms
     """
-    secret_source = ctx.get_parameter_source("secret_env")
-    if params["secret"] is not None and secret_source is click.core.ParameterSource.COMMANDLINE:
+    named = ctx.get_parameter_source("secret_env") is click.core.ParameterSource.COMMANDLINE
+    if params["secret"] is not None and named:
         raise click.BadParameter("use either --secret or --secret-env, not both", ctx)
     secret = params["secret"] or os.environ.get(params["secret_env"]) or None
+    if secret is None and named:
+        # As `send` says it; without --secret-env, the signer names WEBHOOK_SECRET.
+        raise UsageError(f"environment variable {params['secret_env']} is not set")
     behaviour = Behaviour(
         status=params["status"],
         fail_rate=params["fail_rate"],
