@@ -22,11 +22,20 @@ VERDICT_HEADER = "X-Webhook-Sim-Verdict"
 # Providers that name the event in a header rather than (or as well as) in the body.
 _EVENT_HEADERS = ("X-GitHub-Event", "X-Shopify-Topic", "webhook-type")
 _RETRY_STATUSES = frozenset({429, 503})
+# What a strict receiver refuses: an unproven sender, a body it cannot read, a wrong shape.
+_UNAUTHENTIC = frozenset({Verdict.INVALID.value, Verdict.MISSING.value, Verdict.STALE.value})
 
 
 @dataclass(frozen=True)
 class Behaviour:
-    """How the receiver (mis)behaves; with `seed`, the same requests get the same answers."""
+    """How the receiver (mis)behaves; with `seed`, the same requests get the same answers.
+
+    By default every request that reaches the path gets `status`, whatever its verdicts
+    (they are in the X-Webhook-Sim-Verdict header). With `strict`, it answers as a
+    production receiver would: 401 to a signature that is invalid, missing or stale,
+    400 to a body that is not JSON, 422 to schema problems; a duplicate still gets
+    `status`, since a careful receiver acknowledges what it already has.
+    """
 
     status: int = 200
     fail_rate: float = 0.0
@@ -37,6 +46,7 @@ class Behaviour:
     drop_rate: float = 0.0  # close the connection without answering
     max_body: int = 1_048_576  # 413 beyond
     seed: int | None = None
+    strict: bool = False
 
     def __post_init__(self) -> None:
         for name in ("status", "fail_status"):
@@ -214,7 +224,10 @@ class Inspector:
 
         checked = data is not None and event_type in self._schema_events
         problems = [f"{p.path}: {p.message}" for p in schema.validate(data)] if checked else []
-        status, delay, retry_after = self._decide(path, oversized)
+        refusal = None
+        if self.behaviour.strict:
+            refusal = _refusal(signature, data is not None, problems)
+        status, delay, retry_after = self._decide(path, oversized, refusal)
         duplicate = event_id is not None and event_id in self._seen
         if event_id is not None and status is not None and 200 <= status < 300 and not duplicate:
             self._remember_id(event_id)
@@ -244,8 +257,14 @@ class Inspector:
         signed = any(name.lower() in lowered for name in self._signature_headers)
         return Verdict.INVALID.value if signed else Verdict.MISSING.value
 
-    def _decide(self, path: str, oversized: bool) -> tuple[int | None, float, str | None]:
-        """(status or None to drop, delay, Retry-After value); draws in a fixed order."""
+    def _decide(
+        self, path: str, oversized: bool, refusal: int | None
+    ) -> tuple[int | None, float, str | None]:
+        """(status or None to drop, delay, Retry-After value); draws in a fixed order.
+
+        A strict refusal comes after the checks of the connection, size and path and
+        before a failure, like a receiver that checks a request before working on it.
+        """
         b = self.behaviour
         rng = self._rng
         low, high = b.delay
@@ -256,6 +275,8 @@ class Inspector:
             return 413, delay, None
         if path != self.path:
             return 404, delay, None
+        if refusal is not None:
+            return refusal, delay, None
         if b.fail_rate and rng.random() < b.fail_rate:
             retry = None
             if b.retry_after is not None and b.fail_status in _RETRY_STATUSES:
@@ -269,6 +290,17 @@ class Inspector:
         seen[event_id] = None
         if len(seen) > self._remember:
             seen.popitem(last=False)
+
+
+def _refusal(signature: str, parsed: bool, problems: list[str]) -> int | None:
+    """The status a strict receiver refuses a request with, or None to accept it."""
+    if signature in _UNAUTHENTIC:
+        return 401  # Unauthorized
+    if not parsed:
+        return 400  # Bad Request
+    if problems:
+        return 422  # Unprocessable Content
+    return None
 
 
 def _parse(body: bytes) -> Any:

@@ -59,6 +59,15 @@ def _post(receiver: Receiver, payload, scheme: str = "voucherify", **options):
     )
 
 
+class _Raw:
+    """Any body, signed by _post like a generated payload."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.id = "msg_raw"
+        self.event = "customer.order.created"
+
+
 def _receiver(scheme: str = "voucherify", **options) -> Receiver:
     options.setdefault("secret", SECRETS[scheme] or None)
     return Receiver(scheme=scheme, **options)
@@ -379,6 +388,82 @@ def test_the_same_seed_misbehaves_the_same_way():
     assert {202, 429, None} <= set(first)
 
 
+# -- strict answers ----------------------------------------------------------------
+
+
+def test_strict_refuses_bad_signatures_bodies_and_schemas_with_their_status():
+    good = _payload()
+    broken = _payload(1, overrides={"order.status": "SHIPPED"})
+    strict = Behaviour(status=202, strict=True)
+    with _receiver("standard", behaviour=strict, clock=lambda: TS + 301.0) as receiver:
+        wrong = generate_secret("standard", random.Random(8))
+        answers = [
+            _post(receiver, good, "standard", ts=TS + 1, secret=wrong),  # invalid
+            requests.post(receiver.url, data=good.body),  # missing
+            _post(receiver, good, "standard", ts=TS),  # stale
+            _post(receiver, _Raw(b"not json"), "standard", ts=TS + 1),
+            _post(receiver, broken, "standard", ts=TS + 1),
+            _post(receiver, good, "standard", ts=TS + 1),
+            _post(receiver, good, "standard", ts=TS + 1),  # a duplicate is acknowledged
+        ]
+        seen = receiver.wait_for(7)
+
+    assert [r.status_code for r in answers] == [401, 401, 401, 400, 422, 202, 202]
+    assert [r.status for r in seen] == [401, 401, 401, 400, 422, 202, 202]
+    assert [r.duplicate for r in seen] == [False] * 6 + [True]
+    # The verdicts still say why.
+    assert answers[0].headers[VERDICT_HEADER] == "signature=invalid; duplicate=no; schema=ok"
+    assert answers[4].headers[VERDICT_HEADER].startswith("signature=valid; duplicate=no; schema=")
+    assert receiver.stats.statuses == {401: 3, 400: 1, 422: 1, 202: 2}
+
+
+def test_strict_checks_the_signature_first_and_remembers_only_accepted_ids():
+    payload = _payload()
+    with _receiver(behaviour=Behaviour(strict=True)) as receiver:
+        bad_and_not_json = requests.post(
+            receiver.url, data=b"{", headers=_signed("voucherify", payload)
+        )
+        refused = _post(receiver, payload, secret="wrong")
+        accepted = _post(receiver, payload)
+        seen = receiver.wait_for(3)
+
+    assert [bad_and_not_json.status_code, refused.status_code, accepted.status_code] == [
+        401,
+        401,
+        200,
+    ]
+    assert seen[2].duplicate is False  # a refused delivery was not taken
+
+
+def test_strict_leaves_unsigned_bodies_and_events_without_a_schema_alone():
+    strict = Behaviour(strict=True)
+    with _receiver("none", behaviour=strict) as receiver:
+        unknown = requests.post(receiver.url, data=b'{"type": "ping"}')
+        empty = requests.post(receiver.url, data=b"")
+    with _receiver(behaviour=strict, validate_schema=False) as receiver:
+        broken = _post(receiver, _payload(overrides={"order.status": "SHIPPED"}))
+
+    assert unknown.status_code == 200
+    assert unknown.headers[VERDICT_HEADER] == "signature=unsigned; duplicate=no; schema=skipped"
+    assert empty.status_code == 400  # not JSON
+    assert broken.status_code == 200
+
+
+def test_strict_comes_after_drops_size_and_path_but_before_failures():
+    with _receiver(behaviour=Behaviour(strict=True, fail_rate=1, max_body=100)) as receiver:
+        oversized = requests.post(receiver.url, data=b"x" * 200)
+        elsewhere = requests.post(receiver.url + "other", data=b"x")
+        refused = requests.post(receiver.url, data=b"x")
+        failed = _post(receiver, _Raw(b"{}"))
+
+    assert [r.status_code for r in (oversized, elsewhere, refused, failed)] == [
+        413,
+        404,
+        401,
+        503,
+    ]
+
+
 # -- records, callbacks, waiting, async ---------------------------------------------
 
 
@@ -573,7 +658,10 @@ def test_cli_reports_a_port_in_use(capsys):
 
 def test_cli_help_has_an_example(capsys):
     assert run(["receive", "--help"]) == 0
-    assert "Example:\n\n      webhook-sim receive --secret" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Example:\n\n      webhook-sim receive --secret" in out
+    assert "--strict" in out
+    assert "401" in " ".join(out.split())
 
 
 def test_cli_a_ctrl_c_while_stopping_still_prints_the_summary_once_and_exits_0(monkeypatch, capsys):
@@ -601,6 +689,40 @@ def test_cli_a_ctrl_c_while_stopping_still_prints_the_summary_once_and_exits_0(m
     ]
     assert err == ""
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _serve_then(monkeypatch, client) -> None:
+    """Have `receive` run `client(receiver)` in a thread once it listens, then stop."""
+    start = Receiver.start
+
+    async def start_then_client(self):
+        await start(self)
+
+        def run_client() -> None:
+            try:
+                client(self)
+            finally:
+                self.request_stop()
+
+        threading.Thread(target=run_client).start()
+
+    monkeypatch.setattr(Receiver, "start", start_then_client)
+
+
+def test_cli_strict_refuses_what_the_default_accepts(monkeypatch, capsys):
+    answers: list[int] = []
+    _serve_then(
+        monkeypatch,
+        lambda receiver: answers.append(requests.post(receiver.url, data=b"nope").status_code),
+    )
+
+    assert run(["receive", "--port", "0", "--sign", "none", "--no-schema", "--strict"]) == 0
+    assert run(["receive", "--port", "0", "--sign", "none", "--no-schema"]) == 0
+
+    assert answers == [400, 200]
+    out = capsys.readouterr().out
+    assert "(signature: none, schema: off, strict); Ctrl-C to stop\n" in out
+    assert "(signature: none, schema: off); Ctrl-C to stop\n" in out
 
 
 def _read_line(stream, timeout: float = 10.0) -> str:

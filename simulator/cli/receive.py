@@ -98,6 +98,13 @@ DELAY = CoreParam("delay", parse_delay)
     help="Status of a normal answer.",
 )
 @click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse bad requests as a production receiver would: 401 to a signature that is "
+    "invalid, missing or stale, 400 to a body that is not JSON, 422 to schema errors "
+    "(duplicates still get --status). Default: --status for all, verdicts in the header.",
+)
+@click.option(
     "--fail-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
@@ -140,12 +147,15 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
     """Receive webhooks: verify signatures, spot duplicates, validate bodies, misbehave.
 
     Every request is answered with an X-Webhook-Sim-Verdict header and printed as one
-    line (use --record for the full request and schema problems). Ctrl-C stops it and
-    prints what it saw.
+    line (use --record for the full request and schema problems). By default every
+    request gets --status whatever its verdicts; --strict refuses bad ones (401, 400,
+    422). Ctrl-C stops it and prints what it saw.
 
     Example:
 
+    \b
         webhook-sim receive --secret s3cr3t --fail-rate 0.2 --delay 10ms..200ms
+        webhook-sim receive --secret s3cr3t --strict --record requests.ndjson
     """
     named = ctx.get_parameter_source("secret_env") is click.core.ParameterSource.COMMANDLINE
     if params["secret"] is not None and named:
@@ -163,6 +173,7 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
         drop_rate=params["drop_rate"],
         max_body=params["max_body"],
         seed=params["seed"],
+        strict=params["strict"],
     )
     receiver = Receiver(
         host=params["host"],
@@ -180,9 +191,10 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
 
     def ready() -> None:
         schema = "off" if params["no_schema"] else "on"
+        strict = ", strict" if params["strict"] else ""
         click.echo(
-            f"Listening on {receiver.url} (signature: {receiver.scheme}, schema: {schema}); "
-            "Ctrl-C to stop"
+            f"Listening on {receiver.url} (signature: {receiver.scheme}, schema: {schema}"
+            f"{strict}); Ctrl-C to stop"
         )
 
     interrupted = threading.Event()
