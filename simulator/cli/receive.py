@@ -23,6 +23,13 @@ from simulator.workers import stop_on_signals
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)(b|k|kb|kib|m|mb|mib|g|gb|gib)?")
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _ZERO = ("0", "0s", "0ms")
+# Prepared before listening, so the first requests do not wait for schemas to compile.
+_PREPARED_EVENTS = (
+    "customer.order.created",
+    "customer.order.updated",
+    "customer.order.paid",
+    "customer.order.canceled",
+)
 
 
 def parse_size(text: str) -> int:
@@ -206,6 +213,12 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
     # Up to the summary, SIGINT and SIGTERM only ask the receiver to stop: whenever one
     # arrives (starting, stopping, printing), it cannot become a KeyboardInterrupt.
     with stop_on_signals(stop):
+        if not params["no_schema"]:
+            click.echo("Preparing schemas…", err=True)
+            for event in _PREPARED_EVENTS:  # one at a time: a Ctrl-C ends it in between
+                if interrupted.is_set():
+                    break
+                receiver.prepare((event,))
         if not interrupted.is_set():
             _run(receiver.serve(ready))
         click.echo(summary(receiver.stats))
