@@ -21,6 +21,8 @@ RETRY_SCHEDULES = ("exponential", "voucherify", "none")
 VOUCHERIFY_OFFSETS_S = (*(60.0 * 2**k for k in range(11)), 86_400.0)
 DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
 _STATUS_HINT = "use e.g. 2xx, 200,202 or 200-299"
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every control character but tab
 
 
 def parse_statuses(text: str) -> frozenset[int]:
@@ -69,10 +71,29 @@ def public_url(url: str) -> str:
 def parse_header(text: str) -> tuple[str, str]:
     """("Name", "value") from "Name: value"."""
     name, sep, value = text.partition(":")
-    name = name.strip()
-    if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+    return _header(name.strip() if sep else "", value.strip(), text)
+
+
+def check_header(name: str, value: str) -> tuple[str, str]:
+    """(name, value) unchanged if they make one valid header line, else UsageError."""
+    return _header(name, value, f"{name}: {value}")
+
+
+def _header(name: str, value: str, text: str) -> tuple[str, str]:
+    # A CR or LF would end the header line early (and HTTP clients refuse to send it).
+    if _CONTROL.search(text):
+        raise UsageError(
+            f"invalid header '{_shown(text)}': a header cannot contain control characters "
+            "such as CR or LF"
+        )
+    if not _TOKEN.fullmatch(name):
         raise UsageError(f"invalid header '{text}': use e.g. 'X-Team: payments'")
-    return name, value.strip()
+    return name, value
+
+
+def _shown(text: str) -> str:
+    """`text` on one line: control characters written as escapes (\\n, \\x01)."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -177,6 +198,8 @@ class SendConfig:
             if getattr(self, name) < 1:
                 raise UsageError(f"invalid {name.replace('_', ' ')}: use 1 or more")
         _check_workers(self.workers)
+        for name, value in self.headers:
+            check_header(name, value)
         if not (self.timeout > 0 and self.grace >= 0):
             raise UsageError("timeout must be above 0 and grace 0 or more")
         if self.ramp is not None and self.duration is None:

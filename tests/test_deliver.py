@@ -116,6 +116,29 @@ def test_urls_and_headers():
         parse_header("X-Team payments")
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("X-Foo: bar\nbaz", "X-Foo: bar\\nbaz"),
+        ("X-Foo: bar\r\nX-Evil: 1", "X-Foo: bar\\r\\nX-Evil: 1"),
+        ("X-Foo: a\x00b", "X-Foo: a\\x00b"),
+        ("X-F\x7foo: bar", "X-F\\x7foo: bar"),
+    ],
+)
+def test_headers_with_control_characters_are_usage_errors(text, shown):
+    message = (
+        f"invalid header '{shown}': a header cannot contain control characters such as CR or LF"
+    )
+    with pytest.raises(UsageError) as caught:
+        parse_header(text)
+    assert str(caught.value) == message
+    name, _, value = text.partition(":")
+    with pytest.raises(UsageError) as caught:
+        SendConfig(headers=((name, value.strip()),))
+    assert str(caught.value) == message
+    assert parse_header("X-Tab: a\tb") == ("X-Tab", "a\tb")  # tab is allowed in a value
+
+
 def test_retry_policies():
     rng = random.Random(1)
     exponential = RetryPolicy(retries=5)

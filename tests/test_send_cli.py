@@ -96,6 +96,8 @@ def test_the_readme_command_runs_against_the_built_in_receiver(tmp_path):
         (["--url", "localhost:80"], "Invalid value for '--url': invalid URL 'localhost:80': use "
          "e.g. http://127.0.0.1:8080/hooks"),
         (["--log-bodies"], "Invalid value for '--log-bodies': needs --log FILE"),
+        (["-H", "X-Foo: bar\nbaz"], "Invalid value for '-H' / '--header': invalid header "
+         "'X-Foo: bar\\nbaz': a header cannot contain control characters such as CR or LF"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_clear_error_and_exit_2(args, message):
