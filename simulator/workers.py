@@ -168,6 +168,11 @@ def _worker(
 ) -> None:
     """A worker process: build its engine, report ready, start at the common time, report."""
     latch = StopLatch()
+    # The pool may ask again after this worker's run (when another worker fails): a signal
+    # must never raise KeyboardInterrupt here, least of all while the exit flushes the queue.
+    # Signals are still blocked (see WorkerPool.run), so this is in place before any arrives.
+    for sig in _CAUGHT:
+        signal.signal(sig, latch)
 
     def ready() -> None:
         messages.put(("ready", worker, None))
