@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import os
 import shutil
 import time
@@ -87,6 +88,27 @@ class NdjsonWriter:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise RecordError unless `path` can be written: its folder exists and is writable,
+    and the file, if it exists, is a writable file. Creates and changes nothing, so a run
+    can check every output before it sends anything."""
+    target = Path(path)
+    if target.is_dir():
+        problem = errno.EISDIR
+    elif target.exists():
+        problem = 0 if os.access(target, os.W_OK) else errno.EACCES
+    else:
+        folder = target.absolute().parent
+        if not folder.exists():
+            problem = errno.ENOENT
+        elif not folder.is_dir():
+            problem = errno.ENOTDIR
+        else:
+            problem = 0 if os.access(folder, os.W_OK | os.X_OK) else errno.EACCES
+    if problem:
+        raise RecordError(f"cannot write '{path}': {os.strerror(problem)}")
 
 
 def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool) -> int:

@@ -7,13 +7,13 @@ import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from simulator.catalog import discover, lookup
 from simulator.client import check_target
 from simulator.deliver import Progress, RunResult
-from simulator.errors import DeliveryError, RecordError, UsageError
+from simulator.errors import DeliveryError, UsageError
+from simulator.record import check_writable
 from simulator.sendconfig import SendConfig, public_url
 from simulator.signing import generate_secret, make_signer
 from simulator.stats import RunStats, Threshold, ThresholdResult, junit_xml, summarize
@@ -161,8 +161,8 @@ def send(
     if total is not None and total < config.workers:
         config = config.replace(workers=total)  # a worker with nothing to send is waste
     for path in (config.log, config.dead_letter):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise RecordError(f"cannot write '{path}': No such file or directory")
+        if path:
+            check_writable(path)  # before anything is generated or sent, not after
     scheme = _scheme(config)
     secret = _secret(config, secret_env, os.environ if environ is None else environ)
     with contextlib.ExitStack() as stack:

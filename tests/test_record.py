@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import orjson
 import pytest
@@ -11,6 +12,7 @@ from simulator.errors import RecordError
 from simulator.record import (
     REDACTED,
     NdjsonWriter,
+    check_writable,
     concat_parts,
     encode_body,
     part_path,
@@ -80,6 +82,55 @@ def test_writer_reports_an_unwritable_path(tmp_path):
     writer.write({})
     with pytest.raises(RecordError, match=r"cannot write '.*x\.ndjson': No such file"):
         writer.flush()
+
+
+def test_check_writable_accepts_a_new_or_writable_file_and_creates_nothing(tmp_path):
+    check_writable(tmp_path / "new.ndjson")
+    existing = tmp_path / "old.ndjson"
+    existing.write_bytes(b"kept\n")
+    check_writable(existing)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.ndjson"]
+    assert existing.read_bytes() == b"kept\n"
+
+
+@pytest.mark.parametrize(
+    ("relative", "reason"),
+    [
+        ("missing/out.ndjson", "No such file or directory"),
+        ("a-file/out.ndjson", "Not a directory"),
+        ("a-dir", "Is a directory"),
+    ],
+)
+def test_check_writable_names_the_path_and_why(tmp_path, monkeypatch, relative, reason):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_bytes(b"")
+    (tmp_path / "a-dir").mkdir()
+    with pytest.raises(RecordError) as caught:
+        check_writable(relative)
+    assert str(caught.value) == f"cannot write '{relative}': {reason}"
+
+
+def test_check_writable_refuses_what_this_user_may_not_write(tmp_path, monkeypatch):
+    existing = tmp_path / "old.ndjson"
+    existing.write_bytes(b"")
+    # Root may write anything, so modes cannot show this here: deny access itself.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    for path in (existing, tmp_path / "new.ndjson"):
+        with pytest.raises(RecordError) as caught:
+            check_writable(path)
+        assert str(caught.value) == f"cannot write '{path}': Permission denied"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only folder")
+def test_check_writable_refuses_a_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(RecordError, match="Permission denied"):
+            check_writable(folder / "out.ndjson")
+    finally:
+        folder.chmod(0o755)
 
 
 def test_concat_parts_joins_in_order_and_removes_parts(tmp_path):

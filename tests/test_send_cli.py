@@ -116,6 +116,25 @@ def test_an_unreachable_target_fails_before_generating(tmp_path):
     assert out == "" and not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("option", ["--dead-letter", "--log", "--report", "--junit"])
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/nonexistent-dir/out", "No such file or directory"),
+        ("a-file/out", "Not a directory"),
+    ],
+)
+def test_every_output_path_is_checked_before_anything_is_sent(tmp_path, option, path, reason):
+    (tmp_path / "a-file").write_bytes(b"")
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        code, out, err = sim(
+            "send", "--url", failing.url, "--secret", SECRET, "--count", "5", option, path
+        )
+        assert failing.stats.received == 0
+    assert (code, out, err) == (1, "", f"Error: cannot write '{path}': {reason}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
 def test_undelivered_events_exit_1_and_name_the_dead_letter_file(tmp_path):
     with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
         code, out, _ = sim("send", "--url", failing.url, "--secret", SECRET, "-n", "3")

@@ -28,6 +28,7 @@ from simulator.cli.params import (
 from simulator.cli.summary import progress_line, summary_lines
 from simulator.deliver import Progress
 from simulator.errors import RecordError
+from simulator.record import check_writable
 from simulator.schedule import ARRIVALS
 from simulator.sendconfig import DEFAULT_DEAD_LETTER, RETRY_SCHEDULES, RetryPolicy, SendConfig
 from simulator.sending import SendResult, send
@@ -301,6 +302,9 @@ def _config(params: dict[str, Any], **source: Any) -> SendConfig:
 
 
 def _deliver(config: SendConfig, params: dict[str, Any]) -> int:
+    for path in (params["report"], params["junit"]):
+        if path:
+            check_writable(path)  # send() checks --log and --dead-letter
     live = sys.stderr.isatty() and not params["quiet"]
     printer = _ProgressPrinter() if live else None
     try:
