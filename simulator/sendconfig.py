@@ -7,13 +7,23 @@ import math
 import os
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from simulator.errors import UsageError
 from simulator.record import redact
-from simulator.schedule import ARRIVALS, Schedule, Stage, build_schedule
+from simulator.schedule import (
+    ARRIVALS,
+    Schedule,
+    Stage,
+    build_schedule,
+    parse_duration,
+    parse_ramp,
+    parse_rate,
+    parse_stages,
+)
 from simulator.values import derive_seed
 
 RETRY_SCHEDULES = ("exponential", "voucherify", "none")
@@ -190,6 +200,8 @@ class SendConfig:
     grace: float = 5.0
 
     def __post_init__(self) -> None:
+        for name, value in _from_text(self).items():
+            object.__setattr__(self, name, value)  # frozen: this is still construction
         if self.url is not None:
             check_url(self.url)
         if self.arrivals not in ARRIVALS:
@@ -309,3 +321,45 @@ def _check_workers(workers: int) -> int:
             f"(4 per CPU); use auto for one per CPU"
         )
     return workers
+
+
+def parse_ramp_rates(text: str) -> tuple[float, float]:
+    """(start, end) events/s from "10/s..500/s"."""
+    start, end = parse_ramp(text, 1.0)
+    return start.target, end.target
+
+
+# Options that may also be given as the command line writes them: "50/s", "30s", "auto".
+_TEXT = {
+    "rate": parse_rate,
+    "duration": parse_duration,
+    "ramp": parse_ramp_rates,
+    "stages": parse_stages,
+    "timeout": parse_duration,
+    "grace": parse_duration,
+    "workers": parse_workers,
+    "expect_status": parse_statuses,
+}
+
+
+def _from_text(config: SendConfig) -> dict[str, Any]:
+    """The fields of `config` in their typed form: text parsed as the command line does,
+    lists made tuples, headers given as a mapping or as "Name: value" made pairs."""
+    changes = {
+        name: parse(getattr(config, name))
+        for name, parse in _TEXT.items()
+        if isinstance(getattr(config, name), str)
+    }
+    events = config.events
+    changes["events"] = (events,) if isinstance(events, str) else tuple(events)
+    stages = changes.get("stages", config.stages)
+    if stages is not None:
+        changes["stages"] = tuple(s if isinstance(s, Stage) else Stage(*s) for s in stages)
+    if config.ramp is not None:
+        changes["ramp"] = tuple(changes.get("ramp", config.ramp))
+    headers = config.headers
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    changes["headers"] = tuple(parse_header(h) if isinstance(h, str) else tuple(h) for h in pairs)
+    if config.expect_status is not None:
+        changes["expect_status"] = frozenset(changes.get("expect_status", config.expect_status))
+    return changes

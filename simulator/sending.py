@@ -6,7 +6,7 @@ import contextlib
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from simulator.catalog import discover, lookup
@@ -16,10 +16,18 @@ from simulator.errors import DeliveryError, UsageError
 from simulator.record import check_writable
 from simulator.sendconfig import SendConfig, public_url
 from simulator.signing import generate_secret, make_signer
-from simulator.stats import RunStats, Threshold, ThresholdResult, junit_xml, summarize
+from simulator.stats import (
+    RunStats,
+    Threshold,
+    ThresholdResult,
+    junit_xml,
+    parse_threshold,
+    summarize,
+)
 from simulator.workers import WorkerPool, run_here, stop_on_signals
 
 DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
+OPTIONS = frozenset(f.name for f in fields(SendConfig))
 
 
 @dataclass
@@ -130,7 +138,7 @@ def send(
     config: SendConfig | None = None,
     /,
     *,
-    thresholds: Sequence[Threshold] = (),
+    thresholds: Sequence[Threshold | str] = (),
     on_progress: Callable[[Progress], None] | None = None,
     secret_env: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -140,7 +148,10 @@ def send(
 ) -> SendResult:
     """Send a run and wait for it: `send(url=..., count=100, rate=50.0, secret=...)`.
 
-    Options are SendConfig fields (or pass a SendConfig). Without a url, a built-in
+    Options are SendConfig fields (or pass a SendConfig); rate, duration, ramp, stages,
+    timeout, grace, workers and expect_status may be numbers or the command line's text
+    ("50/s", "max", "30s", "10/s..500/s", "auto", "2xx"), and thresholds their text
+    ("p99<250ms"). Without a url, a built-in
     Receiver on 127.0.0.1 is the target and its verdicts come back in the result. The
     secret defaults to $WEBHOOK_SECRET (or $`secret_env`). Raises UsageError for a bad
     run and DeliveryError when the target cannot be reached; failed deliveries are not
@@ -148,13 +159,17 @@ def send(
     cleanly (result.interrupted).
 
     Example:
-        result = send(url="http://127.0.0.1:8080/hooks", count=100, rate=50.0, secret="s")
+        result = send(url="http://127.0.0.1:8080/hooks", count=100, rate="50/s", secret="s")
         print(result.summary["latency_ms"]["corrected"]["p99"], result.outcome)
     """
     if config is None:
+        unknown = sorted(set(options) - OPTIONS)
+        if unknown:
+            raise UsageError(f"send() got an unknown option '{unknown[0]}'")
         config = SendConfig(**options)
     elif options:
         raise UsageError("pass a SendConfig or keyword options, not both")
+    thresholds = [parse_threshold(t) if isinstance(t, str) else t for t in thresholds]
     rng = rng or random.SystemRandom()
     config = config.resolve(rng)
     total = None if config.replay else config.schedule().total

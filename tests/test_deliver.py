@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import shutil
 import socket
@@ -24,6 +25,7 @@ from simulator.errors import DeliveryError, OverrideError, RecordError, UsageErr
 from simulator.payloads import PayloadFactory
 from simulator.receiver import Behaviour, Receiver
 from simulator.record import REDACTED
+from simulator.schedule import Stage
 from simulator.sendconfig import (
     VOUCHERIFY_OFFSETS_S,
     RetryPolicy,
@@ -165,6 +167,39 @@ def test_conflicting_plans_are_usage_errors():
         SendConfig(url="http://127.0.0.1:1/", ramp=(1.0, 5.0))
     with pytest.raises(UsageError, match="give a rate, a ramp or stages, not several"):
         SendConfig(url="http://127.0.0.1:1/", rate=5.0, ramp=(1.0, 5.0), duration=1.0)
+
+
+def test_options_may_be_the_command_lines_text():
+    config = SendConfig(
+        rate="3000/m", duration="1m30s", timeout="2s", grace="500ms", workers="auto",
+        expect_status="200,202", headers={"X-Team": "payments"}, events="customer.order.paid",
+    )  # fmt: skip
+    assert (config.rate, config.duration, config.timeout, config.grace) == (50.0, 90.0, 2.0, 0.5)
+    assert config.workers == (os.cpu_count() or 1)
+    assert config.expect_status == {200, 202} and config.events == ("customer.order.paid",)
+    assert config.headers == (("X-Team", "payments"),)
+    assert SendConfig(headers=["X-Team: payments"]).headers == (("X-Team", "payments"),)
+    assert SendConfig(rate="max").closed
+    assert SendConfig(ramp="10/s..500/s", duration="30s").ramp == (10.0, 500.0)
+    assert SendConfig(stages="1s:5/s,2s:0/s").stages == (Stage(1.0, 5.0), Stage(2.0, 0.0))
+    assert SendConfig(stages=[(1.0, 5.0)]).stages == (Stage(1.0, 5.0),)
+    assert SendConfig(rate="50/s") == SendConfig(rate=50.0)
+
+
+def test_send_takes_text_options_and_names_an_unknown_one():
+    result = send(count=5, rate="50/s", timeout="5s", environ={}, signals=False, dead_letter=None,
+                  thresholds=["success>=100%"])  # fmt: skip
+    assert result.outcome == "ok" and result.stats.delivered == 5
+    assert result.config.rate == 50.0 and result.thresholds[0].ok
+    with pytest.raises(UsageError) as caught:
+        send(count=5, x=1)
+    assert str(caught.value) == "send() got an unknown option 'x'"
+    with pytest.raises(UsageError) as caught:
+        send(count=5, rate="fast")
+    assert str(caught.value) == "invalid rate 'fast': use e.g. 50/s, 3000/m, max"
+    with pytest.raises(UsageError) as caught:
+        send(workers="lots")
+    assert str(caught.value) == "invalid workers 'lots': use a number of at least 1, or auto"
 
 
 def test_error_kinds_cover_transport_failures():
