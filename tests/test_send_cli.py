@@ -52,6 +52,16 @@ def test_every_command_has_help_with_an_example():
     assert "send" in cli.commands and "replay" in cli.commands
 
 
+def test_help_gives_the_exit_codes_and_their_precedence():
+    _, out, _ = sim("send", "--help")
+    assert (
+        "Exit: 0 all delivered, 1 some not, 2 usage error, 99 threshold failed, 130 "
+        "interrupted. When several apply, 130 wins over 99, and 99 over 1."
+    ) in " ".join(out.split())
+    _, out, _ = sim("replay", "--help")
+    assert "Exit codes as for send: 130 over 99 over 1." in " ".join(out.split())
+
+
 def test_the_progress_line_is_compact():
     snapshot = Progress(12.34, 1230, 1228, 0, 2, 99.97, 4.1)
     assert progress_line(snapshot) == "  12.3s  sent 1,230  100.0/s  ok 1,228  errors 2  p99 4.1ms"

@@ -193,6 +193,7 @@ def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     Sends start on schedule whatever earlier responses do (open model); latency is
     measured from the planned time. Undelivered events go to the dead-letter file.
     Exit: 0 all delivered, 1 some not, 2 usage error, 99 threshold failed, 130 interrupted.
+    When several apply, 130 wins over 99, and 99 over 1.
 
     Example:
 
@@ -220,7 +221,7 @@ def replay(file: str, keep_signature: bool, skip_bad: bool, **params: Any) -> in
 
     FILE is a dead-letter file, `generate` NDJSON output, a `send --log-bodies` log or a
     receiver `--record` file. Bodies are signed again with the current scheme and secret
-    unless --keep-signature.
+    unless --keep-signature. Exit codes as for send: 130 over 99 over 1.
 
     Example:
 
