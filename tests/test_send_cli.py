@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -73,6 +74,8 @@ def test_the_readme_command_runs_against_the_built_in_receiver(tmp_path):
     assert err == ""  # no progress line when stderr is not a terminal
     assert "receiver   20 received  signatures: valid 20  duplicates 0  schema errors 0" in out
     assert "20 generated  20 delivered  0 not delivered" in out
+    assert re.match(r"Sent to built-in receiver http://127\.0\.0\.1:\d+/  scheme voucherify  "
+                    r"seed \d+  workers 1\n", out)  # fmt: skip
     assert out.rstrip().endswith("result     OK")
     assert not (tmp_path / "dead-letter.ndjson").exists()
 
@@ -216,6 +219,9 @@ def test_replay_of_generate_output_through_the_cli(tmp_path):
     assert code == 0, out
     assert sorted(r.body for r in received) == sorted(bodies)
     assert receiver.stats.signatures["valid"] == 4
+    first, _, events = out.splitlines()[:3]
+    assert first == f"Sent to {receiver.url}  scheme voucherify  workers 1"
+    assert events.startswith("  events     4 read from gen.ndjson  4 delivered  0 not delivered")
 
 
 def test_replay_rejects_a_bad_line_or_skips_it(tmp_path):

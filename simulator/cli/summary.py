@@ -46,12 +46,15 @@ def summary_lines(result: SendResult) -> list[str]:
     s, config = result.summary, result.config
     counts = s["counts"]
     target = "built-in receiver " if result.receiver is not None else ""
+    # A replay sends what it read: no seed plays a part in it.
+    seed = "" if config.replay else f"  seed {config.seed}"
+    made = f"read from {config.replay}" if config.replay else "generated"
     lines = [
         f"Sent to {target}{public_url(config.url or '')}  "
-        f"scheme {config.scheme}  seed {config.seed}  workers {config.workers}",
+        f"scheme {config.scheme}{seed}  workers {config.workers}",
         f"  rate       target {_rate(s['target_rate'])}  achieved {_rate(s['achieved_rate'])}"
         f"  in {s['duration_s']:.2f}s",
-        f"  events     {result.generated:,} generated  {counts['delivered']:,} delivered  "
+        f"  events     {result.generated:,} {made}  {counts['delivered']:,} delivered  "
         f"{counts['failed'] + result.not_sent:,} not delivered  {counts['late']:,} late",
         f"  attempts   {counts['attempts']:,} ({counts['retries']:,} retries)  "
         f"status {_counts(s['status_codes'])}",
