@@ -211,6 +211,11 @@ class Engine:
             finally:
                 ticker.cancel()
             self.stats.finished_at = self._wall()
+        # Send times were taken on this process's monotonic clock; workers merge on the wall.
+        stats = self.stats
+        if stats.first_send is not None and stats.last_send is not None:
+            stats.first_send += self._wall0
+            stats.last_send += self._wall0
         not_sent = 0
         if self._stopping and self._fatal is None and self.schedule.total is not None:
             not_sent = self._dead_letter_rest(shard)

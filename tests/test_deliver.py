@@ -246,6 +246,8 @@ def test_rate_is_kept_and_counts_are_exact(tmp_path):
     assert result.stats.events == 400 == result.stats.delivered == receiver.stats.received
     starts = sorted(orjson.loads(line)["started_epoch"] for line in log.read_bytes().splitlines())
     assert 399 / (starts[-1] - starts[0]) == pytest.approx(200, rel=0.03)
+    # The report's send rate is that very number: the first and last actual starts.
+    assert result.summary["send_rate"] == pytest.approx(399 / (starts[-1] - starts[0]), rel=1e-4)
     # The report's rate also counts the last response's latency, so it is looser.
     assert result.summary["achieved_rate"] == pytest.approx(200, rel=0.1)
 

@@ -80,6 +80,25 @@ def test_the_readme_command_runs_against_the_built_in_receiver(tmp_path):
     assert not (tmp_path / "dead-letter.ndjson").exists()
 
 
+def test_the_achieved_rate_of_a_paced_run_is_its_target():
+    code, out, _ = sim("send", "--count", "21", "--rate", "20/s", "--dead-letter", "dl.ndjson")
+    assert code == 0
+    assert re.search(r"\n  rate       target 20\.0/s  achieved 20\.0/s  in \d\.\d\ds\n", out)
+
+
+@pytest.mark.parametrize(
+    ("args", "target"),
+    [
+        (["--duration", "500ms", "--ramp", "4/s..20/s"], "ramp 4/s..20/s"),
+        (["--stages", "250ms:8/s,250ms:16/s"], "stages 250ms:8/s,250ms:16/s"),
+    ],
+)
+def test_the_summary_shows_a_ramp_or_stages_as_the_target(args, target):
+    code, out, _ = sim("send", *args)
+    assert code == 0, out
+    assert f"\n  rate       target {target}  achieved " in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

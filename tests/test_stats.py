@@ -171,12 +171,13 @@ def test_summary() -> None:
     report = summarize(sample_run())
     assert set(report) == {
         "schema", "started_at", "finished_at", "duration_s", "interrupted", "target_rate",
-        "achieved_rate", "attempt_rate", "counts", "success_ratio", "status_codes",
+        "send_rate", "achieved_rate", "attempt_rate", "counts", "success_ratio", "status_codes",
         "error_kinds", "latency_ms", "schedule_lag_ms", "late_after_ms", "event_types",
     }  # fmt: skip
     assert report["schema"] == SCHEMA == "webhook-simulator/report/v1"
     assert report["duration_s"] == 10.0
     assert report["achieved_rate"] == 10.0 and report["attempt_rate"] == 10.4
+    assert report["send_rate"] == pytest.approx(10.0)  # 99 gaps of 0.1 s
     assert report["counts"] == {
         "events": 100, "attempts": 104, "delivered": 96, "failed": 4, "late": 1,
         "retries": 4, "unfinished": 0,
@@ -197,9 +198,45 @@ def test_summary() -> None:
     json.dumps(report, allow_nan=False)
 
 
+def paced(count: int, rate: float, start: float = 0.0, latency: float = 0.05) -> RunStats:
+    stats = RunStats(started_at=start, target_rate=rate)
+    for i in range(count):
+        at = start + i / rate
+        stats.record_event("voucher.published")
+        stats.record_attempt(scheduled=at, started=at, finished=at + latency, status=200)
+        stats.record_outcome("voucher.published", delivered=True)
+    stats.finished_at = start + (count - 1) / rate + latency
+    return stats
+
+
+def test_a_perfectly_paced_run_reports_its_target_as_the_send_rate() -> None:
+    # 20 sends at 10/s span 1.9 s: dividing 20 by that gave 10.5/s, above the target.
+    report = summarize(paced(20, 10.0))
+    assert report["send_rate"] == pytest.approx(10.0, rel=1e-9)
+    assert report["achieved_rate"] == pytest.approx(20 / 1.95)  # completed per duration_s
+    assert parse_threshold("rate>=10/s").check(report).ok
+    assert summarize(paced(1, 10.0))["send_rate"] is None
+
+
+def test_the_send_rate_ignores_retries_and_merges_across_workers() -> None:
+    stats = paced(10, 10.0)
+    stats.record_attempt(scheduled=5.0, started=5.0, finished=5.1, status=200, retry=True)
+    assert summarize(stats)["send_rate"] == pytest.approx(10.0)
+    # Two workers of a 20/s run, each sending every other event.
+    even, odd = paced(10, 10.0), paced(10, 10.0, start=0.05)
+    even.merge(odd)
+    assert summarize(even)["send_rate"] == pytest.approx(20.0)
+    data = json.loads(json.dumps(odd.to_dict()))
+    assert (RunStats.from_dict(data).first_send, RunStats.from_dict(data).last_send) == (
+        0.05,
+        0.05 + 0.9,
+    )
+
+
 def test_summary_of_an_empty_run() -> None:
     report = summarize(RunStats(interrupted=True))
     assert report["duration_s"] == 0.0 and report["achieved_rate"] == 0.0
+    assert report["send_rate"] is None
     assert report["success_ratio"] is None and report["target_rate"] is None
     assert set(report["latency_ms"]["corrected"].values()) == {None}
     assert report["schedule_lag_ms"] == {"p50": None, "p99": None, "max": None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.deliver import Progress
-from simulator.sendconfig import public_url
+from simulator.sendconfig import SendConfig, public_url
 from simulator.sending import SendResult
 
 _LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
@@ -17,10 +17,34 @@ def _ms(value: float | None) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
-def _rate(value: float | None) -> str:
+def _rate(value: float | None, none: str = "max") -> str:
     if value is None:
-        return "max"
+        return none
     return f"{value:.1f}/s" if value < 1000 else f"{value:,.0f}/s"
+
+
+def _per_s(value: float) -> str:
+    return f"{value:g}/s"
+
+
+def _span(seconds: float) -> str:
+    """Seconds as the command line writes them: 250ms, 30s, 1m, 1m30s."""
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{minutes:.0f}m" if minutes else ""
+    return text + (f"{rest:g}s" if rest or not text else "")
+
+
+def _target(config: SendConfig, target_rate: float | None) -> str:
+    """The planned rate: constant, max, a ramp or the stages."""
+    if config.ramp is not None:
+        start, end = config.ramp
+        return f"ramp {_per_s(start)}..{_per_s(end)}"
+    if config.stages is not None:
+        stages = (f"{_span(stage.duration)}:{_per_s(stage.target)}" for stage in config.stages)
+        return "stages " + ",".join(stages)
+    return _rate(target_rate)
 
 
 def progress_line(p: Progress) -> str:
@@ -52,8 +76,8 @@ def summary_lines(result: SendResult) -> list[str]:
     lines = [
         f"Sent to {target}{public_url(config.url or '')}  "
         f"scheme {config.scheme}{seed}  workers {config.workers}",
-        f"  rate       target {_rate(s['target_rate'])}  achieved {_rate(s['achieved_rate'])}"
-        f"  in {s['duration_s']:.2f}s",
+        f"  rate       target {_target(config, s['target_rate'])}  "
+        f"achieved {_rate(s['send_rate'], '-')}  in {s['duration_s']:.2f}s",
         f"  events     {result.generated:,} {made}  {counts['delivered']:,} delivered  "
         f"{counts['failed'] + result.not_sent:,} not delivered  {counts['late']:,} late",
         f"  attempts   {counts['attempts']:,} ({counts['retries']:,} retries)  "
