@@ -39,7 +39,9 @@ class Progress:
 @dataclass
 class RunResult:
     """What one engine did. dead_lettered counts failed, interrupted and never-sent events;
-    not_sent those that were asked for but never tried (count mode, after an interrupt)."""
+    not_sent those that were asked for but never tried (count mode or a replay, after an
+    interrupt). planned_not_sent counts the planned sends of a --duration run that an
+    interrupt left unmade (None when the plan's length is not known in advance)."""
 
     stats: RunStats
     interrupted: bool
@@ -47,6 +49,7 @@ class RunResult:
     not_sent: int
     worker: int = 0
     skipped: int = 0  # bad replay lines passed over
+    planned_not_sent: int | None = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {**vars(self), "stats": self.stats.to_dict()}
@@ -79,7 +82,9 @@ class Engine:
     max_in_flight at once; a send held up by that bound or by the CPU still goes, counted
     late, its latency measured from the planned time. Rate "max" is a closed model of
     `concurrency` senders. stop() ends the run early: no new sends, `grace` seconds for
-    the requests in flight, then every unfinished event goes to the dead-letter file.
+    the requests in flight, then every unfinished event goes to the dead-letter file. When
+    the run's events are known up front (a count, or a replay), so do those never sent;
+    a --duration run only counts the sends it did not make: they were never generated.
     """
 
     def __init__(
@@ -216,14 +221,19 @@ class Engine:
         if stats.first_send is not None and stats.last_send is not None:
             stats.first_send += self._wall0
             stats.last_send += self._wall0
-        not_sent = 0
-        if self._stopping and self._fatal is None and self.schedule.total is not None:
-            not_sent = self._dead_letter_rest(shard)
+        not_sent, planned = 0, 0
+        if self._stopping and self._fatal is None:
+            if self._counted:
+                not_sent = self._dead_letter_rest(shard)
+            else:
+                planned = self._planned_not_sent()
         self._records.close()
         if self._fatal is not None:
             raise self._fatal
         dead = self._records.dead_lettered
-        return RunResult(self.stats, self._stopping, dead, not_sent, self.worker, self._skipped)
+        return RunResult(
+            self.stats, self._stopping, dead, not_sent, self.worker, self._skipped, planned
+        )
 
     # -- scheduling --------------------------------------------------------------
 
@@ -419,15 +429,34 @@ class Engine:
             headers=event.headers or self._headers(payload, int(self._wall())),
         )
 
+    @property
+    def _counted(self) -> bool:
+        """The run's events are known up front: a replay, or a count (no duration or stages
+        bounding it), so that ones never sent are still the run's events."""
+        if self.schedule.total is None:
+            return False
+        config = self.config
+        return config.replay is not None or (config.duration is None and config.stages is None)
+
     def _dead_letter_rest(self, shard: Iterator[tuple[int, float]]) -> int:
         """Generate and dead-letter the events that were asked for but never tried."""
         held = [(index, 0.0) for index in self._unstarted]
         rest = itertools.chain(held, [self._held] if self._held else [], shard)
         count = 0
         for index, _ in rest:
-            self._dead_letter(_Event(self._source.build(index), index), "interrupted")
+            event = _Event(self._source.build(index), index)
+            self.stats.record_not_sent(event.payload.event)
+            self._dead_letter(event, "interrupted")
             count += 1
         return count
+
+    def _planned_not_sent(self) -> int | None:
+        """This share's planned sends that were never made (and so never generated)."""
+        total = self.schedule.total
+        if total is None:
+            return None  # a closed or Poisson run bounded by time: no fixed plan
+        share = len(range(self.worker, total, self.workers))
+        return max(share - self.stats.events, 0)
 
     # -- plumbing ----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -35,7 +35,10 @@ class SendResult:
     """A finished run: merged stats, the report, and where undelivered events went.
 
     dead_lettered counts every event not delivered (failed, interrupted, never sent);
-    delivered + dead_lettered == the events the run generated.
+    delivered + dead_lettered == the events the run generated. not_sent counts the events
+    asked for but never tried (a count or a replay, interrupted); planned_not_sent the
+    sends an interrupted --duration run did not make, which were never generated (None
+    when its plan had no fixed length: rate max, Poisson arrivals).
     """
 
     config: SendConfig
@@ -47,10 +50,12 @@ class SendResult:
     skipped: int = 0
     receiver: dict[str, Any] | None = None
     thresholds: list[ThresholdResult] = field(default_factory=list)
+    planned_not_sent: int | None = 0
 
     @property
     def generated(self) -> int:
-        return self.stats.events + self.not_sent
+        """Events made (or read) for the run: delivered, failed, unfinished or never sent."""
+        return self.stats.events
 
     @property
     def delivered_all(self) -> bool:
@@ -96,6 +101,7 @@ class SendResult:
                 "receiver": self.receiver,
                 "generated": self.generated,
                 "not_sent": self.not_sent,
+                "planned_not_sent": self.planned_not_sent,
                 "skipped_lines": self.skipped,
                 "dead_letter": {"path": self.dead_letter, "events": self.dead_lettered},
                 "log": config.log,
@@ -210,10 +216,18 @@ def send(
         interrupted=any(r.interrupted for r in results),
         dead_lettered=sum(r.dead_lettered for r in results),
         not_sent=sum(r.not_sent for r in results),
+        planned_not_sent=_total(r.planned_not_sent for r in results),
         skipped=results[0].skipped,
         receiver=verdicts,
         thresholds=[t.check(summary) for t in thresholds],
     )
+
+
+def _total(counts: Iterable[int | None]) -> int | None:
+    """The sum, or None when any part is unknown."""
+    parts = list(counts)
+    known = [n for n in parts if n is not None]
+    return sum(known) if len(known) == len(parts) else None
 
 
 def _receiver(scheme: str, secret: str | None) -> Any:

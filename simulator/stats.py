@@ -143,12 +143,14 @@ def _us(seconds: float) -> int:
 
 @dataclass
 class EventTypeStats:
-    """Outcomes for one event type; error_kinds counts why its failed events failed."""
+    """Outcomes for one event type; error_kinds counts why its failed events failed, and
+    not_sent those of its events that were never tried (the run was stopped first)."""
 
     events: int = 0
     delivered: int = 0
     failed: int = 0
     error_kinds: Counter[str] = field(default_factory=Counter)
+    not_sent: int = 0
 
 
 @dataclass
@@ -157,10 +159,11 @@ class RunStats:
 
     events were generated; attempts are HTTP tries (retries counts those after the first);
     delivered and failed count events by final outcome, so events - delivered - failed are
-    still in flight. status_codes and error_kinds count attempts. Times are seconds on the
-    caller's clock: this class never reads a clock. target_rate is the whole run's target
-    in events/s (None for max), not one worker's share. first_send and last_send are the
-    actual starts of the earliest and latest first attempts (retries aside).
+    unfinished: still in flight, or never tried (not_sent: asked for, then the run was
+    stopped before their turn). status_codes and error_kinds count attempts. Times are
+    seconds on the caller's clock: this class never reads a clock. target_rate is the whole
+    run's target in events/s (None for max), not one worker's share. first_send and
+    last_send are the actual starts of the earliest and latest first attempts.
     """
 
     events: int = 0
@@ -169,6 +172,7 @@ class RunStats:
     failed: int = 0
     late: int = 0
     retries: int = 0
+    not_sent: int = 0
     status_codes: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
     by_event_type: dict[str, EventTypeStats] = field(default_factory=dict)
@@ -190,6 +194,15 @@ class RunStats:
         """One event generated and about to be sent."""
         self.events += 1
         self._type(event_type).events += 1
+
+    def record_not_sent(self, event_type: str) -> None:
+        """One event generated but never tried: the run was stopped first. It stays
+        unfinished: neither delivered nor failed."""
+        self.events += 1
+        self.not_sent += 1
+        counters = self._type(event_type)
+        counters.events += 1
+        counters.not_sent += 1
 
     def record_attempt(
         self,
@@ -245,6 +258,7 @@ class RunStats:
             ours.delivered += theirs.delivered
             ours.failed += theirs.failed
             ours.error_kinds.update(theirs.error_kinds)
+            ours.not_sent += theirs.not_sent
         self.latency_corrected.merge(other.latency_corrected)
         self.latency_service.merge(other.latency_service)
         self.schedule_lag.merge(other.schedule_lag)
@@ -280,14 +294,14 @@ class RunStats:
         stats.error_kinds = Counter(data["error_kinds"])
         for name, c in data["by_event_type"].items():
             stats.by_event_type[name] = EventTypeStats(
-                c["events"], c["delivered"], c["failed"], Counter(c["error_kinds"])
+                c["events"], c["delivered"], c["failed"], Counter(c["error_kinds"]), c["not_sent"]
             )
         for name in _HISTOGRAMS:
             setattr(stats, name, Histogram.from_dict(data[name]))
         return stats
 
 
-_COUNTERS = ("events", "attempts", "delivered", "failed", "late", "retries")
+_COUNTERS = ("events", "attempts", "delivered", "failed", "late", "retries", "not_sent")
 _SCALARS = (
     "started_at",
     "finished_at",
@@ -318,7 +332,8 @@ def summarize(stats: RunStats) -> dict[str, Any]:
     schema: "webhook-simulator/report/v1"
     started_at, finished_at: the caller's clock readings, or null
     duration_s: finished_at - started_at (0 when either is missing)
-    interrupted: true when the run was stopped before its schedule ended
+    interrupted: true when the run was stopped before its schedule ended; its events that
+        were never tried are then counted as unfinished (counts.not_sent)
     target_rate: planned events/s, null for max and for ramps and stages (the run's
         options give those)
     send_rate: the achieved send rate, (sends - 1) / (last send's start - first send's
@@ -328,8 +343,10 @@ def summarize(stats: RunStats) -> dict[str, Any]:
     achieved_rate: events completed (delivered + failed) per second of duration_s, which
         also holds the wait for the last responses
     attempt_rate: HTTP attempts (retries included) per second of duration_s
-    counts: {events, attempts, delivered, failed, unfinished, retries, late}
-    success_ratio: delivered / (delivered + failed), null when nothing completed
+    counts: {events, attempts, delivered, failed, unfinished, not_sent, retries, late}:
+        unfinished = events - delivered - failed; not_sent, the part of them never tried
+    success_ratio: delivered / (delivered + failed), null when nothing completed (so an
+        interrupted run's unfinished events are not in it: see counts and interrupted)
     status_codes: {"<HTTP status>": attempts}
     error_kinds: {"timeout" | "connect" | "reset" | "status" | ...: attempts}
     latency_ms: {corrected, service}, each {min, mean, p50, p90, p95, p99, p99.9, max}
@@ -337,7 +354,7 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         service from the actual one
     schedule_lag_ms: {p50, p99, max}: how late sends started (null when nothing was sent)
     late_after_ms: the lag above which a send counts as late
-    event_types: {"<event type>": {events, delivered, failed, error_kinds}}
+    event_types: {"<event type>": {events, delivered, failed, not_sent, error_kinds}}
     """
     duration = 0.0
     if stats.started_at is not None and stats.finished_at is not None:
@@ -462,19 +479,27 @@ def junit_xml(
     summary: dict[str, Any], thresholds: list[ThresholdResult], name: str = "webhook-simulator"
 ) -> str:
     """A JUnit XML report: one test case per event type (failing when any event of that type
-    was not delivered) and one per threshold (failing when it did not hold)."""
+    was not delivered), one per threshold (failing when it did not hold) and, when the run
+    was interrupted, a failing one that says so."""
     cases = []
     for event_type, c in summary["event_types"].items():
         missing = c["events"] - c["delivered"]
         message = None
         if missing > 0:
             unfinished = missing - c["failed"]
+            never = f" of which {c['not_sent']} never sent" if c["not_sent"] else ""
             message = (
                 f"{missing} of {c['events']} {event_type} events not delivered "
-                f"({c['failed']} failed, {unfinished} unfinished); "
+                f"({c['failed']} failed, {unfinished} unfinished{never}); "
                 f"errors: {_errors(c['error_kinds'])}"
             )
         cases.append((f"{name}.delivery", event_type, "undelivered", message))
+    if summary["interrupted"]:
+        never = summary["counts"]["not_sent"]
+        message = "the run was interrupted before its schedule ended" + (
+            f": {never} events never sent" if never else ""
+        )
+        cases.append((f"{name}.run", "completed", "interrupted", message))
     for result in thresholds:
         message = None
         if not result.ok:

@@ -459,6 +459,34 @@ def test_stop_dead_letters_everything_not_delivered(tmp_path):
     )
     assert {r["reason"] for r in records} == {"interrupted"}
     assert result.not_sent > 0 and len({r["id"] for r in records}) == len(records)
+    # The events never sent are the run's events too: unfinished, not delivered.
+    stats = result.stats
+    assert stats.events == 50 and stats.not_sent == result.not_sent
+    assert stats.events - stats.delivered - stats.failed >= result.not_sent
+    assert result.planned_not_sent == 0
+
+
+def test_stop_in_a_duration_run_dead_letters_only_what_was_generated(tmp_path):
+    dead = tmp_path / "dl.ndjson"
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
+        config = SendConfig(
+            url=slow.url, duration=30.0, rate=100.0, secret=SECRET, factory=FACTORY,
+            dead_letter=str(dead), grace=0.1,
+        )  # fmt: skip
+        engine = Engine(config)
+
+        async def main():
+            asyncio.get_running_loop().call_later(0.2, engine.stop)
+            return await engine.run()
+
+        result = run_async(main())
+    records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    stats = result.stats
+    assert result.interrupted and result.not_sent == 0 and stats.not_sent == 0
+    assert 0 < stats.events < 100  # about 0.2 s of 100/s, not the 3,000 planned
+    assert len(records) == result.dead_lettered == stats.events - stats.delivered > 0
+    assert {r["reason"] for r in records} == {"interrupted"}
+    assert result.planned_not_sent == 3000 - stats.events
 
 
 def test_workers_split_the_run_and_merge_exactly(tmp_path):

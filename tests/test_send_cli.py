@@ -266,20 +266,11 @@ def test_replay_keep_signature_conflicts_with_sign():
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, sig):
     with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
-        command = [
-            sys.executable, "-m", "simulator", "send", "--url", slow.url, "-n", "100",
-            "--rate", "40/s", "--grace", "2s", "--dead-letter", "dl.ndjson",
-            "--report", "report.json",
-        ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "WEBHOOK_SECRET": SECRET}
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        out, err, code = _interrupt(
+            tmp_path, slow, sig, "-n", "100", "--rate", "40/s", "--junit", "junit.xml"
         )
-        slow.wait_for(8, timeout=20)
-        process.send_signal(sig)
-        out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err.decode()
-    assert b"Traceback" not in err
+    assert code == 130, err
+    assert "Traceback" not in err
     report = json.loads((tmp_path / "report.json").read_text())
     dead = [orjson.loads(line) for line in (tmp_path / "dl.ndjson").read_bytes().splitlines()]
     assert report["interrupted"] is True
@@ -287,7 +278,63 @@ def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, sig):
     assert report["counts"]["delivered"] > 0 and report["run"]["not_sent"] > 0
     assert {r["reason"] for r in dead} == {"interrupted"}
     assert len({r["id"] for r in dead}) == len(dead)
-    assert b"INTERRUPTED" in out
+    assert "INTERRUPTED" in out
+    # The report and JUnit count the events never sent: not delivered, unfinished.
+    counts, never = report["counts"], report["run"]["not_sent"]
+    assert counts["events"] == 100 == report["run"]["generated"]
+    assert counts["not_sent"] == never and counts["unfinished"] == never
+    assert counts["delivered"] + counts["failed"] + counts["unfinished"] == 100
+    assert f"  events     100 generated  {counts['delivered']} delivered  {len(dead)} not " in out
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "2"
+    event = suite.find("testcase[@name='customer.order.created']/failure")
+    assert event.get("message").startswith(
+        f"{len(dead)} of 100 customer.order.created events not delivered ("
+    )
+    assert "never sent" in event.get("message")
+    run = suite.find("testcase[@name='completed']/failure")
+    assert run.get("message") == (
+        f"the run was interrupted before its schedule ended: {never} events never sent"
+    )
+
+
+def test_a_signal_in_a_duration_run_dead_letters_only_generated_events(tmp_path):
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
+        out, err, code = _interrupt(
+            tmp_path, slow, signal.SIGINT, "--duration", "30s", "--rate", "40/s",
+            "--grace", "100ms",  # shorter than the answers: the requests in flight are cut
+        )  # fmt: skip
+    assert code == 130, err
+    report = json.loads((tmp_path / "report.json").read_text())
+    dead = [orjson.loads(line) for line in (tmp_path / "dl.ndjson").read_bytes().splitlines()]
+    counts, run = report["counts"], report["run"]
+    assert counts["not_sent"] == run["not_sent"] == 0
+    assert 8 <= counts["events"] == run["generated"] < 200  # well short of the 1,200 planned
+    assert len(dead) == counts["events"] - counts["delivered"] > 0
+    assert {r["reason"] for r in dead} == {"interrupted"}
+    planned = run["planned_not_sent"]
+    assert planned == 1200 - counts["events"]
+    assert (
+        f"  events     {counts['events']} generated  {counts['delivered']} delivered  "
+        f"{len(dead)} not delivered  {counts['late']} late  "
+        f"{planned:,} planned sends not made (interrupted)\n"
+    ) in out
+
+
+def _interrupt(tmp_path, receiver, sig, *args):
+    """Run `send` in a process against `receiver`, signal it once 8 requests arrived."""
+    command = [
+        sys.executable, "-m", "simulator", "send", "--url", receiver.url, "--grace", "2s",
+        "--dead-letter", "dl.ndjson", "--report", "report.json", *args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WEBHOOK_SECRET": SECRET}
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    receiver.wait_for(8, timeout=20)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=30)
+    return out.decode(), err.decode(), process.returncode
 
 
 def test_workers_are_bounded_by_the_cpus():

@@ -180,7 +180,7 @@ def test_summary() -> None:
     assert report["send_rate"] == pytest.approx(10.0)  # 99 gaps of 0.1 s
     assert report["counts"] == {
         "events": 100, "attempts": 104, "delivered": 96, "failed": 4, "late": 1,
-        "retries": 4, "unfinished": 0,
+        "retries": 4, "unfinished": 0, "not_sent": 0,
     }  # fmt: skip
     assert report["success_ratio"] == 0.96
     assert report["status_codes"] == {"200": 96, "503": 4}
@@ -193,7 +193,7 @@ def test_summary() -> None:
     assert report["schedule_lag_ms"] == {"p50": 0.0, "p99": 0.0, "max": 50.0}
     assert report["late_after_ms"] == 10.0
     assert report["event_types"]["voucher.published"] == {
-        "events": 75, "delivered": 71, "failed": 4, "error_kinds": {"timeout": 4},
+        "events": 75, "delivered": 71, "failed": 4, "not_sent": 0, "error_kinds": {"timeout": 4},
     }  # fmt: skip
     json.dumps(report, allow_nan=False)
 
@@ -332,6 +332,55 @@ def test_junit_xml() -> None:
     assert failures["failed==0"].get("message") == "threshold failed==0 not met: actual 4"
     assert failures['odd <&> "type" \ufffd'].get("message").startswith("1 of 1 ")
     assert {case.get("classname") for case in cases} == {"load.delivery", "load.thresholds"}
+
+
+def interrupted_run() -> RunStats:
+    """34 of 100 events sent and delivered, then Ctrl-C: 66 never sent."""
+    stats = paced(34, 20.0)
+    stats.interrupted = True
+    for _ in range(66):
+        stats.record_not_sent("voucher.published")
+    return stats
+
+
+def test_events_never_sent_count_as_unfinished() -> None:
+    report = summarize(interrupted_run())
+    assert report["interrupted"] is True
+    assert report["counts"] == {
+        "events": 100, "attempts": 34, "delivered": 34, "failed": 0, "late": 0,
+        "retries": 0, "unfinished": 66, "not_sent": 66,
+    }  # fmt: skip
+    assert report["event_types"]["voucher.published"]["not_sent"] == 66
+    merged = interrupted_run()
+    merged.merge(interrupted_run())
+    assert merged.not_sent == 132 and merged.by_event_type["voucher.published"].not_sent == 132
+    data = json.loads(json.dumps(interrupted_run().to_dict()))
+    assert RunStats.from_dict(data) == interrupted_run()
+
+
+def test_junit_xml_of_an_interrupted_run_fails() -> None:
+    root = ET.fromstring(junit_xml(summarize(interrupted_run()), []))
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "2")
+    cases = suite.findall("testcase")
+    messages = {case.get("name"): case.find("failure").get("message") for case in cases}
+    assert messages == {
+        "voucher.published": "66 of 100 voucher.published events not delivered (0 failed, "
+        "66 unfinished of which 66 never sent); errors: none recorded",
+        "completed": "the run was interrupted before its schedule ended: 66 events never sent",
+    }
+    run = suite.find("testcase[@name='completed']")
+    assert (run.get("classname"), run.find("failure").get("type")) == (
+        "webhook-simulator.run",
+        "interrupted",
+    )
+    # A --duration run stopped early generated nothing it did not send, but still failed.
+    stats = paced(3, 20.0)
+    stats.interrupted = True
+    root = ET.fromstring(junit_xml(summarize(stats), []))
+    assert root.find("testsuite").get("failures") == "1"
+    failure = root.find("testsuite/testcase[@name='completed']/failure")
+    assert failure.get("message") == "the run was interrupted before its schedule ended"
 
 
 def test_junit_xml_of_a_clean_run_has_no_failures() -> None:

@@ -79,7 +79,8 @@ def summary_lines(result: SendResult) -> list[str]:
         f"  rate       target {_target(config, s['target_rate'])}  "
         f"achieved {_rate(s['send_rate'], '-')}  in {s['duration_s']:.2f}s",
         f"  events     {result.generated:,} {made}  {counts['delivered']:,} delivered  "
-        f"{counts['failed'] + result.not_sent:,} not delivered  {counts['late']:,} late",
+        f"{result.generated - counts['delivered']:,} not delivered  {counts['late']:,} late"
+        + _not_made(result.planned_not_sent),
         f"  attempts   {counts['attempts']:,} ({counts['retries']:,} retries)  "
         f"status {_counts(s['status_codes'])}",
         f"  errors     {_counts(s['error_kinds'])}",
@@ -107,6 +108,12 @@ def summary_lines(result: SendResult) -> list[str]:
         lines.append(f"  threshold  {check.threshold}  {'ok' if check.ok else 'FAILED'} ({shown})")
     lines.append("  result     " + _verdict(result))
     return lines
+
+
+def _not_made(planned: int | None) -> str:
+    if not planned:
+        return ""
+    return f"  {planned:,} planned send{'s' if planned != 1 else ''} not made (interrupted)"
 
 
 def _verdict(result: SendResult) -> str:
