@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import errno
 import os
 import shutil
+import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -109,6 +111,34 @@ def check_writable(path: str | Path) -> None:
             problem = 0 if os.access(folder, os.W_OK | os.X_OK) else errno.EACCES
     if problem:
         raise RecordError(f"cannot write '{path}': {os.strerror(problem)}")
+
+
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """A new, empty file beside `path` to write instead of it. When the block ends without
+    an exception, it replaces `path` atomically (keeping its permissions); otherwise it is
+    deleted and `path` is left as it was."""
+    target = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(
+            dir=target.absolute().parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        os.close(fd)
+    except OSError as exc:
+        raise RecordError(f"cannot write '{path}': {exc.strerror}") from None
+    temp = Path(name)
+    try:
+        yield temp
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    try:
+        if target.exists():
+            shutil.copymode(target, temp)
+        os.replace(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise RecordError(f"cannot write '{path}': {exc.strerror}") from None
 
 
 def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool) -> int:

@@ -13,7 +13,7 @@ from simulator.catalog import discover, lookup
 from simulator.client import check_target
 from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
-from simulator.record import check_writable
+from simulator.record import check_writable, read_replay, replacing
 from simulator.sendconfig import SendConfig, public_url
 from simulator.signing import generate_secret, make_signer
 from simulator.stats import (
@@ -51,6 +51,7 @@ class SendResult:
     receiver: dict[str, Any] | None = None
     thresholds: list[ThresholdResult] = field(default_factory=list)
     planned_not_sent: int | None = 0
+    rewrote_dead_letter: bool = False  # a replay of the dead-letter file itself
 
     @property
     def generated(self) -> int:
@@ -84,7 +85,9 @@ class SendResult:
     @property
     def dead_letter(self) -> str | None:
         """The dead-letter file, when this run wrote to it."""
-        return self.config.dead_letter if self.dead_lettered else None
+        if self.dead_lettered or self.rewrote_dead_letter:
+            return self.config.dead_letter
+        return None
 
     def report(self) -> dict[str, Any]:
         """The report document (stats.summarize, schema report/v1) plus a "run" section."""
@@ -103,7 +106,11 @@ class SendResult:
                 "not_sent": self.not_sent,
                 "planned_not_sent": self.planned_not_sent,
                 "skipped_lines": self.skipped,
-                "dead_letter": {"path": self.dead_letter, "events": self.dead_lettered},
+                "dead_letter": {
+                    "path": self.dead_letter,
+                    "events": self.dead_lettered,
+                    "rewritten": self.rewrote_dead_letter,
+                },
                 "log": config.log,
             },
             "thresholds": [vars(r) for r in self.thresholds],
@@ -184,6 +191,7 @@ def send(
     for path in (config.log, config.dead_letter):
         if path:
             check_writable(path)  # before anything is generated or sent, not after
+    rewrite = _replays_into_itself(config)
     scheme = _scheme(config)
     secret = _secret(config, secret_env, os.environ if environ is None else environ)
     with contextlib.ExitStack() as stack:
@@ -198,7 +206,12 @@ def send(
                 make_signer(scheme, secret)  # a missing secret is a usage error, before any I/O
             config = config.replace(scheme=scheme, secret=secret)
             check_target(config.url)
-        results = _run(config, on_progress, signals)
+        run_config = config
+        if rewrite:
+            # Failures go to a new file that replaces the one read, once the run is over.
+            temp = stack.enter_context(replacing(config.dead_letter))
+            run_config = config.replace(dead_letter=str(temp))
+        results = _run(run_config, on_progress, signals)
         verdicts = None
         if receiver is not None:
             delivered = sum(r.stats.delivered for r in results)
@@ -217,10 +230,38 @@ def send(
         dead_lettered=sum(r.dead_lettered for r in results),
         not_sent=sum(r.not_sent for r in results),
         planned_not_sent=_total(r.planned_not_sent for r in results),
+        rewrote_dead_letter=rewrite,
         skipped=results[0].skipped,
         receiver=verdicts,
         thresholds=[t.check(summary) for t in thresholds],
     )
+
+
+def _replays_into_itself(config: SendConfig) -> bool:
+    """True when a replay's input is its dead-letter file, which the run then rewrites:
+    read whole first, then replaced by what is still undelivered. UsageError when that
+    would lose events: a run that does not send them all, or bad lines it would skip."""
+    if config.replay is None or config.dead_letter is None:
+        return False
+    try:
+        if not os.path.samefile(config.replay, config.dead_letter):
+            return False
+    except OSError:
+        return False
+    replay = read_replay(config.replay, skip_bad=config.skip_bad)
+    path, other = config.replay, "or pass --dead-letter OTHER"
+    if replay.skipped:
+        raise UsageError(
+            f"replaying '{path}' into itself would drop its {replay.skipped} bad line"
+            f"{'s' if replay.skipped != 1 else ''}: fix them, {other}"
+        )
+    total = len(replay.items)
+    if total and config.schedule(count=total).total != total:
+        raise UsageError(
+            f"replaying '{path}' into itself must send all {total} events in it: "
+            f"drop --count and --duration, {other}"
+        )
+    return True
 
 
 def _total(counts: Iterable[int | None]) -> int | None:

@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -19,6 +20,7 @@ import standardwebhooks
 import stripe
 from aiohttp import web
 
+from simulator import sending
 from simulator.client import check_target, error_kind
 from simulator.deliver import Engine
 from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
@@ -353,6 +355,41 @@ def test_dead_letters_keep_exact_bodies_and_redact_secrets_then_replay(tmp_path)
         received = healthy.wait_for(3)
     assert replayed.outcome == "ok" and healthy.stats.signatures["valid"] == 3
     assert sorted(r.body for r in received) == sorted(factory.build(i).body for i in range(3))
+
+
+def test_a_replay_rewrites_its_own_dead_letter_file_from_workers_or_not_at_all(tmp_path):
+    dead = tmp_path / "dl.ndjson"
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        _send(failing.url, count=4, dead_letter=str(dead))
+        dead.chmod(0o640)
+        before = dead.read_bytes()
+        result = _send(failing.url, replay=str(dead), dead_letter=str(dead), workers=2)
+        assert result.dead_lettered == 4 and result.rewrote_dead_letter
+        assert result.report()["run"]["dead_letter"] == {
+            "path": str(dead), "events": 4, "rewritten": True,
+        }  # fmt: skip
+        again = dead.read_bytes()
+        assert sorted(again.splitlines()) != sorted(before.splitlines())  # new attempts
+        assert sorted(orjson.loads(line)["body"] for line in again.splitlines()) == sorted(
+            orjson.loads(line)["body"] for line in before.splitlines()
+        )
+        assert dead.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl.ndjson"]
+
+
+def test_a_failed_replay_leaves_its_dead_letter_file_as_it_was(tmp_path, monkeypatch):
+    dead = tmp_path / "dl.ndjson"
+    dead.write_bytes(PayloadFactory(**FACTORY).build(0).body + b"\n")
+
+    def broken_run(config, on_progress, signals):
+        Path(config.dead_letter).write_bytes(b"half a line")
+        raise DeliveryError("worker 1 stopped unexpectedly (exit code -9)")
+
+    monkeypatch.setattr(sending, "_run", broken_run)
+    with Receiver(secret=SECRET) as receiver, pytest.raises(DeliveryError):
+        _send(receiver.url, replay=str(dead), dead_letter=str(dead))
+    assert dead.read_bytes() == PayloadFactory(**FACTORY).build(0).body + b"\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl.ndjson"]
 
 
 def test_replay_sends_generate_output_byte_for_byte(tmp_path, receiver):

@@ -18,6 +18,7 @@ from simulator.record import (
     part_path,
     read_replay,
     redact,
+    replacing,
 )
 
 BODY = b'{"id":"whs_1","type":"customer.order.created","data":{"n":1}}'
@@ -131,6 +132,29 @@ def test_check_writable_refuses_a_read_only_folder(tmp_path):
             check_writable(folder / "out.ndjson")
     finally:
         folder.chmod(0o755)
+
+
+def test_replacing_swaps_in_the_new_file_at_the_end_or_leaves_the_old_one(tmp_path):
+    path = tmp_path / "dead.ndjson"
+    path.write_bytes(b"old\n")
+    path.chmod(0o600)
+    with replacing(path) as temp:
+        assert temp.parent == tmp_path and temp.read_bytes() == b""
+        temp.write_bytes(b"new\n")
+        assert path.read_bytes() == b"old\n"
+    assert path.read_bytes() == b"new\n" and path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(KeyboardInterrupt), replacing(path) as temp:
+        temp.write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert path.read_bytes() == b"new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["dead.ndjson"]
+
+
+def test_replacing_reports_a_folder_it_cannot_write(tmp_path):
+    path = tmp_path / "missing" / "x.ndjson"
+    with pytest.raises(RecordError) as caught, replacing(path):
+        pass
+    assert str(caught.value) == f"cannot write '{path}': No such file or directory"
 
 
 def test_concat_parts_joins_in_order_and_removes_parts(tmp_path):

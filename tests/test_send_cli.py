@@ -243,6 +243,72 @@ def test_replay_of_generate_output_through_the_cli(tmp_path):
     assert events.startswith("  events     4 read from gen.ndjson  4 delivered  0 not delivered")
 
 
+def _dead_letter_of(url: str, count: int) -> list[dict]:
+    """Fill dead-letter.ndjson with `count` events that `url` (failing) did not take."""
+    code, _, _ = sim("send", "--url", url, "--secret", SECRET, "-n", str(count))
+    assert code == 1
+    return _records("dead-letter.ndjson")
+
+
+def _records(path: str) -> list[dict]:
+    return [orjson.loads(line) for line in Path(path).read_bytes().splitlines()]
+
+
+def test_replaying_the_dead_letter_file_leaves_only_what_still_failed(tmp_path):
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        first = _dead_letter_of(failing.url, 5)
+        code, out, _ = sim("replay", "dead-letter.ndjson", "--url", failing.url, "--secret", SECRET)
+    assert code == 1
+    again = _records("dead-letter.ndjson")
+    assert len(again) == 5  # not 10: the failures replaced the file they came from
+    assert [r["id"] for r in again] == [r["id"] for r in first]
+    assert [r["body"] for r in again] == [r["body"] for r in first]
+    assert (
+        "  dead letter 5 events still undelivered: dead-letter.ndjson now holds only these\n" in out
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dead-letter.ndjson"]
+
+    behaviour = Behaviour(fail_rate=0.5, seed=1)
+    with Receiver(secret=SECRET, behaviour=behaviour) as flaky:
+        code, out, _ = sim("replay", "dead-letter.ndjson", "--url", flaky.url, "--secret", SECRET)
+        delivered = {r.event_id for r in flaky.requests if r.status == 200}
+    left = {r["id"] for r in _records("dead-letter.ndjson")}
+    assert 0 < len(delivered) < 5 and code == 1
+    assert left == {r["id"] for r in first} - delivered
+
+    with Receiver(secret=SECRET) as healthy:
+        code, out, _ = sim("replay", "dead-letter.ndjson", "--url", healthy.url, "--secret", SECRET)
+    assert code == 0
+    assert (tmp_path / "dead-letter.ndjson").read_bytes() == b""
+    assert "  dead letter dead-letter.ndjson is now empty: every event in it was delivered\n" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "bad", "message"),
+    [
+        (["--count", "2"], b"", "replaying 'dead-letter.ndjson' into itself must send all 3 "
+         "events in it: drop --count and --duration, or pass --dead-letter OTHER"),
+        (["--duration", "1s", "--rate", "2/s"], b"", "replaying 'dead-letter.ndjson' into "
+         "itself must send all 3 events in it: drop --count and --duration, or pass "
+         "--dead-letter OTHER"),
+        (["--skip-bad"], b"not json\n", "replaying 'dead-letter.ndjson' into itself would drop "
+         "its 1 bad line: fix them, or pass --dead-letter OTHER"),
+    ],
+)  # fmt: skip
+def test_replaying_the_dead_letter_file_never_loses_an_event(tmp_path, args, bad, message):
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        _dead_letter_of(failing.url, 3)
+        with (tmp_path / "dead-letter.ndjson").open("ab") as dead:
+            dead.write(bad)
+        before = (tmp_path / "dead-letter.ndjson").read_bytes()
+        code, out, err = sim(
+            "replay", "dead-letter.ndjson", "--url", failing.url, "--secret", SECRET, *args
+        )
+        assert failing.stats.received == 3  # the first send's, nothing more
+    assert (code, out, err) == (2, "", f"Error: {message}\n")
+    assert (tmp_path / "dead-letter.ndjson").read_bytes() == before
+
+
 def test_replay_rejects_a_bad_line_or_skips_it(tmp_path):
     body = PayloadFactory(seed=3, now=NOW).build(0).body
     (tmp_path / "bad.ndjson").write_bytes(body + b"\nnot json\n")

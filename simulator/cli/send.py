@@ -157,7 +157,8 @@ def delivery_options(func: Callable) -> Callable:
             type=click.Path(dir_okay=False),
             default=DEFAULT_DEAD_LETTER,
             show_default=True,
-            help="Undelivered events are appended here (created only when needed).",
+            help="Undelivered events are appended here (created only when needed); "
+            "replaying this very file rewrites it instead.",
         ),
         click.option(
             "--grace",
@@ -223,8 +224,15 @@ def replay(file: str, keep_signature: bool, skip_bad: bool, **params: Any) -> in
     receiver `--record` file. Bodies are signed again with the current scheme and secret
     unless --keep-signature. Exit codes as for send: 130 over 99 over 1.
 
+    When FILE is also the --dead-letter file (as for dead-letter.ndjson by default), it
+    is read whole first and, once the run is over, replaced at once by the events still
+    undelivered, so it never holds an event twice (it is left as it was if the run
+    fails). Such a replay must send every event in FILE (no --count or --duration cutting
+    it short), and FILE must have no bad lines.
+
     Example:
 
+    \b
         webhook-sim replay dead-letter.ndjson --url http://127.0.0.1:8080/hooks --rate 5/s
     """
     if keep_signature and params["sign"] is not None:

@@ -100,9 +100,18 @@ def summary_lines(result: SendResult) -> list[str]:
         lines.append(f"  skipped    {result.skipped:,} bad lines of {config.replay}")
     if result.dead_letter:
         why = f" ({result.not_sent:,} never sent)" if result.not_sent else ""
-        lines.append(
-            f"  dead letter {result.dead_lettered:,} events{why} appended to {result.dead_letter}"
-        )
+        events = f"{result.dead_lettered:,} event{'s' if result.dead_lettered != 1 else ''}"
+        if not result.rewrote_dead_letter:
+            lines.append(f"  dead letter {events}{why} appended to {result.dead_letter}")
+        elif result.dead_lettered:
+            lines.append(
+                f"  dead letter {events}{why} still undelivered: {result.dead_letter} "
+                "now holds only these"
+            )
+        else:
+            lines.append(
+                f"  dead letter {result.dead_letter} is now empty: every event in it was delivered"
+            )
     for check in result.thresholds:
         shown = "no data" if check.actual is None else f"{check.actual:.6g}{check.unit}"
         lines.append(f"  threshold  {check.threshold}  {'ok' if check.ok else 'FAILED'} ({shown})")
