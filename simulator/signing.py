@@ -64,7 +64,7 @@ def _standard_key(secret: str) -> bytes:
         # The secret itself is deliberately left out of the message: errors end up in logs.
         raise SigningError(
             "signing scheme 'standard' needs a base64 secret, optionally prefixed "
-            "'whsec_' (e.g. from 'webhook-sim secret --scheme standard'); "
+            "'whsec_' (e.g. whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw); "
             "the given secret is not valid base64"
         )
     return key

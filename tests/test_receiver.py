@@ -689,7 +689,7 @@ def test_stats_to_dict():
         (
             ["--sign", "standard", "--secret", "not base64!"],
             "Error: signing scheme 'standard' needs a base64 secret, optionally prefixed "
-            "'whsec_' (e.g. from 'webhook-sim secret --scheme standard'); "
+            "'whsec_' (e.g. whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw); "
             "the given secret is not valid base64",
         ),
     ],

@@ -450,7 +450,7 @@ def test_make_signer_bad_standard_secret(secret):
         make_signer("standard", secret)
     assert str(info.value) == (
         "signing scheme 'standard' needs a base64 secret, optionally prefixed 'whsec_' "
-        "(e.g. from 'webhook-sim secret --scheme standard'); the given secret is not valid base64"
+        "(e.g. whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw); the given secret is not valid base64"
     )
     # The rejected secret must not leak into the message (it ends up in logs).
     if len(secret) > 6:
