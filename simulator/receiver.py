@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
 import orjson
 from aiohttp import web
 
+from simulator import signals
 from simulator.errors import DeliveryError, RecordError, UsageError
 from simulator.receiver_checks import (
     DEFAULT_BEHAVIOUR,
@@ -31,7 +31,6 @@ __all__ = ["VERDICT_HEADER", "Behaviour", "ReceivedRequest", "Receiver", "Receiv
 _HELLO = "webhook-sim receiver: POST webhooks to {path}\n"
 # In-flight requests get this long to finish on stop; a stalled client must not hold it up.
 _SHUTDOWN_TIMEOUT = 1.0
-_CAUGHT = (signal.SIGINT, signal.SIGTERM)
 
 
 class Receiver:
@@ -155,7 +154,7 @@ class Receiver:
         """
         loop = asyncio.get_running_loop()
         stopped = asyncio.Event()
-        with _signals_call(loop, stopped.set):
+        with signals.calling(loop, stopped.set):
             self._serving = (loop, stopped)
             if self._stop_requested:
                 stopped.set()
@@ -291,44 +290,6 @@ async def _read(request: web.BaseRequest, limit: int) -> tuple[bytes, bool]:
         if len(chunks) > limit:
             return b"", True
     return bytes(chunks), False
-
-
-@contextlib.contextmanager
-def _signals_call(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Iterator[None]:
-    """SIGINT and SIGTERM call `handler` on `loop` while the block runs, then go back.
-
-    asyncio's remove_signal_handler() installs the defaults, so a second Ctrl-C just
-    after the first would raise KeyboardInterrupt wherever the caller happens to be (say,
-    printing a summary): the caller's own handlers are put back instead. The signals are
-    blocked while they change hands, so one that arrives then reaches the handler put back.
-    """
-    previous = {}
-    for sig in _CAUGHT:
-        old = signal.getsignal(sig)
-        # Not on Windows, nor off the main thread: KeyboardInterrupt still ends the run.
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, handler)
-            previous[sig] = old
-    try:
-        yield
-    finally:
-        with _blocked(tuple(previous)):
-            for sig, old in previous.items():
-                loop.remove_signal_handler(sig)
-                if old is not None:
-                    signal.signal(sig, old)
-
-
-@contextlib.contextmanager
-def _blocked(signals: tuple[int, ...]) -> Iterator[None]:
-    if not signals or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from simulator import errors
+from simulator import signals as sigs
 from simulator.deliver import Engine, Progress, RunResult
 from simulator.errors import DeliveryError, SimulatorError
 from simulator.record import concat_parts, part_path
@@ -24,7 +25,6 @@ from simulator.sendconfig import SendConfig
 START_DELAY_S = 0.2
 RUN_GC_THRESHOLDS = (100_000, 20, 100)
 T = TypeVar("T")
-_CAUGHT = (signal.SIGINT, signal.SIGTERM)
 # Signal masks are POSIX; elsewhere a Ctrl-C during a worker's start-up may be missed.
 _MASKS = hasattr(signal, "pthread_sigmask")
 _ERRORS = {
@@ -52,20 +52,8 @@ async def run_engine(
 ) -> RunResult:
     """engine.run(), with SIGINT and SIGTERM calling engine.stop() while it runs."""
     loop = asyncio.get_running_loop()
-    signals = signals and threading.current_thread() is threading.main_thread()
-    previous = [signal.getsignal(sig) for sig in _CAUGHT] if signals else []
-    if signals:
-        for sig in _CAUGHT:
-            loop.add_signal_handler(sig, engine.stop)
-    try:
+    with sigs.calling(loop, engine.stop) if signals else contextlib.nullcontext():
         return await engine.run(start_at=start_at, on_progress=on_progress)
-    finally:
-        # asyncio resets to the default handlers; put back the caller's instead, so a
-        # late Ctrl-C cannot raise KeyboardInterrupt while results are handed over.
-        for sig, old in zip(_CAUGHT if signals else (), previous, strict=True):
-            loop.remove_signal_handler(sig)
-            if old is not None:
-                signal.signal(sig, old)
 
 
 def _error(exc: SimulatorError) -> tuple[str, str, bool]:
@@ -113,13 +101,13 @@ def stop_on_signals(handler: Callable[[], None] | StopLatch) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = [signal.signal(sig, lambda signum, frame: handler()) for sig in _CAUGHT]
+    previous = [signal.signal(sig, lambda signum, frame: handler()) for sig in sigs.CAUGHT]
     if _MASKS:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _CAUGHT)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs.CAUGHT)
     try:
         yield
     finally:
-        for sig, old in zip(_CAUGHT, previous, strict=True):
+        for sig, old in zip(sigs.CAUGHT, previous, strict=True):
             signal.signal(sig, old)
 
 
@@ -171,7 +159,7 @@ def _worker(
     # The pool may ask again after this worker's run (when another worker fails): a signal
     # must never raise KeyboardInterrupt here, least of all while the exit flushes the queue.
     # Signals are still blocked (see WorkerPool.run), so this is in place before any arrives.
-    for sig in _CAUGHT:
+    for sig in sigs.CAUGHT:
         signal.signal(sig, latch)
 
     def ready() -> None:
@@ -213,18 +201,6 @@ def combine(snapshots: list[Progress]) -> Progress:
         rate=sum(s.rate for s in snapshots),
         p99_ms=max(p99s) if p99s else None,
     )
-
-
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    if not _MASKS or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _CAUGHT)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class WorkerPool:
@@ -281,7 +257,7 @@ class WorkerPool:
         # they start up waits until their handler is in place. The parent's is delivered
         # between two starts; the workers started after it see stop_all and stop at once.
         for process in self._processes:
-            with _signals_blocked():
+            with sigs.blocked():
                 process.start()
         if self._stopping:
             self.stop()
