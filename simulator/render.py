@@ -119,10 +119,13 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
 
     Customers, products and campaigns recur across a run's events; their JSON is the same
     every time, so it is rendered on first use and reused. The partial sees only the
-    object, under the name `kind`.
+    object, under the name `kind`. A list renders as a JSON array of such objects: that
+    spares a template's `for` loop the LoopContext it needs for its commas (~6 µs).
     """
     if obj is None:
         return None
+    if type(obj) is list:
+        return Json("[" + ",".join([entity(env, item, kind) for item in obj]) + "]")
     if type(obj) is not Entity:  # a per-event value: caching it would never pay off
         return Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
     cache: dict = env.entity_cache  # type: ignore[attr-defined]
