@@ -287,10 +287,14 @@ def render(template: jinja2.Template, context: dict) -> str:
 
     The context is used as it is (Jinja's `shared` mode): Template.render copies the
     environment's globals into a fresh dict for every call, which costs ~7 µs a payload.
-    A context that needs them includes them (see `with_globals`).
+    A context that needs them includes them (see `with_globals`). The Context is made
+    without `globals`, which only `{% import %}` reads: Template.new_context lists the
+    template's globals (a ChainMap, slow to iterate) into a set for every render.
     """
+    env = template.environment
     try:
-        return "".join(template.root_render_func(template.new_context(context, shared=True)))
+        ctx = env.context_class(env, context, template.name, template.blocks)
+        return "".join(template.root_render_func(ctx))
     except TemplateError:
         raise
     except Exception:
