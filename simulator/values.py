@@ -58,6 +58,20 @@ def base62(n: int, width: int) -> str:
     return out[-width:].rjust(width, "0")
 
 
+def _base62_64(n: int) -> str:
+    """A 64-bit `n` as exactly 11 base-62 digits: base62(n, 11) unrolled, twice as fast.
+
+    62**11 > 2**64, so the sixth pair's first digit is always '0' and is dropped.
+    """
+    pairs = _PAIRS
+    n, a = divmod(n, 3844)
+    n, b = divmod(n, 3844)
+    n, c = divmod(n, 3844)
+    n, d = divmod(n, 3844)
+    n, e = divmod(n, 3844)
+    return (pairs[n] + pairs[e] + pairs[d] + pairs[c] + pairs[b] + pairs[a])[1:]
+
+
 # Random tails only need to look random, not to be exact base 62: mapping bytes through a
 # table is ~5x faster than dividing. The slight bias towards the first 8 letters is
 # invisible in an id.
@@ -91,11 +105,16 @@ class IdMinter:
         return mix64(salt ^ index)
 
     def alnum(self, prefix: str, index: int, rng: random.Random, length: int = 24) -> str:
-        return prefix + base62(self._unique(prefix, index), 11) + alnum_tail(rng, length - 11)
+        return prefix + _base62_64(self._unique(prefix, index)) + alnum_tail(rng, length - 11)
 
     def hex(self, prefix: str, index: int, rng: random.Random, length: int = 18) -> str:
         head = self._unique(prefix, index)
+        if length == 18:  # every built-in hex id: a table beats a nested format spec
+            return f"{prefix}{head:016x}{_HEX2[rng.getrandbits(8)]}"
         return f"{prefix}{head:016x}{rng.getrandbits(4 * (length - 16)):0{length - 16}x}"
+
+
+_HEX2 = [f"{i:02x}" for i in range(256)]
 
 
 # Cheaper draws for the per-event hot path: random.Random's choice/randrange/choices go
@@ -129,7 +148,10 @@ def iso_ms(epoch_ms: int) -> str:
         prefix = _ISO_SECONDS[seconds] = datetime.fromtimestamp(seconds, timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%S"
         )
-    return f"{prefix}.{ms:03d}Z"
+    return prefix + _MS_SUFFIX[ms]
+
+
+_MS_SUFFIX = [f".{ms:03d}Z" for ms in range(1000)]
 
 
 def parse_instant(text: str) -> int:
