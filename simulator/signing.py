@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import hashlib
 import hmac
 import random
 import string
@@ -99,14 +98,14 @@ class Signer:
     scheme: str
     secret: str = field(repr=False)
     # Derived in __post_init__; excluded from init, repr and equality.
-    _mac: Any = field(init=False, repr=False, compare=False, default=None)
+    _key: bytes | None = field(init=False, repr=False, compare=False, default=None)
     _headers: Any = field(init=False, repr=False, compare=False, default=None)
     _verify: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         _check_scheme(self.scheme)
         if self.scheme == "none":
-            mac = None
+            key = None
         else:
             if not self.secret:
                 raise SigningError(
@@ -118,19 +117,16 @@ class Signer:
                 if self.scheme == "standard"
                 else self.secret.encode("utf-8")
             )
-            # Keying an HMAC costs two compression rounds; copying a keyed one is cheaper.
-            mac = hmac.new(key, digestmod=hashlib.sha256)
-        object.__setattr__(self, "_mac", mac)
+        object.__setattr__(self, "_key", key)
         object.__setattr__(self, "_headers", getattr(self, f"_headers_{self.scheme}"))
         object.__setattr__(self, "_verify", getattr(self, f"_verify_{self.scheme}"))
 
     # -- signing ---------------------------------------------------------------
 
     def _digest(self, *parts: bytes) -> bytes:
-        mac = self._mac.copy()
-        for part in parts:
-            mac.update(part)
-        return mac.digest()
+        # hmac.digest is OpenSSL's one-shot HMAC: faster than copying a keyed hmac object
+        # even after joining a prefix to a 3 KB body.
+        return hmac.digest(self._key, parts[0] if len(parts) == 1 else b"".join(parts), "sha256")
 
     def headers(
         self, body: bytes, *, msg_id: str, timestamp: int, event_type: str
