@@ -537,6 +537,33 @@ def test_stop_dead_letters_everything_not_delivered(tmp_path):
     assert result.planned_not_sent == 0
 
 
+def test_stop_at_rate_max_dead_letters_prebuilt_and_unbuilt_events(tmp_path):
+    # The closed model builds payloads ahead (PREBUILD at a time): those built but not
+    # sent when the run stops are dead-lettered with the never-built ones, unchanged.
+    dead = tmp_path / "dl.ndjson"
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
+        config = SendConfig(
+            url=slow.url, count=60, rate=None, concurrency=3, secret=SECRET,
+            factory=FACTORY, dead_letter=str(dead), grace=0.05,
+        )  # fmt: skip
+        engine = Engine(config)
+
+        async def main():
+            asyncio.get_running_loop().call_later(0.15, engine.stop)
+            return await engine.run()
+
+        result = run_async(main())
+    records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert result.interrupted and result.stats.delivered == 0  # every answer came too late
+    assert result.dead_lettered == len(records) == 60
+    assert result.not_sent == 57  # three were in flight; the rest, prebuilt or not, unsent
+    factory = PayloadFactory(**FACTORY, target_url=slow.url)
+    assert [r["body"].encode() for r in records[3:]] == [
+        factory.build(i).body for i in range(3, 60)
+    ]
+    assert result.stats.events == 60 and result.stats.not_sent == 57
+
+
 def test_stop_in_a_duration_run_dead_letters_only_what_was_generated(tmp_path):
     dead = tmp_path / "dl.ndjson"
     with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
