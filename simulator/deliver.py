@@ -14,7 +14,8 @@ from typing import Any
 from simulator.client import USER_AGENT, open_session, post, ssl_context
 from simulator.errors import RecordError, UsageError
 from simulator.payloads import PayloadFactory
-from simulator.record import Records, ReplaySource, part_path
+from simulator.record import Records, part_path
+from simulator.replay import ReplaySource
 from simulator.sendconfig import SendConfig, parse_retry_after, public_url
 from simulator.signing import make_signer
 from simulator.stats import RunStats

@@ -14,17 +14,13 @@ from simulator.catalog import discover, lookup
 from simulator.client import check_target
 from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
-from simulator.record import check_writable, read_replay, replacing
+from simulator.junit import junit_xml
+from simulator.record import check_writable, replacing
+from simulator.replay import read_replay
 from simulator.sendconfig import SendConfig, public_url
 from simulator.signing import generate_secret, make_signer
-from simulator.stats import (
-    RunStats,
-    Threshold,
-    ThresholdResult,
-    junit_xml,
-    parse_threshold,
-    summarize,
-)
+from simulator.stats import RunStats, summarize
+from simulator.thresholds import Threshold, ThresholdResult, parse_threshold
 from simulator.workers import WorkerPool, run_here, stop_on_signals
 
 DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"

@@ -40,7 +40,7 @@ from simulator.sendconfig import (
 )
 from simulator.sending import send
 from simulator.signing import SCHEMES, generate_secret, make_signer
-from simulator.stats import parse_threshold
+from simulator.thresholds import parse_threshold
 from simulator.workers import run_async
 
 NOW = "2024-03-12T14:41:49.128Z"

@@ -16,10 +16,10 @@ from simulator.record import (
     concat_parts,
     encode_body,
     part_path,
-    read_replay,
     redact,
     replacing,
 )
+from simulator.replay import read_replay
 
 BODY = b'{"id":"whs_1","type":"customer.order.created","data":{"n":1}}'
 

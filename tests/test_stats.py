@@ -9,17 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from simulator.errors import UsageError
-from simulator.stats import (
-    MAX_VALUE_US,
-    SCHEMA,
-    Histogram,
-    RunStats,
-    Threshold,
-    ThresholdResult,
-    junit_xml,
-    parse_threshold,
-    summarize,
-)
+from simulator.histogram import MAX_VALUE_US, Histogram
+from simulator.junit import junit_xml
+from simulator.stats import SCHEMA, RunStats, summarize
+from simulator.thresholds import Threshold, ThresholdResult, parse_threshold
 
 THRESHOLD_HINT = "use e.g. p99<250ms, success>=99.9%, rate>=950/s"
 

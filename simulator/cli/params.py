@@ -17,7 +17,7 @@ from simulator.sendconfig import (
     parse_statuses,
     parse_workers,
 )
-from simulator.stats import parse_threshold
+from simulator.thresholds import parse_threshold
 from simulator.values import LOCALES, parse_instant
 
 

@@ -1,0 +1,72 @@
+"""The JUnit XML report CI systems read: one test case per event type and per threshold."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from simulator.thresholds import ThresholdResult
+
+# Characters XML 1.0 cannot carry at all, even escaped.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: object) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", str(value))
+
+
+def _errors(kinds: dict[str, int], top: int = 3) -> str:
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return ", ".join(f"{kind} {n}" for kind, n in ranked) or "none recorded"
+
+
+def junit_xml(
+    summary: dict[str, Any], thresholds: list[ThresholdResult], name: str = "webhook-simulator"
+) -> str:
+    """A JUnit XML report: one test case per event type (failing when any event of that type
+    was not delivered), one per threshold (failing when it did not hold) and, when the run
+    was interrupted, a failing one that says so."""
+    cases = []
+    for event_type, c in summary["event_types"].items():
+        missing = c["events"] - c["delivered"]
+        message = None
+        if missing > 0:
+            unfinished = missing - c["failed"]
+            never = f" of which {c['not_sent']} never sent" if c["not_sent"] else ""
+            message = (
+                f"{missing} of {c['events']} {event_type} events not delivered "
+                f"({c['failed']} failed, {unfinished} unfinished{never}); "
+                f"errors: {_errors(c['error_kinds'])}"
+            )
+        cases.append((f"{name}.delivery", event_type, "undelivered", message))
+    if summary["interrupted"]:
+        never = summary["counts"]["not_sent"]
+        message = "the run was interrupted before its schedule ended" + (
+            f": {never} events never sent" if never else ""
+        )
+        cases.append((f"{name}.run", "completed", "interrupted", message))
+    for result in thresholds:
+        message = None
+        if not result.ok:
+            shown = "no data" if result.actual is None else f"{result.actual:.6g}" + result.unit
+            message = f"threshold {result.threshold} not met: actual {shown}"
+        cases.append((f"{name}.thresholds", result.threshold, "threshold", message))
+    failures = sum(message is not None for *_, message in cases)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0"}
+    elapsed = f"{summary['duration_s']:.3f}"
+    root = ET.Element("testsuites", name=_xml_text(name), time=elapsed, **counts)
+    suite = ET.SubElement(root, "testsuite", name=_xml_text(name), time=elapsed, **counts)
+    properties = ET.SubElement(suite, "properties")
+    for key in ("target_rate", "send_rate", "achieved_rate", "success_ratio", "interrupted"):
+        ET.SubElement(properties, "property", name=key, value=json.dumps(summary[key]))
+    for classname, case_name, kind, message in cases:
+        case = ET.SubElement(
+            suite, "testcase", classname=_xml_text(classname), name=_xml_text(case_name)
+        )
+        if message is not None:
+            failure = ET.SubElement(case, "failure", type=kind, message=_xml_text(message))
+            failure.text = _xml_text(message)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
