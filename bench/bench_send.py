@@ -12,6 +12,7 @@ aiohttp.web process), in one run:
       means the two peaks are close).
 
     python bench/bench_send.py [--seconds 20] [--events 1000000] [--workers auto]
+    python bench/bench_send.py --events 0        # (a), (b) and (c) only: about a minute
 """
 
 from __future__ import annotations
@@ -215,7 +216,9 @@ def peak_rss_mb(url: str, events: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of (a), (b), (c)")
-    parser.add_argument("--events", type=int, default=1_000_000, help="length of the (d) run")
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="length of the (d) run; 0 skips it"
+    )
     parser.add_argument("--workers", default="auto", help="processes for (a) and (b)")
     parser.add_argument("--rate", type=float, default=1000.0, help="target of (c), events/s")
     args = parser.parse_args()
@@ -253,7 +256,7 @@ def main() -> None:
         )
 
         small = max(args.events // 10, 1)
-        for events in (small, args.events):
+        for events in (small, args.events) if args.events else ():
             peak, seconds = peak_rss_mb(url, events)
             print(
                 f"(d) {events:,} events at --rate max (1 process): peak RSS {peak:.0f} MB "
