@@ -92,11 +92,12 @@ class CompactJson(Extension):
 
 
 class _DictFirst:
-    """Look `a.b` up as a key first when `a` is a dict.
+    """Look `a.b` up as a key first when `a` is a dict (built-in templates only).
 
     Payload contexts are plain dicts, and Jinja's attribute-first lookup raises and
-    catches an AttributeError for every `.` in a template: most of a render's cost. Keys
-    of a dict are data, so reading them first is safe in the sandbox too.
+    catches an AttributeError for every `.` in a template: most of a render's cost. The
+    built-in templates write `order["items"]` where a key is also a dict method's name.
+    User templates keep Jinja's own rule, so `d.items()` is the method there.
     """
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -139,7 +140,7 @@ class JsonEnvironment(_DictFirst, jinja2.Environment):
     code_generator_class = _JsonCodeGenerator
 
 
-class SandboxedJsonEnvironment(_DictFirst, SandboxedEnvironment):
+class SandboxedJsonEnvironment(SandboxedEnvironment):
     code_generator_class = _JsonCodeGenerator
 
 
@@ -153,11 +154,11 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
     spares a template's `for` loop the LoopContext it needs for its commas (~6 µs).
     """
     if type(obj) is Entity:
-        done = obj.rendered
+        done = obj._rendered
         if done is not None and done[0] is env and done[1] == kind:
             return done[2]
         text = Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
-        obj.rendered = (env, kind, text)
+        obj._rendered = (env, kind, text)
         return text
     if obj is None:
         return None
@@ -209,7 +210,12 @@ class InliningLoader(jinja2.FileSystemLoader):
     ) -> list[tuple[str, tuple[str, int]]]:
         if name in stack:
             raise TemplateError(f"{name} includes itself: {' -> '.join((*stack, name))}")
-        source, filename = super().get_source(env, name)[:2]
+        try:
+            source, filename = super().get_source(env, name)[:2]
+        except UnicodeDecodeError as exc:
+            raise TemplateError(
+                f"template '{name}' is not UTF-8 text (byte {exc.start}: {exc.reason})"
+            ) from None
         out: list[tuple[str, tuple[str, int]]] = []
         for lineno, line in enumerate(source.split("\n"), start=1):
             origin = (filename or name, lineno)
@@ -267,11 +273,20 @@ def load(env: jinja2.Environment, name: str) -> jinja2.Template:
     """Load a template, turning Jinja's errors into one line naming the file and line."""
     try:
         return env.get_template(name)
+    except TemplateError:
+        raise
     except jinja2.TemplateSyntaxError as exc:
-        where = origin(env, exc.name or name, exc.lineno)
-        raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+        raise _syntax_error(env, exc, name) from None
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template '{exc.name}' not found") from None
+    except Exception as exc:  # compiling folds constants: {{ 10 ** 5000 }} fails here
+        where = origin(env, name, 1).rsplit(":", 1)[0]
+        raise TemplateError(f"{where}: cannot compile: {type(exc).__name__}: {exc}") from None
+
+
+def _syntax_error(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError, name: str) -> Exception:
+    where = origin(env, exc.name or name, exc.lineno)
+    return TemplateError(f"{where}: template syntax error: {exc.message}")
 
 
 def uses(env: jinja2.Environment, name: str, variable: str) -> bool:
@@ -295,6 +310,8 @@ def render(template: jinja2.Template, context: dict) -> str:
         return "".join(template.root_render_func(ctx))
     except TemplateError:
         raise
+    except jinja2.TemplateSyntaxError as exc:  # in a template imported while rendering
+        raise _syntax_error(env, exc, template.name or "template") from None
     except Exception:
         try:
             template.environment.handle_exception()  # re-raises with template line numbers

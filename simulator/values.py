@@ -27,13 +27,15 @@ class Entity(dict):
     values are plain dicts and are rendered every time. Treat an Entity as read-only.
     """
 
-    __slots__ = ("rendered",)
+    # The underscore keeps it out of templates: the sandbox refuses such attributes, and
+    # it holds the environment, which a user template must never reach.
+    __slots__ = ("_rendered",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # (environment, kind, JSON text) of its last rendering: kept on the object, the
         # cache lives exactly as long as the entity does and needs no bound of its own.
-        self.rendered: tuple | None = None
+        self._rendered: tuple | None = None
 
 
 def derive_seed(seed: int, *parts: object) -> int:

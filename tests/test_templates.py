@@ -62,6 +62,9 @@ def test_a_user_file_with_a_built_in_name_overrides_it(tmp_path: Path) -> None:
         "alnum_id.__globals__['os'].system('true')",
         "rng.__class__.__module__",
         "ts.__code__",
+        # The entity filter's cache holds the environment: it must stay out of reach.
+        '(customer | entity("customer")) and customer._rendered',
+        '(product | entity("product")) and product._rendered[0].loader',
     ],
 )
 def test_user_templates_cannot_reach_python_internals(tmp_path: Path, expression: str) -> None:
@@ -94,6 +97,25 @@ def test_a_syntax_error_in_an_included_partial_names_the_partial(tmp_path: Path)
     assert str(exc.value).startswith(f"{part}:3: template syntax error: ")
 
 
+def test_a_syntax_error_in_an_imported_macro_file_names_that_file(tmp_path: Path) -> None:
+    _write(tmp_path, "caller.json.j2", '{% import "_m.json.j2" as m %}\n{"z": {{ m.f() }}}')
+    macros = _write(tmp_path, "_m.json.j2", "{% macro f() %}\n1\n{{ 2 + }}\n{% endmacro %}")
+    with pytest.raises(TemplateError) as exc:
+        list(generate("caller", count=1, seed=1, templates=[tmp_path]))
+    assert str(exc.value).startswith(f"{macros}:3: template syntax error: ")
+
+
+def test_a_template_that_fails_to_compile_or_decode_is_one_clear_error(tmp_path: Path) -> None:
+    big = _write(tmp_path, "big.json.j2", '{"a": {{ 10 ** 5000 }}}')  # folded when compiled
+    with pytest.raises(TemplateError) as exc:
+        PayloadFactory("big", templates=[tmp_path])
+    assert str(exc.value).startswith(f"{big}: cannot compile: ValueError: ")
+    (tmp_path / "_latin1.json.j2").write_bytes(b'{"x": "\xff"}')
+    _write(tmp_path, "uses.json.j2", '{"y": {% include "_latin1.json.j2" %}}')
+    with pytest.raises(TemplateError, match=r"template '_latin1.json.j2' is not UTF-8 text"):
+        PayloadFactory("uses", templates=[tmp_path])
+
+
 def test_an_undefined_name_names_the_file_and_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "typo.json.j2", '{\n  "a": 1,\n  "b": {{ custmer.id }}\n}')
     with pytest.raises(TemplateError) as exc:
@@ -112,6 +134,19 @@ def test_invalid_json_from_a_user_template_is_reported_not_sent(tmp_path: Path) 
 def test_a_missing_template_folder_is_reported() -> None:
     with pytest.raises(TemplateError, match="template folder 'no/such/dir' does not exist"):
         PayloadFactory(templates=["no/such/dir"])
+
+
+def test_user_templates_call_dict_methods_whatever_the_keys(tmp_path: Path) -> None:
+    # Built-in templates read keys first (and write order["items"]); user templates keep
+    # Jinja's rule, so a key never hides a method.
+    _write(
+        tmp_path,
+        "methods.json.j2",
+        '{% set d = {"items": [1, 2], "get": "x"} %}'
+        '{"pairs": {{ d.items() | list }}, "got": {{ d.get("get") }}, "key": {{ d["items"] }}}',
+    )
+    (p,) = generate("methods", count=1, templates=[tmp_path])
+    assert p.data == {"pairs": [["items", [1, 2]], ["get", "x"]], "got": "x", "key": [1, 2]}
 
 
 def test_expressions_render_as_json_values(tmp_path: Path) -> None:
