@@ -110,15 +110,16 @@ class PayloadFactory:
         env = render.make_environment(templates)
         # Built-in templates use no Jinja globals; user templates may (range, namespace…).
         self._globals = dict(env.globals) if templates else {}
-        self._plans = [self._plan(env, ev, envelope) for ev in self.events]
+        self._plans = [self._plan(env, ev, envelope, bool(templates)) for ev in self.events]
 
-    def _plan(self, env: Any, event: Event, envelope: str | None) -> tuple:
+    def _plan(self, env: Any, event: Event, envelope: str | None, user: bool) -> tuple:
         envelope = envelope or event.default_envelope
         name = event.template if envelope == "none" else event.template + "@" + envelope
         template = render.load(env, name)
-        # Reseeding Faker costs ~6 µs, so only templates that use `fake` pay for it.
-        fake = self.world.pool.faker if render.uses(env, name, "fake") else None
-        return event, template, fake
+        # Reseeding Faker costs ~6 µs, so built-in templates pay for it only if they use
+        # `fake`. A user template always gets it: a macro it imports may use it unseen.
+        uses_fake = user or render.uses(env, name, "fake")
+        return event, template, self.world.pool.faker if uses_fake else None
 
     def build(self, index: int) -> Payload:
         rng = self._rng

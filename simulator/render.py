@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import GeneratorType
 from typing import Any
 
 import jinja2
@@ -44,15 +45,17 @@ def _json_value(value: Any) -> str:
         return str(value)
     if value is None:
         return "null"
+    if cls is float and value - value != 0:  # nan and ±inf: orjson would write null
+        raise TypeError(f"cannot render {value} as JSON, which has no NaN or Infinity")
     # Every {{ expression }} is a JSON value, so templates never need a filter to be
     # correct JSON and cannot produce an unquoted string. orjson is ~10x faster than
     # Jinja's HTML-escaping tojson, and each expression pays this once.
     try:
         return orjson.dumps(value).decode()
-    except TypeError:
+    except TypeError as exc:
         if isinstance(value, jinja2.Undefined):
             value._fail_with_undefined_error()  # says which name, and why (e.g. unsafe)
-        raise TypeError(f"cannot render a {type(value).__name__} as JSON") from None
+        raise TypeError(f"cannot render a {type(value).__name__} as JSON ({exc})") from None
 
 
 def _compact(text: str) -> str:
@@ -123,8 +126,14 @@ class _JsonCodeGenerator(CodeGenerator):
         self.writeline("json_value = environment.finalize")
         self.writeline("getattr_ = environment.getattr")
 
+    # JSON is not HTML: {% autoescape %} changes nothing, for constants and values alike.
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        const = node.as_const(frame.eval_ctx)
+        return str(const) if isinstance(node, nodes.TemplateData) else finalize.const(const)
+
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        self.write("json_value(")
+        # Template text is only evaluated at run time under {% autoescape <expression> %}.
+        self.write("str(" if isinstance(node, nodes.TemplateData) else "json_value(")
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         self.write(")")
@@ -162,8 +171,9 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
         return text
     if obj is None:
         return None
-    if type(obj) is list:
-        return Json("[" + ",".join([entity(env, item, kind) for item in obj]) + "]")
+    if isinstance(obj, (list, tuple, GeneratorType)):  # also what map/select filters return
+        items = [entity(env, item, kind) for item in obj]
+        return Json("[" + ",".join(["null" if i is None else i for i in items]) + "]")
     # A per-event value (a discounted line, a user's dict): rendered every time.
     return Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
 
@@ -180,6 +190,9 @@ def template_dirs(user_dirs: Sequence[str | Path] = ()) -> list[Path]:
     return dirs
 
 
+# Comments and {% raw %} blocks are not template code: an include in them is left alone.
+_NOT_CODE = re.compile(r"\{#.*?#\}|\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}", re.S)
+_HIDDEN = "\x00%"  # stands for "{%" inside them while includes are expanded
 _INCLUDE = re.compile(r"""\{%-?\s*include\s+(?:"([^"]+)"|'([^']+)'|(data_template))\s*-?%\}""")
 ENVELOPE_SEP = "@"  # "customer.order.created.json.j2@v2024": that event in that envelope
 
@@ -203,7 +216,8 @@ class InliningLoader(jinja2.FileSystemLoader):
         lines = self._expand(environment, outer, data=name, stack=())
         self.origins[template] = [origin for _, origin in lines]
         filename = super().get_source(environment, outer)[1]
-        return "\n".join(text for text, _ in lines), filename, lambda: False
+        source = "\n".join(text for text, _ in lines).replace(_HIDDEN, "{%")
+        return source, filename, lambda: False
 
     def _expand(
         self, env: jinja2.Environment, name: str, data: str, stack: tuple[str, ...]
@@ -216,6 +230,7 @@ class InliningLoader(jinja2.FileSystemLoader):
             raise TemplateError(
                 f"template '{name}' is not UTF-8 text (byte {exc.start}: {exc.reason})"
             ) from None
+        source = _NOT_CODE.sub(lambda m: m.group(0).replace("{%", _HIDDEN), source)
         out: list[tuple[str, tuple[str, int]]] = []
         for lineno, line in enumerate(source.split("\n"), start=1):
             origin = (filename or name, lineno)
@@ -254,9 +269,11 @@ def make_environment(user_dirs: Sequence[str | Path] = ()) -> jinja2.Environment
         auto_reload=False,
         keep_trailing_newline=False,
         cache_size=-1,
-        extensions=[CompactJson],
+        extensions=[CompactJson, "jinja2.ext.loopcontrols"],
     )
     env.filters["entity"] = entity
+    # {{ m() | raw }}: text that is already JSON (a macro's output), inserted as it is.
+    env.filters["raw"] = lambda text: Json(text)
     return env
 
 

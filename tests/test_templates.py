@@ -159,3 +159,61 @@ def test_expressions_render_as_json_values(tmp_path: Path) -> None:
     (p,) = generate("values", count=1, templates=[tmp_path])
     assert p.data == {"s": 'say "hi"\n', "n": None, "t": True, "l": [1, "a"], "u": "żółw", "f": 1.5}
     assert json.loads(p.body) == p.data
+
+
+def _one(folder: Path, name: str, text: str) -> dict:
+    _write(folder, f"{name}.json.j2", text)
+    (p,) = generate(name, count=1, seed=3, now=NOW, templates=[folder])
+    return p.data
+
+
+def test_autoescape_changes_nothing_in_json(tmp_path: Path) -> None:
+    fixed = '{% set v = "<a&b>" %}{% autoescape true %}{"c": {{ "<a&b>" }}, "v": {{ v }}}'
+    assert _one(tmp_path, "fixed", fixed + "{% endautoescape %}") == {"c": "<a&b>", "v": "<a&b>"}
+    runtime = '{% set v = "<a&b>" %}{% autoescape index >= 0 %}{"v": {{ v }}}{% endautoescape %}'
+    assert _one(tmp_path, "runtime", runtime) == {"v": "<a&b>"}
+
+
+def test_macros_loops_and_the_raw_filter(tmp_path: Path) -> None:
+    _write(tmp_path, "_m.json.j2", '{% macro who() %}{"name": {{ fake.name() }}}{% endmacro %}')
+    text = (
+        '{% import "_m.json.j2" as m with context %}'
+        '{"who": {{ m.who() | raw }}, "text": {{ m.who() }}, "first": ['
+        "{% for n in range(9) %}{% if n == 3 %}{% break %}{% endif %}"
+        "{{ n }}{% if n < 2 %},{% endif %}{% endfor %}]}"
+    )
+    data = _one(tmp_path, "macro", text)
+    # `fake` reaches a macro of an imported file, though the event template never names it.
+    assert isinstance(data["who"]["name"], str) and data["who"]["name"]
+    assert set(json.loads(data["text"])) == {"name"}  # without `raw`: the text, as a string
+    assert data["first"] == [0, 1, 2]
+    again = _one(tmp_path, "macro", text)
+    assert again == data
+
+
+def test_includes_in_comments_and_raw_blocks_are_left_alone(tmp_path: Path) -> None:
+    text = (
+        '{#- {% include "_missing.json.j2" %} -#}\n'
+        '{"raw": {% raw %}"{% include \'_missing.json.j2\' %}"{% endraw %}}'
+    )
+    assert _one(tmp_path, "commented", text) == {"raw": "{% include '_missing.json.j2' %}"}
+
+
+def test_values_json_cannot_carry_are_errors_that_say_why(tmp_path: Path) -> None:
+    _write(tmp_path, "inf.json.j2", '{"a": {{ 1e308 * (10 + index) }}}')
+    with pytest.raises(TemplateError, match=r"inf.json.j2:1: TypeError: cannot render inf .*NaN"):
+        list(generate("inf", count=1, templates=[tmp_path]))
+    _write(tmp_path, "keys.json.j2", '{"a": {{ {1: "x"} }}}')
+    with pytest.raises(TemplateError, match=r"cannot render a dict as JSON \(.*str"):
+        list(generate("keys", count=1, templates=[tmp_path]))
+
+
+def test_entity_renders_any_sequence_and_nulls(tmp_path: Path) -> None:
+    _write(tmp_path, "_thing.json.j2", '{"n": {{ thing.n }}}')
+    text = (
+        '{% set xs = [{"n": 1}, {"n": 2}, {"n": 3}] %}'
+        '{"all": {{ ([none] + xs) | entity("thing") }},'
+        ' "odd": {{ xs | selectattr("n", "odd") | entity("thing") }}}'
+    )
+    data = _one(tmp_path, "things", text)
+    assert data == {"all": [None, {"n": 1}, {"n": 2}, {"n": 3}], "odd": [{"n": 1}, {"n": 3}]}
