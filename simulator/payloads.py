@@ -142,9 +142,11 @@ class PayloadFactory:
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
+            # The output is compacted, so its position says little: show the text there.
+            near = body[max(exc.pos - 30, 0) : exc.pos + 10].decode(errors="replace")
             raise TemplateError(
-                f"{event.template} rendered invalid JSON ({exc}); every {{{{ expression }}}} "
-                "is already a JSON value, so do not quote it"
+                f"{event.template} rendered invalid JSON ({exc.msg} at {near!r}); every "
+                "{{ expression }} is already a JSON value, so do not quote it"
             ) from None
         if self._overrides:
             for item in self._overrides:
