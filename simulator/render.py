@@ -209,6 +209,7 @@ class InliningLoader(jinja2.FileSystemLoader):
     def __init__(self, searchpath: list[str]) -> None:
         super().__init__(searchpath)
         self.origins: dict[str, list[tuple[str, int]]] = {}
+        self.names: dict[str, str] = {}  # file → template name, for files that are imported
 
     def get_source(self, environment: jinja2.Environment, template: str) -> tuple:
         name, _, envelope = template.partition(ENVELOPE_SEP)
@@ -216,6 +217,8 @@ class InliningLoader(jinja2.FileSystemLoader):
         lines = self._expand(environment, outer, data=name, stack=())
         self.origins[template] = [origin for _, origin in lines]
         filename = super().get_source(environment, outer)[1]
+        if not envelope and filename:
+            self.names[filename] = template
         source = "\n".join(text for text, _ in lines).replace(_HIDDEN, "{%")
         return source, filename, lambda: False
 
@@ -345,13 +348,19 @@ def with_globals(env: jinja2.Environment, context: dict) -> dict:
 
 
 def _where(exc: BaseException, template: jinja2.Template) -> str:
-    # Jinja rewrites tracebacks so template frames carry the template's line numbers.
-    line = None
+    # Jinja rewrites tracebacks so template frames carry the template's line numbers. The
+    # deepest template frame is where it failed: this template, or a file it imported.
+    env = template.environment
+    names = getattr(env.loader, "names", {})
+    where = None
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == template.filename:
-            line = tb.tb_lineno
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == template.filename:
+            where = (template.name, tb.tb_lineno)
+        elif filename in names:
+            where = (names[filename], tb.tb_lineno)
         tb = tb.tb_next
-    if line is None:
+    if where is None:
         return template.name or "template"
-    return origin(template.environment, template.name, line)
+    return origin(env, *where)

@@ -218,3 +218,13 @@ def test_entity_renders_any_sequence_and_nulls(tmp_path: Path) -> None:
     )
     data = _one(tmp_path, "things", text)
     assert data == {"all": [None, {"n": 1}, {"n": 2}, {"n": 3}], "odd": [{"n": 1}, {"n": 3}]}
+
+
+def test_a_failure_in_an_imported_macro_names_the_macro_file(tmp_path: Path) -> None:
+    macros = _write(
+        tmp_path, "_m.json.j2", "{% macro f() %}\n{{ 1 // (index * 0) }}\n{% endmacro %}"
+    )
+    _write(tmp_path, "calls.json.j2", '{% import "_m.json.j2" as m with context %}\n{{ m.f() }}')
+    with pytest.raises(TemplateError) as exc:
+        list(generate("calls", count=1, templates=[tmp_path]))
+    assert str(exc.value) == f"{macros}:2: ZeroDivisionError: integer division or modulo by zero"
