@@ -41,6 +41,8 @@ def _json_value(value: Any) -> str:
     cls = type(value)
     if cls is Json:
         return value
+    if cls is str:  # most values: straight to orjson
+        return orjson.dumps(value).decode()
     if cls is int:
         return str(value)
     if value is None:
@@ -171,9 +173,8 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
         return text
     if obj is None:
         return None
-    if isinstance(obj, (list, tuple, GeneratorType)):  # also what map/select filters return
-        items = [entity(env, item, kind) for item in obj]
-        return Json("[" + ",".join(["null" if i is None else i for i in items]) + "]")
+    if type(obj) is list or isinstance(obj, (tuple, GeneratorType)):  # and map/select's
+        return Json("[" + ",".join([entity(env, item, kind) or "null" for item in obj]) + "]")
     # A per-event value (a discounted line, a user's dict): rendered every time.
     return Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
 
