@@ -288,15 +288,15 @@ class Engine:
     async def _closed_sender(
         self, session: Any, shard: Iterator[tuple[int, float]], deadline: float | None
     ) -> None:
-        ready = self._ready
+        ready, clock = self._ready, self._clock
         while not self._stopping:
-            now = self._clock()
-            if deadline is not None and now >= deadline:
+            if deadline is not None and clock() >= deadline:
                 return
             if not ready and not self._prebuild(shard):
                 return
             index, payload = ready.popleft()
-            await self._deliver(session, index, now, False, payload)
+            # Due now, after any prebuild: a closed-model send is never late by design.
+            await self._deliver(session, index, clock(), False, payload)
 
     def _prebuild(self, shard: Iterator[tuple[int, float]]) -> bool:
         """Build the closed model's next PREBUILD payloads back to back; False when done.
