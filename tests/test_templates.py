@@ -204,6 +204,9 @@ def test_values_json_cannot_carry_are_errors_that_say_why(tmp_path: Path) -> Non
     _write(tmp_path, "inf.json.j2", '{"a": {{ 1e308 * (10 + index) }}}')
     with pytest.raises(TemplateError, match=r"inf.json.j2:1: TypeError: cannot render inf .*NaN"):
         list(generate("inf", count=1, templates=[tmp_path]))
+    _write(tmp_path, "nan.json.j2", '{"a": {{ "nan" | float }}}')  # folded when compiled
+    with pytest.raises(TemplateError, match=r"nan.json.j2:1: TypeError: cannot render nan "):
+        list(generate("nan", count=1, templates=[tmp_path]))
     _write(tmp_path, "keys.json.j2", '{"a": {{ {1: "x"} }}}')
     with pytest.raises(TemplateError, match=r"cannot render a dict as JSON \(.*str"):
         list(generate("keys", count=1, templates=[tmp_path]))
