@@ -6,7 +6,8 @@ aiohttp.web process), in one run:
   (a) the rate `send --rate max --workers auto` sustains for --seconds with zero errors:
       every request a freshly generated, signed customer.order.created;
   (b) plain aiohttp POSTing one static body, same processes and concurrency: the ceiling
-      Python reaches on this box; (a)/(b) is what generation and bookkeeping cost;
+      Python reaches on this box; (a)/(b) is what generation and bookkeeping cost.
+      (a) and (b) alternate for --rounds rounds, and the median ratio is reported;
   (c) --rate 1000/s for --seconds: achieved rate, its error, p99 schedule lag;
   (d) peak RSS of an --events run at --rate max, next to one a tenth as long (flat memory
       means the two peaks are close).
@@ -23,6 +24,7 @@ import multiprocessing
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -221,6 +223,7 @@ def main() -> None:
     )
     parser.add_argument("--workers", default="auto", help="processes for (a) and (b)")
     parser.add_argument("--rate", type=float, default=1000.0, help="target of (c), events/s")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of (a), (b)")
     args = parser.parse_args()
     workers = os.cpu_count() or 1 if args.workers == "auto" else int(args.workers)
 
@@ -231,17 +234,25 @@ def main() -> None:
             url=url, rate=None, duration=args.seconds, workers=workers,
             concurrency=CONCURRENCY, secret=SECRET, dead_letter=None, factory={"seed": 1},
         )  # fmt: skip
-        result = send(config)
-        a = result.summary["achieved_rate"]
-        errors = sum(result.stats.error_kinds.values())
-        print(
-            f"(a) send --rate max --workers {workers}: {a:,.0f} unique signed deliveries/s "
-            f"({result.stats.delivered:,} in {result.summary['duration_s']:.1f}s, {errors} errors)"
-        )
-
-        b = baseline(url, workers, args.seconds)
-        print(f"(b) plain aiohttp, static body, {workers} x {CONCURRENCY} tasks: {b:,.0f} req/s")
-        print(f"    ratio a/b: {a / b:.2f}")
+        # (a) and (b) alternate: on a shared machine the speed drifts over minutes, and a
+        # ratio of two runs far apart in time would measure that drift.
+        ratios = []
+        for round_ in range(1, args.rounds + 1):
+            result = send(config)
+            a = result.summary["achieved_rate"]
+            errors = sum(result.stats.error_kinds.values())
+            print(
+                f"(a) round {round_}: send --rate max --workers {workers}: {a:,.0f} unique "
+                f"signed deliveries/s ({result.stats.delivered:,} in "
+                f"{result.summary['duration_s']:.1f}s, {errors} errors)"
+            )
+            b = baseline(url, workers, args.seconds)
+            print(
+                f"(b) round {round_}: plain aiohttp, static body, {workers} x {CONCURRENCY} "
+                f"tasks: {b:,.0f} req/s; ratio a/b {a / b:.2f}"
+            )
+            ratios.append(a / b)
+        print(f"    ratio a/b over {args.rounds} rounds: median {statistics.median(ratios):.2f}")
 
         config = config.replace(rate=args.rate, workers=1)
         result = send(config)
