@@ -295,7 +295,7 @@ class Engine:
             if not ready and not self._prebuild(shard):
                 return
             index, payload = ready.popleft()
-            # Due now, after any prebuild: a closed-model send is never late by design.
+            # Due when taken, after any prebuild: building the batch is not schedule lag.
             await self._deliver(session, index, clock(), False, payload)
 
     def _prebuild(self, shard: Iterator[tuple[int, float]]) -> bool:
