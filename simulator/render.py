@@ -100,17 +100,21 @@ class CompactJson(Extension):
                 yield token
 
 
+# What `a.b` finds as an attribute of a dict: for these names Jinja's rule applies.
+_DICT_ATTRIBUTES = frozenset(dir(Entity))
+
+
 class _DictFirst:
-    """Look `a.b` up as a key first when `a` is a dict (built-in templates only).
+    """Look `a.b` up as a key first when `a` is a dict and `b` is no attribute of dicts.
 
     Payload contexts are plain dicts, and Jinja's attribute-first lookup raises and
     catches an AttributeError for every `.` in a template: most of a render's cost. The
-    built-in templates write `order["items"]` where a key is also a dict method's name.
-    User templates keep Jinja's own rule, so `d.items()` is the method there.
+    result is Jinja's own: `d.items()` is still the method, and the sandbox still
+    judges `d.__class__`.
     """
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict or type(obj) is Entity:
+        if (type(obj) is dict or type(obj) is Entity) and attribute not in _DICT_ATTRIBUTES:
             try:
                 return obj[attribute]
             except KeyError:
@@ -163,7 +167,7 @@ class JsonEnvironment(_DictFirst, jinja2.Environment):
     code_generator_class = _JsonCodeGenerator
 
 
-class SandboxedJsonEnvironment(SandboxedEnvironment):
+class SandboxedJsonEnvironment(_DictFirst, SandboxedEnvironment):
     code_generator_class = _JsonCodeGenerator
 
 
