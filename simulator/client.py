@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import ssl
@@ -23,7 +24,8 @@ _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 def error_kind(exc: BaseException) -> str:
     """The failure class of an attempt that got no HTTP status."""
-    if isinstance(exc, TimeoutError):  # aiohttp's timeouts subclass it too
+    # aiohttp's timeouts subclass asyncio.TimeoutError, which is TimeoutError only from 3.11.
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return "timeout"
     if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
         return "tls"

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 import standardwebhooks
@@ -206,6 +207,8 @@ def test_send_takes_text_options_and_names_an_unknown_one():
 
 def test_error_kinds_cover_transport_failures():
     assert error_kind(TimeoutError()) == "timeout"
+    assert error_kind(asyncio.TimeoutError()) == "timeout"  # a different class before 3.11
+    assert error_kind(aiohttp.ServerTimeoutError()) == "timeout"
     assert error_kind(ConnectionResetError()) == "reset"
     assert error_kind(ValueError()) == "other"
 
