@@ -171,6 +171,11 @@ class SandboxedJsonEnvironment(_DictFirst, SandboxedEnvironment):
     code_generator_class = _JsonCodeGenerator
 
 
+def _partial(env: jinja2.Environment, obj: Any, kind: str) -> Json:
+    """`_<kind>.json.j2` rendered with only `obj`, under the name `kind`."""
+    return Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
+
+
 @jinja2.pass_environment
 def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
     """`{{ customer | entity("customer") }}`: render `_customer.json.j2` once per object.
@@ -184,7 +189,7 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
         done = obj._rendered
         if done is not None and done[0] is env and done[1] == kind:
             return done[2]
-        text = Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
+        text = _partial(env, obj, kind)
         obj._rendered = (env, kind, text)
         return text
     if obj is None:
@@ -192,7 +197,7 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
     if type(obj) is list or isinstance(obj, (tuple, GeneratorType)):  # and map/select's
         return Json("[" + ",".join([entity(env, item, kind) or "null" for item in obj]) + "]")
     # A per-event value (a discounted line, a user's dict): rendered every time.
-    return Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
+    return _partial(env, obj, kind)
 
 
 def template_dirs(user_dirs: Sequence[str | Path] = ()) -> list[Path]:
@@ -321,7 +326,9 @@ def load(env: jinja2.Environment, name: str) -> jinja2.Template:
         raise TemplateError(f"{where}: cannot compile: {type(exc).__name__}: {exc}") from None
 
 
-def _syntax_error(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError, name: str) -> Exception:
+def _syntax_error(
+    env: jinja2.Environment, exc: jinja2.TemplateSyntaxError, name: str
+) -> TemplateError:
     where = origin(env, exc.name or name, exc.lineno)
     return TemplateError(f"{where}: template syntax error: {exc.message}")
 

@@ -512,21 +512,26 @@ def test_the_built_in_receiver_prepares_schemas_before_a_long_run(prepared, tmp_
     assert prepared == [(["customer.order.paid"], ["v2018"], 0)]
 
 
-def test_stop_dead_letters_everything_not_delivered(tmp_path):
-    dead = tmp_path / "dl.ndjson"
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
-        config = SendConfig(
-            url=slow.url, count=50, rate=100.0, secret=SECRET, factory=FACTORY,
-            dead_letter=str(dead), grace=0.1,
-        )  # fmt: skip
-        engine = Engine(config)
+def _stopped_run(delay: float, stop_after: float, dead, **config):
+    """An Engine run against a receiver answering after `delay` s, stopped after
+    `stop_after` s: (the receiver's url, the RunResult, the dead-letter records)."""
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(delay, delay))) as slow:
+        options = {"secret": SECRET, "factory": FACTORY, "dead_letter": str(dead)}
+        engine = Engine(SendConfig(url=slow.url, **{**options, **config}))
 
         async def main():
-            asyncio.get_running_loop().call_later(0.2, engine.stop)
+            asyncio.get_running_loop().call_later(stop_after, engine.stop)
             return await engine.run()
 
         result = run_async(main())
     records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    return slow.url, result, records
+
+
+def test_stop_dead_letters_everything_not_delivered(tmp_path):
+    _, result, records = _stopped_run(
+        0.5, 0.2, tmp_path / "dl.ndjson", count=50, rate=100.0, grace=0.1
+    )
     assert result.interrupted and result.stats.interrupted
     assert (
         result.stats.delivered + result.dead_lettered == 50 == len(records) + result.stats.delivered
@@ -543,24 +548,13 @@ def test_stop_dead_letters_everything_not_delivered(tmp_path):
 def test_stop_at_rate_max_dead_letters_prebuilt_and_unbuilt_events(tmp_path):
     # The closed model builds payloads ahead (PREBUILD at a time): those built but not
     # sent when the run stops are dead-lettered with the never-built ones, unchanged.
-    dead = tmp_path / "dl.ndjson"
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
-        config = SendConfig(
-            url=slow.url, count=60, rate=None, concurrency=3, secret=SECRET,
-            factory=FACTORY, dead_letter=str(dead), grace=0.05,
-        )  # fmt: skip
-        engine = Engine(config)
-
-        async def main():
-            asyncio.get_running_loop().call_later(0.15, engine.stop)
-            return await engine.run()
-
-        result = run_async(main())
-    records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    url, result, records = _stopped_run(
+        0.3, 0.15, tmp_path / "dl.ndjson", count=60, rate=None, concurrency=3, grace=0.05
+    )
     assert result.interrupted and result.stats.delivered == 0  # every answer came too late
     assert result.dead_lettered == len(records) == 60
     assert result.not_sent == 57  # three were in flight; the rest, prebuilt or not, unsent
-    factory = PayloadFactory(**FACTORY, target_url=slow.url)
+    factory = PayloadFactory(**FACTORY, target_url=url)
     assert [r["body"].encode() for r in records[3:]] == [
         factory.build(i).body for i in range(3, 60)
     ]
@@ -568,20 +562,9 @@ def test_stop_at_rate_max_dead_letters_prebuilt_and_unbuilt_events(tmp_path):
 
 
 def test_stop_in_a_duration_run_dead_letters_only_what_was_generated(tmp_path):
-    dead = tmp_path / "dl.ndjson"
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
-        config = SendConfig(
-            url=slow.url, duration=30.0, rate=100.0, secret=SECRET, factory=FACTORY,
-            dead_letter=str(dead), grace=0.1,
-        )  # fmt: skip
-        engine = Engine(config)
-
-        async def main():
-            asyncio.get_running_loop().call_later(0.2, engine.stop)
-            return await engine.run()
-
-        result = run_async(main())
-    records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    _, result, records = _stopped_run(
+        0.5, 0.2, tmp_path / "dl.ndjson", duration=30.0, rate=100.0, grace=0.1
+    )
     stats = result.stats
     assert result.interrupted and result.not_sent == 0 and stats.not_sent == 0
     assert 0 < stats.events < 100  # about 0.2 s of 100/s, not the 3,000 planned
