@@ -1,4 +1,4 @@
-"""The HTTP side of sending: a pooled keep-alive session, one POST per attempt, failure kinds."""
+"""The HTTP side of sending: keep-alive connections to the target, one POST per attempt."""
 
 from __future__ import annotations
 
@@ -6,45 +6,45 @@ import asyncio
 import errno
 import socket
 import ssl
-from typing import Any
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from simulator import __version__
 from simulator.errors import DeliveryError
+from simulator.http1 import ResponseError, ResponseReader, request_head, target
 from simulator.sendconfig import public_url
 
 USER_AGENT = f"webhook-simulator/{__version__}"
 ERROR_KINDS = ("status", "timeout", "connect", "reset", "tls", "other")
 CONNECT_TIMEOUT_S = 3.0
 _RETRY_AFTER = frozenset({429, 503})
+_RESETS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 
-def error_kind(exc: BaseException) -> str:
+def error_kind(exc: BaseException, connecting: bool = False) -> str:
     """The failure class of an attempt that got no HTTP status."""
-    # aiohttp's timeouts subclass asyncio.TimeoutError, which is TimeoutError only from 3.11.
+    # asyncio.TimeoutError is the builtin TimeoutError only from 3.11.
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return "timeout"
-    if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
+    if isinstance(exc, ssl.SSLError):
         return "tls"
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if connecting and isinstance(exc, OSError):
         return "connect"
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
-        return "reset"
-    if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) in _RESET_ERRNOS:
+    if isinstance(exc, _RESETS) or getattr(exc, "errno", None) in _RESET_ERRNOS:
         return "reset"
     return "other"
 
 
-def ssl_context(insecure: bool = False, ca_bundle: str | None = None) -> ssl.SSLContext | bool:
+def ssl_context(insecure: bool = False, ca_bundle: str | None = None) -> ssl.SSLContext:
     """Certificates verified against the system store (plus `ca_bundle`), or not at all.
 
     Loading the system store takes tens of milliseconds: build this before a run starts.
     """
     if insecure:
-        return False
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
     context = ssl.create_default_context()
     if ca_bundle:
         try:
@@ -55,28 +55,151 @@ def ssl_context(insecure: bool = False, ca_bundle: str | None = None) -> ssl.SSL
     return context
 
 
-def open_session(*, limit: int, timeout: float, ssl: ssl.SSLContext | bool = True) -> Any:
-    """A keep-alive session with at most `limit` connections; call inside a running loop."""
-    connector = aiohttp.TCPConnector(limit=limit, ssl=ssl, keepalive_timeout=60)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout))
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: at most one request on it at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reader = ResponseReader()
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.close()  # bytes nobody asked for: the connection can no longer be trusted
+            return
+        try:
+            if self.reader.feed(data):
+                waiter.set_result(None)
+        except ResponseError as exc:
+            self.close()
+            waiter.set_exception(exc)
+
+    def eof_received(self) -> bool:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            if self.reader.feed_eof():
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(ConnectionResetError("closed before the response ended"))
+        self.closed = True
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc or ConnectionResetError("connection closed"))
+
+    def expire(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(TimeoutError())
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
 
 
-async def post(
-    session: Any, url: str, body: bytes, headers: dict[str, str]
-) -> tuple[int | None, str | None, str | None]:
-    """(status, error kind, Retry-After) of one POST; never raises for a transport failure.
+class Session:
+    """Keep-alive HTTP/1.1 connections to one URL, POSTing one request per connection at a
+    time. The engine bounds how many requests run at once, and so how many connections
+    open. Redirects are not followed: a webhook sender treats a 3xx as a failed delivery.
 
-    Redirects are not followed: a webhook sender treats a 3xx as a failed delivery.
+    Not aiohttp's ClientSession: its per-request machinery (cookies, tracing, redirects,
+    header multidicts, timers) costs several times the request itself, and `send`'s
+    throughput is what that leaves. asyncio's transports and TLS carry the bytes.
     """
-    try:
-        async with session.post(url, data=body, headers=headers, allow_redirects=False) as answer:
-            await answer.read()
-            retry_after = (
-                answer.headers.get("Retry-After") if answer.status in _RETRY_AFTER else None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self._target = target(url)
+        self._timeout = timeout
+        self._ssl = (tls or ssl_context()) if self._target.tls else None
+        self._idle: list[_Connection] = []
+        self._open: set[_Connection] = set()
+        self._loop = asyncio.get_running_loop()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for connection in self._open:
+            connection.close()
+        self._open.clear()
+        self._idle.clear()
+
+    async def post(
+        self, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str | None, str | None]:
+        """(status, error kind, Retry-After) of one POST within the timeout, connecting
+        included; never raises for a transport failure."""
+        loop = self._loop
+        deadline = loop.time() + self._timeout
+        connection = None
+        idle = self._idle
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
+                break
+            connection = None
+        try:
+            if connection is None:
+                connection = await self._connect(deadline)
+            reader = connection.reader
+            reader.reset()
+            waiter = connection.waiter = loop.create_future()
+            connection.transport.writelines(  # type: ignore[union-attr]
+                (request_head(self._target, headers, len(body)), body)
             )
-            return answer.status, None, retry_after
-    except Exception as exc:  # every transport failure is a counted outcome, not a crash
-        return None, error_kind(exc), None
+            timer = loop.call_at(deadline, connection.expire)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+        except BaseException as exc:
+            if connection is not None:
+                connection.close()
+                self._open.discard(connection)
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the engine is winding down
+            return None, error_kind(exc, connecting=connection is None), None
+        status = reader.status
+        retry_after = reader.retry_after if status in _RETRY_AFTER else None
+        if reader.keep_alive and not reader.leftover and not connection.closed:
+            connection.waiter = None
+            idle.append(connection)
+        else:
+            connection.close()
+            self._open.discard(connection)
+        return status, None, retry_after
+
+    async def _connect(self, deadline: float) -> _Connection:
+        target = self._target
+        opening = self._loop.create_connection(
+            _Connection,
+            target.host,
+            target.port,
+            ssl=self._ssl,
+            server_hostname=target.host if target.tls else None,
+        )
+        _, connection = await asyncio.wait_for(opening, deadline - self._loop.time())
+        self._open.add(connection)
+        return connection
 
 
 def check_target(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.client import USER_AGENT, open_session, post, ssl_context
+from simulator.client import USER_AGENT, Session, ssl_context
 from simulator.errors import RecordError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.record import Records, part_path
@@ -129,7 +129,7 @@ class Engine:
             for index in range(WARM_UP_BUILDS):
                 self._source.build(index)
         https = config.url.startswith("https:")
-        self._ssl = ssl_context(config.insecure, config.ca_bundle) if https else True
+        self._tls = ssl_context(config.insecure, config.ca_bundle) if https else None
         self._base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._extra = dict(config.headers)
         self._expect = config.expect_status
@@ -199,11 +199,7 @@ class Engine:
             self._stop_future.set_result(None)
         shard = self.schedule.shard(self.worker, self.workers)
         closed, config = self.schedule.closed, self.config
-        async with open_session(
-            limit=config.concurrency if closed else config.max_in_flight,
-            timeout=config.timeout,
-            ssl=self._ssl,
-        ) as session:
+        async with Session(config.url, timeout=config.timeout, tls=self._tls) as session:
             # The clock starts once everything is in place, so the first sends are on time.
             now_wall, now = self._wall(), self._clock()
             self._wall0 = now_wall - now
@@ -398,7 +394,7 @@ class Engine:
         started = self._clock()
         if event.first is None:
             event.first = started
-        status, error, retry_after = await post(session, self.config.url, payload.body, headers)
+        status, error, retry_after = await session.post(payload.body, headers)
         finished = self._clock()
         ok = error is None and (
             status in self._expect if self._expect is not None else 200 <= status < 300

@@ -14,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import aiohttp
 import orjson
 import pytest
 import standardwebhooks
@@ -22,7 +21,7 @@ import stripe
 from aiohttp import web
 
 from simulator import sending
-from simulator.client import check_target, error_kind
+from simulator.client import check_target
 from simulator.deliver import Engine
 from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
 from simulator.payloads import PayloadFactory
@@ -119,6 +118,12 @@ def test_urls_and_headers():
     assert parse_header("X-Team:  payments ") == ("X-Team", "payments")
     with pytest.raises(UsageError, match=r"invalid header 'X-Team payments'"):
         parse_header("X-Team payments")
+    assert parse_header("Host: api.example.com") == ("Host", "api.example.com")
+    for framing in ("Content-Length: 5", "transfer-encoding: chunked", "Connection: close"):
+        name = framing.split(":")[0]
+        with pytest.raises(UsageError) as caught:
+            parse_header(framing)
+        assert str(caught.value) == f"invalid header '{framing}': the sender sets {name} itself"
 
 
 @pytest.mark.parametrize(
@@ -203,14 +208,6 @@ def test_send_takes_text_options_and_names_an_unknown_one():
     with pytest.raises(UsageError) as caught:
         send(workers="lots")
     assert str(caught.value) == "invalid workers 'lots': use a number of at least 1, or auto"
-
-
-def test_error_kinds_cover_transport_failures():
-    assert error_kind(TimeoutError()) == "timeout"
-    assert error_kind(asyncio.TimeoutError()) == "timeout"  # a different class before 3.11
-    assert error_kind(aiohttp.ServerTimeoutError()) == "timeout"
-    assert error_kind(ConnectionResetError()) == "reset"
-    assert error_kind(ValueError()) == "other"
 
 
 # -- delivery ------------------------------------------------------------------------

@@ -1,0 +1,237 @@
+"""HTTP/1.1 on the wire for `send`: request heads out, response framing in (RFC 9112).
+
+A webhook sender needs three things from an answer: its status, its Retry-After, and
+where it ends, so that the connection can carry the next request. Bodies are counted and
+dropped as they arrive, never kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+MAX_HEAD = 64 * 1024  # a status line and headers larger than this are not a webhook answer
+_UNRESERVED = "/%:@!$&'()*+,;=-._~"
+_HEX = b"0123456789abcdefABCDEF"
+
+
+class ResponseError(ValueError):
+    """Bytes from the server that are not an HTTP/1.x response."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a URL's requests go, and the start of every request head to it."""
+
+    host: str  # for the socket: no brackets, IDNA-encoded
+    port: int
+    tls: bool
+    line: bytes  # the request line
+    host_line: bytes
+    auth: bytes  # an Authorization line from user:password in the URL, or nothing
+
+
+def target(url: str, method: str = "POST") -> Target:
+    """The Target of an absolute http(s) URL (already checked by sendconfig.check_url)."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    host = parts.hostname or ""
+    # An IP literal stays as it is; a name IDNA refuses is left for the resolver to refuse.
+    with contextlib.suppress(UnicodeError):
+        host = host.encode("idna").decode("ascii")
+    port = parts.port or (443 if tls else 80)
+    shown = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != (443 if tls else 80):
+        shown = f"{shown}:{parts.port}"
+    path = quote(parts.path or "/", safe=_UNRESERVED)
+    if parts.query:
+        path = f"{path}?{quote(parts.query, safe=_UNRESERVED + '?')}"
+    auth = b""
+    if parts.username is not None or parts.password is not None:
+        # As a browser does: credentials in the URL become Basic authentication.
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        auth = b"Authorization: Basic %s\r\n" % base64.b64encode(pair.encode())
+    line = f"{method} {path} HTTP/1.1\r\n".encode("ascii")
+    return Target(host, port, tls, line, f"Host: {shown}\r\n".encode("ascii"), auth)
+
+
+def request_head(target: Target, headers: dict[str, str], length: int) -> bytes:
+    """The whole request head for a body of `length` bytes. A Host among `headers` (a
+    --header "Host: ...") names the virtual host in place of the URL's."""
+    host = target.host_line
+    fields = []
+    for name, value in headers.items():
+        if name.lower() == "host":
+            host = f"Host: {value}\r\n".encode()
+        else:
+            fields.append(f"{name}: {value}\r\n")
+    return b"%s%s%s%sContent-Length: %d\r\n\r\n" % (
+        target.line,
+        host,
+        target.auth,
+        "".join(fields).encode(),
+        length,
+    )
+
+
+class ResponseReader:
+    """Frames one response at a time from the bytes a connection receives.
+
+    feed() returns True once the response is complete; status, retry_after and
+    keep_alive then describe it. A 1xx interim answer is skipped. Raises ResponseError
+    for anything that is not HTTP/1.x, or that cannot be framed.
+    """
+
+    __slots__ = (
+        "_buffer", "_chunked", "_left", "_state", "body_bytes", "keep_alive", "retry_after",
+        "status",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._buffer = b""
+        self._state = "head"  # head, length, chunk-size, chunk-data, trailer, eof, done
+        self._left = 0
+        self._chunked = False
+        self.status: int | None = None
+        self.retry_after: str | None = None
+        self.keep_alive = True
+        self.body_bytes = 0
+
+    @property
+    def started(self) -> bool:
+        """Some of the response has arrived."""
+        return bool(self._buffer) or self._state != "head"
+
+    @property
+    def leftover(self) -> bool:
+        """Bytes came after the complete response: nothing was asked that they answer."""
+        return bool(self._buffer)
+
+    def feed(self, data: bytes) -> bool:
+        buffer = self._buffer + data if self._buffer else data
+        while True:
+            state = self._state
+            if state == "head":
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buffer) > MAX_HEAD:
+                        raise ResponseError("response head larger than 64 KiB")
+                    break
+                head, buffer = buffer[:end], buffer[end + 4 :]
+                self._read_head(head)
+            elif state == "length":
+                taken = min(self._left, len(buffer))
+                self._left -= taken
+                self.body_bytes += taken
+                buffer = buffer[taken:]
+                if self._left:
+                    break
+                self._state = "done"
+            elif state == "chunk-size":
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    if len(buffer) > MAX_HEAD:
+                        raise ResponseError("chunk size line too long")
+                    break
+                line, buffer = buffer[:end], buffer[end + 2 :]
+                size = line.split(b";", 1)[0].strip()
+                if not size or size.strip(_HEX):
+                    raise ResponseError(f"bad chunk size {size[:20]!r}")
+                self._left = int(size, 16)
+                self._state = "chunk-data" if self._left else "trailer"
+            elif state == "chunk-data":
+                if len(buffer) < self._left + 2:
+                    # Drop what is here of the chunk, but keep enough to see its CRLF.
+                    taken = min(self._left, len(buffer))
+                    self._left -= taken
+                    self.body_bytes += taken
+                    buffer = buffer[taken:]
+                    if self._left or len(buffer) < 2:
+                        break
+                if buffer[self._left : self._left + 2] != b"\r\n":
+                    raise ResponseError("chunk not followed by CRLF")
+                self.body_bytes += self._left
+                buffer = buffer[self._left + 2 :]
+                self._left = 0
+                self._state = "chunk-size"
+            elif state == "trailer":
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    if len(buffer) > MAX_HEAD:
+                        raise ResponseError("trailer larger than 64 KiB")
+                    break
+                line, buffer = buffer[:end], buffer[end + 2 :]
+                if not line:
+                    self._state = "done"
+            elif state == "eof":
+                self.body_bytes += len(buffer)
+                buffer = b""
+                break
+            else:  # done
+                break
+        self._buffer = buffer
+        return self._state == "done"
+
+    def feed_eof(self) -> bool:
+        """The server closed the connection: True if that ends the response."""
+        if self._state == "eof":
+            self._state = "done"
+            return True
+        return self._state == "done"
+
+    def _read_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        status_line = lines[0]
+        version, _, rest = status_line.partition(b" ")
+        code = rest[:3]
+        if version[:7] != b"HTTP/1." or len(version) != 8 or not code.isdigit():
+            raise ResponseError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
+        status = int(code)
+        if status < 100:
+            raise ResponseError(f"status {status} out of range")
+        length = chunked = None
+        connection = b""
+        retry_after = None
+        for line in lines[1:]:
+            name, colon, value = line.partition(b":")
+            if not colon:
+                raise ResponseError(f"header line without a colon: {line[:40]!r}")
+            name = name.strip().lower()
+            value = value.strip()
+            if name == b"content-length":
+                if not value.isdigit() or (length is not None and int(value) != length):
+                    raise ResponseError(f"bad Content-Length {value[:20]!r}")
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
+            elif name == b"connection":
+                connection += b"," + value.lower()
+            elif name == b"retry-after":
+                retry_after = value.decode("latin-1")
+        if 100 <= status < 200:
+            if status == 101:
+                raise ResponseError("the server switched protocols")
+            return  # an interim answer; the real one follows
+        tokens = {token.strip() for token in connection.split(b",")}
+        if version == b"HTTP/1.0":
+            self.keep_alive = b"keep-alive" in tokens
+        else:
+            self.keep_alive = b"close" not in tokens
+        self.status, self.retry_after = status, retry_after
+        if status in (204, 304):
+            self._state = "done"
+        elif chunked is not None:
+            if not chunked:  # a coding we cannot frame: the body runs to the close
+                self._state, self.keep_alive = "eof", False
+            else:
+                self._state = "chunk-size"
+        elif length is not None:
+            self._left = length
+            self._state = "length" if length else "done"
+        else:
+            self._state, self.keep_alive = "eof", False

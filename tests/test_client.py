@@ -1,0 +1,319 @@
+"""The send client over real loopback sockets: keep-alive, framing, failures, other servers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from aiohttp import web
+
+from simulator.client import Session, error_kind
+
+BODY = b'{"event":"customer.order.created"}'
+HEADERS = {"Content-Type": "application/json", "X-Signature": "abc"}
+
+
+class Scripted:
+    """A loopback server that reads each request whole and answers what `answer` returns:
+    (bytes to write, close the connection after them). It counts connections and keeps
+    every request it read."""
+
+    def __init__(self, answer: Callable[[int, bytes], tuple[bytes, bool]]) -> None:
+        self.answer = answer
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []  # (head, body)
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/hooks"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = await reader.readexactly(length)
+                self.requests.append((head, body))
+                data, close = self.answer(len(self.requests), head)
+                writer.write(data)
+                await writer.drain()
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_keep_alive_carries_every_request_on_one_connection():
+    async def main():
+        server = Scripted(lambda n, head: (OK, False))
+        async with server as url, Session(url, timeout=5) as session:
+            results = [await session.post(BODY, HEADERS) for _ in range(5)]
+        return server, results
+
+    server, results = _run(main())
+    assert results == [(200, None, None)] * 5
+    assert server.connections == 1
+    head, body = server.requests[0]
+    assert body == BODY
+    port = head.split(b"Host: 127.0.0.1:")[1].split(b"\r\n")[0]
+    assert head == (
+        b"POST /hooks HTTP/1.1\r\nHost: 127.0.0.1:" + port + b"\r\n"
+        b"Content-Type: application/json\r\nX-Signature: abc\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(BODY)
+    )
+
+
+def test_concurrent_requests_open_one_connection_each():
+    async def main():
+        server = Scripted(lambda n, head: (OK, False))
+        async with server as url, Session(url, timeout=5) as session:
+            for _ in range(3):
+                await asyncio.gather(*(session.post(BODY, HEADERS) for _ in range(8)))
+        return server
+
+    server = _run(main())
+    assert server.connections == 8 and len(server.requests) == 24
+
+
+def test_connection_close_is_honoured_even_if_the_server_keeps_the_socket_open():
+    close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+    async def main():
+        server = Scripted(lambda n, head: (close, False))
+        async with server as url, Session(url, timeout=5) as session:
+            results = [await session.post(BODY, HEADERS) for _ in range(3)]
+        return server, results
+
+    server, results = _run(main())
+    assert results == [(200, None, None)] * 3
+    assert server.connections == 3
+
+
+def test_an_idle_connection_the_server_dropped_is_not_reused():
+    async def main():
+        # Keep-alive answers, but the server closes each connection once idle (as a
+        # receiver with a short keep-alive timeout does).
+        server = Scripted(lambda n, head: (OK, True))
+        async with server as url, Session(url, timeout=5) as session:
+            results = []
+            for _ in range(3):
+                results.append(await session.post(BODY, HEADERS))
+                await asyncio.sleep(0.05)  # the server's FIN arrives while idle
+            return server, results
+
+    server, results = _run(main())
+    assert results == [(200, None, None)] * 3
+    assert server.connections == 3
+
+
+def test_retry_after_is_read_on_429_and_503_only():
+    answers = {
+        1: b"HTTP/1.1 429 Slow Down\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n",
+        2: b"HTTP/1.1 503 Busy\r\nretry-after: Wed, 21 Oct 2026 07:28:00 GMT\r\n"
+        b"Content-Length: 0\r\n\r\n",
+        3: b"HTTP/1.1 500 Oops\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n",
+    }
+
+    async def main():
+        server = Scripted(lambda n, head: (answers[n], False))
+        async with server as url, Session(url, timeout=5) as session:
+            return [await session.post(BODY, HEADERS) for _ in range(3)]
+
+    assert _run(main()) == [
+        (429, None, "3"),
+        (503, None, "Wed, 21 Oct 2026 07:28:00 GMT"),
+        (500, None, None),
+    ]
+
+
+def test_garbage_is_a_failed_attempt_and_the_next_one_gets_a_fresh_connection():
+    async def main():
+        server = Scripted(lambda n, head: (b"SSH-2.0-nope\r\n\r\n" if n == 1 else OK, False))
+        async with server as url, Session(url, timeout=5) as session:
+            results = [await session.post(BODY, HEADERS) for _ in range(2)]
+        return server, results
+
+    server, results = _run(main())
+    assert results == [(None, "other", None), (200, None, None)]
+    assert server.connections == 2
+
+
+def test_bytes_nobody_asked_for_end_the_connection():
+    async def main():
+        server = Scripted(lambda n, head: (OK + OK if n == 1 else OK, False))
+        async with server as url, Session(url, timeout=5) as session:
+            results = [await session.post(BODY, HEADERS) for _ in range(2)]
+        return server, results
+
+    server, results = _run(main())
+    assert results == [(200, None, None)] * 2
+    assert server.connections == 2
+
+
+def test_a_response_cut_short_is_a_reset():
+    async def main():
+        server = Scripted(lambda n, head: (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nok", True))
+        async with server as url, Session(url, timeout=5) as session:
+            return await session.post(BODY, HEADERS)
+
+    assert _run(main()) == (None, "reset", None)
+
+
+def test_no_answer_within_the_timeout_is_a_timeout():
+    async def main():
+        server = Scripted(lambda n, head: (b"", False))
+        async with server as url, Session(url, timeout=0.2) as session:
+            started = time.monotonic()
+            result = await session.post(BODY, HEADERS)
+            return result, time.monotonic() - started
+
+    result, took = _run(main())
+    assert result == (None, "timeout", None)
+    assert 0.19 < took < 1.0
+
+
+def test_a_refused_connection_is_a_connect_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def main():
+        async with Session(f"http://127.0.0.1:{port}/", timeout=2) as session:
+            return await session.post(BODY, HEADERS)
+
+    assert _run(main()) == (None, "connect", None)
+
+
+def test_an_unresolvable_host_is_a_connect_error():
+    async def main():
+        async with Session("http://no-such-host.invalid/", timeout=5) as session:
+            return await session.post(BODY, HEADERS)
+
+    assert _run(main()) == (None, "connect", None)
+
+
+def test_a_cancelled_post_closes_its_connection():
+    async def main():
+        server = Scripted(lambda n, head: (b"" if n == 1 else OK, False))
+        async with server as url, Session(url, timeout=5) as session:
+            task = asyncio.create_task(session.post(BODY, HEADERS))
+            while not server.requests:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not session._open and not session._idle
+            return await session.post(BODY, HEADERS), server
+
+    result, server = _run(main())
+    assert result == (200, None, None) and server.connections == 2
+
+
+def test_credentials_and_a_host_header_reach_the_server():
+    async def main():
+        server = Scripted(lambda n, head: (OK, False))
+        async with server as url:
+            url = url.replace("http://", "http://jack:s%3Acret@")
+            async with Session(url, timeout=5) as session:
+                await session.post(BODY, {**HEADERS, "Host": "api.example.com"})
+        return server
+
+    head = _run(main()).requests[0][0]
+    assert b"\r\nHost: api.example.com\r\n" in head and head.count(b"Host:") == 1
+    assert b"\r\nAuthorization: Basic " + base64.b64encode(b"jack:s:cret") + b"\r\n" in head
+
+
+def test_error_kinds_of_exceptions():
+    assert error_kind(TimeoutError()) == "timeout"
+    assert error_kind(asyncio.TimeoutError()) == "timeout"  # a different class before 3.11
+    assert error_kind(ConnectionResetError()) == "reset"
+    assert error_kind(BrokenPipeError()) == "reset"
+    assert error_kind(ConnectionRefusedError(), connecting=True) == "connect"
+    assert error_kind(socket.gaierror(), connecting=True) == "connect"
+    assert error_kind(ValueError()) == "other"
+
+
+# -- third-party servers ----------------------------------------------------------------------
+
+
+def test_aiohttp_web_streams_a_chunked_answer():
+    async def stream(request: web.Request) -> web.StreamResponse:
+        assert await request.read() == BODY
+        response = web.StreamResponse(status=202)
+        await response.prepare(request)
+        for piece in (b"a" * 10, b"b" * 70_000, b"c"):
+            await response.write(piece)
+        await response.write_eof()
+        return response
+
+    async def main():
+        app = web.Application()
+        app.router.add_post("/hooks", stream)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with Session(f"http://127.0.0.1:{port}/hooks", timeout=5) as session:
+                results = [await session.post(BODY, HEADERS) for _ in range(3)]
+                return results, len(session._open)
+        finally:
+            await runner.cleanup()
+
+    results, connections = _run(main())
+    assert results == [(202, None, None)] * 3 and connections == 1
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(201 if body == BODY else 400)
+        if self.protocol_version == "HTTP/1.1":
+            self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
+def test_the_standard_librarys_server_in_both_versions(version):
+    handler = type("Handler", (_Handler,), {"protocol_version": version})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+
+    async def main():
+        async with Session(url, timeout=5) as session:
+            return [await session.post(BODY, HEADERS) for _ in range(4)], len(session._open)
+
+    try:
+        results, connections = _run(main())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert results == [(201, None, None)] * 4
+    # HTTP/1.0 closes after each answer, whose body runs to the close; 1.1 keeps it open.
+    assert connections == (0 if version == "HTTP/1.0" else 1)

@@ -1,0 +1,202 @@
+"""Request heads and response framing, byte by byte (no sockets: see test_client.py)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from simulator.http1 import ResponseError, ResponseReader, request_head, target
+
+
+def _read(*pieces: bytes) -> ResponseReader:
+    reader = ResponseReader()
+    done = False
+    for piece in pieces:
+        assert not done, "the response ended before all of its bytes arrived"
+        done = reader.feed(piece)
+    assert done
+    return reader
+
+
+def _every_split(raw: bytes) -> list[ResponseReader]:
+    """The response fed whole, a byte at a time, and cut in two at every position."""
+    readers = [_read(raw), _read(*(raw[i : i + 1] for i in range(len(raw))))]
+    readers += [_read(raw[:cut], raw[cut:]) for cut in range(1, len(raw))]
+    return readers
+
+
+RESPONSES = {
+    "content-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\nhello",
+        (200, None, True, 5),
+    ),
+    "empty": (b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", (202, None, True, 0)),
+    "chunked": (
+        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+        b"4;ext=1\r\nwiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-Trailer: t\r\n\r\n",
+        (503, "7", True, 23),
+    ),
+    "chunked, hex sizes": (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n"
+        b"1A\r\n" + b"z" * 26 + b"\r\n0\r\n\r\n",
+        (200, None, True, 26),
+    ),
+    "no content": (b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", (204, None, True, 0)),
+    "interim 100 first": (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        (201, None, True, 2),
+    ),
+    "connection close": (
+        b"HTTP/1.1 429 Too Many\r\nConnection: keep-alive, close\r\nRetry-After: 1\r\n"
+        b"Content-Length: 1\r\n\r\nx",
+        (429, "1", False, 1),
+    ),
+    "http/1.0 with keep-alive": (
+        b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok",
+        (200, None, True, 2),
+    ),
+    "http/1.0 without keep-alive": (
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        (200, None, False, 2),
+    ),
+    "folded-case names and spaces": (
+        b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH:   3  \r\n\r\nabc",
+        (200, None, True, 3),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", RESPONSES)
+def test_responses_are_framed_however_the_bytes_arrive(name):
+    raw, (status, retry_after, keep_alive, body) = RESPONSES[name]
+    for reader in _every_split(raw):
+        assert (reader.status, reader.retry_after, reader.keep_alive) == (
+            status,
+            retry_after,
+            keep_alive,
+        )
+        assert reader.body_bytes == body and not reader.leftover
+
+
+def test_a_body_without_length_runs_to_the_close_and_ends_keep_alive():
+    reader = ResponseReader()
+    assert not reader.feed(b"HTTP/1.1 200 OK\r\nServer: old\r\n\r\npart one, ")
+    assert not reader.feed(b"part two")
+    assert reader.feed_eof()
+    assert (reader.status, reader.keep_alive, reader.body_bytes) == (200, False, 18)
+
+
+def test_a_close_before_the_response_ends_is_not_a_response():
+    for raw in (
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-Le",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabc",
+    ):
+        reader = ResponseReader()
+        assert not reader.feed(raw)
+        assert not reader.feed_eof()
+
+
+def test_bytes_after_the_response_are_noticed():
+    reader = ResponseReader()
+    assert reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n")
+    assert reader.leftover
+
+
+def test_a_reader_is_reused_after_reset():
+    reader = ResponseReader()
+    assert reader.feed(b"HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+    reader.reset()
+    assert not reader.started
+    assert reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert (reader.status, reader.keep_alive) == (200, True)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1.x status line: b'SSH-2.0-OpenSSH_9.2'"),
+        (b"HTTP/2 200\r\n\r\n", "not an HTTP/1.x status line: b'HTTP/2 200'"),
+        (b"HTTP/1.1 OK\r\n\r\n", "not an HTTP/1.x status line: b'HTTP/1.1 OK'"),
+        (b"HTTP/1.1 099 Low\r\n\r\n", "status 99 out of range"),
+        (
+            b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+            "header line without a colon: b'no colon here'",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length b'-1'"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "bad Content-Length b'2'",
+        ),
+        (b"HTTP/1.1 101 Switching\r\nUpgrade: h2c\r\n\r\n", "the server switched protocols"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\n",
+            "bad chunk size b'0x10'",
+        ),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n", "bad chunk size b'1_0'"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+            "chunk not followed by CRLF",
+        ),
+    ],
+)
+def test_what_is_not_http_is_refused_with_a_reason(raw, message):
+    with pytest.raises(ResponseError) as caught:
+        ResponseReader().feed(raw)
+    assert str(caught.value) == message
+
+
+def test_a_head_without_end_is_refused_past_64_kib():
+    reader = ResponseReader()
+    assert not reader.feed(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 10_000)
+    with pytest.raises(ResponseError, match="response head larger than 64 KiB"):
+        reader.feed(b"X: y\r\n" * 2_000)
+
+
+def test_a_large_body_is_counted_not_kept():
+    reader = ResponseReader()
+    assert not reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+    for _ in range(99):
+        assert not reader.feed(b"x" * 100_000)
+    assert reader._buffer == b""
+    assert reader.feed(b"x" * 100_000) and reader.body_bytes == 10_000_000
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+def test_targets_are_split_for_the_socket_and_the_request_line():
+    t = target("http://127.0.0.1:8080/hooks?a=1&b=x y")
+    assert (t.host, t.port, t.tls) == ("127.0.0.1", 8080, False)
+    assert t.line == b"POST /hooks?a=1&b=x%20y HTTP/1.1\r\n"
+    assert t.host_line == b"Host: 127.0.0.1:8080\r\n" and t.auth == b""
+    t = target("https://example.com")
+    assert (t.host, t.port, t.tls, t.line) == ("example.com", 443, True, b"POST / HTTP/1.1\r\n")
+    assert t.host_line == b"Host: example.com\r\n"
+    t = target("http://[::1]:9000/caf\u00e9")
+    assert (t.host, t.port) == ("::1", 9000)
+    assert t.host_line == b"Host: [::1]:9000\r\n" and t.line == b"POST /caf%C3%A9 HTTP/1.1\r\n"
+    t = target("https://b\u00fccher.example:443/")
+    assert t.host == "xn--bcher-kva.example" and t.host_line == b"Host: xn--bcher-kva.example\r\n"
+
+
+def test_credentials_in_the_url_become_basic_authentication():
+    t = target("http://user:p%40ss@h.test/x")
+    assert t.auth == b"Authorization: Basic " + base64.b64encode(b"user:p@ss") + b"\r\n"
+    assert b"user" not in t.line + t.host_line
+
+
+def test_a_request_head_carries_the_headers_and_the_length():
+    t = target("http://h.test:81/in")
+    head = request_head(t, {"Content-Type": "application/json", "X-Sig": "v1=ab"}, 42)
+    assert head == (
+        b"POST /in HTTP/1.1\r\nHost: h.test:81\r\nContent-Type: application/json\r\n"
+        b"X-Sig: v1=ab\r\nContent-Length: 42\r\n\r\n"
+    )
+    head = request_head(t, {"host": "api.example.com", "X-A": "\u00e9"}, 0)
+    assert head == (
+        b"POST /in HTTP/1.1\r\nHost: api.example.com\r\nX-A: \xc3\xa9\r\nContent-Length: 0\r\n\r\n"
+    )
