@@ -8,6 +8,8 @@ aiohttp.web process), in one run:
   (b) plain aiohttp POSTing one static body, same processes and concurrency: the ceiling
       Python reaches on this box; (a)/(b) is what generation and bookkeeping cost.
       (a) and (b) alternate for --rounds rounds, and the median ratio is reported;
+  (b') send's own HTTP client POSTing the same static body: what HTTP alone costs `send`,
+      so that (a)/(b') is what generation, signing and bookkeeping cost;
   (c) --rate 1000/s for --seconds: achieved rate, its error, p99 schedule lag;
   (d) peak RSS of an --events run at --rate max, next to one a tenth as long (flat memory
       means the two peaks are close).
@@ -137,26 +139,42 @@ def sink() -> Iterator[tuple[str, str]]:
         process.join()
 
 
-# -- (b) the plain aiohttp baseline ---------------------------------------------------------
+# -- (b) the plain aiohttp baseline, and (b') the project's client on the same body ---------
 
 
-def _static_client(url: str, body: bytes, seconds: float, start_at: float, out: object) -> None:
+def _static_client(
+    kind: str, url: str, body: bytes, seconds: float, start_at: float, out: object
+) -> None:
     import aiohttp
+
+    from simulator.client import Session
+
+    headers = {"Content-Type": "application/json"}
+
+    async def post_aiohttp(session: aiohttp.ClientSession) -> bool:
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
+            return response.status == 200
+
+    async def post_ours(session: Session) -> bool:
+        return (await session.post(body, headers))[0] == 200
 
     async def main() -> int:
         done = 0
-        connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-        headers = {"Content-Type": "application/json"}
-        async with aiohttp.ClientSession(connector=connector) as session:
+        if kind == "aiohttp":
+            connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+            session, post = aiohttp.ClientSession(connector=connector), post_aiohttp
+        else:
+            session, post = Session(url, timeout=10), post_ours
+        async with session:
             await asyncio.sleep(max(start_at - time.time(), 0))
             end = time.monotonic() + seconds
 
             async def task() -> None:
                 nonlocal done
                 while time.monotonic() < end:
-                    async with session.post(url, data=body, headers=headers) as response:
-                        await response.read()
-                        done += response.status == 200
+                    ok = await post(session)  # not `done += await ...`: that reads done first
+                    done += ok
 
             await asyncio.gather(*(task() for _ in range(CONCURRENCY)))
         return done
@@ -170,13 +188,15 @@ def _static_client(url: str, body: bytes, seconds: float, start_at: float, out: 
     out.put(done)  # type: ignore[attr-defined]
 
 
-def baseline(url: str, processes: int, seconds: float) -> float:
+def baseline(url: str, processes: int, seconds: float, kind: str = "aiohttp") -> float:
+    """Requests/s of `processes` clients POSTing one static body: `kind` "aiohttp" for
+    aiohttp's ClientSession, "simulator" for the client `send` uses."""
     body = PayloadFactory(seed=1).build(0).body
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 2.0  # after every process has imported aiohttp
     clients = [
-        ctx.Process(target=_static_client, args=(url, body, seconds, start_at, out))
+        ctx.Process(target=_static_client, args=(kind, url, body, seconds, start_at, out))
         for _ in range(processes)
     ]
     for client in clients:
@@ -252,6 +272,11 @@ def main() -> None:
                 f"tasks: {b:,.0f} req/s; ratio a/b {a / b:.2f}"
             )
             ratios.append(a / b)
+            ours = baseline(url, workers, args.seconds, "simulator")
+            print(
+                f"(b') round {round_}: send's own client, static body, {workers} x "
+                f"{CONCURRENCY} tasks: {ours:,.0f} req/s; ratio a/b' {a / ours:.2f}"
+            )
         print(f"    ratio a/b over {args.rounds} rounds: median {statistics.median(ratios):.2f}")
 
         config = config.replace(rate=args.rate, workers=1)

@@ -163,8 +163,8 @@ class Session:
             reader = connection.reader
             reader.reset()
             waiter = connection.waiter = loop.create_future()
-            connection.transport.writelines(  # type: ignore[union-attr]
-                (request_head(self._target, headers, len(body)), body)
+            connection.transport.write(  # type: ignore[union-attr]
+                request_head(self._target, headers, len(body)) + body
             )
             timer = loop.call_at(deadline, connection.expire)
             try:
