@@ -111,6 +111,8 @@ class Session:
     """Keep-alive HTTP/1.1 connections to one URL, POSTing one request per connection at a
     time. The engine bounds how many requests run at once, and so how many connections
     open. Redirects are not followed: a webhook sender treats a 3xx as a failed delivery.
+    A connection is only ever the session's while idle: a post that fails or is
+    cancelled closes its own.
 
     Not aiohttp's ClientSession: its per-request machinery (cookies, tracing, redirects,
     header multidicts, timers) costs several times the request itself, and `send`'s
@@ -128,7 +130,6 @@ class Session:
         self._timeout = timeout
         self._ssl = (tls or ssl_context()) if self._target.tls else None
         self._idle: list[_Connection] = []
-        self._open: set[_Connection] = set()
         self._loop = asyncio.get_running_loop()
 
     async def __aenter__(self) -> Session:
@@ -138,9 +139,8 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        for connection in self._open:
+        for connection in self._idle:
             connection.close()
-        self._open.clear()
         self._idle.clear()
 
     async def post(
@@ -174,7 +174,6 @@ class Session:
         except BaseException as exc:
             if connection is not None:
                 connection.close()
-                self._open.discard(connection)
             if not isinstance(exc, Exception):
                 raise  # cancelled: the engine is winding down
             return None, error_kind(exc, connecting=connection is None), None
@@ -185,7 +184,6 @@ class Session:
             idle.append(connection)
         else:
             connection.close()
-            self._open.discard(connection)
         return status, None, retry_after
 
     async def _connect(self, deadline: float) -> _Connection:
@@ -198,7 +196,6 @@ class Session:
             server_hostname=target.host if target.tls else None,
         )
         _, connection = await asyncio.wait_for(opening, deadline - self._loop.time())
-        self._open.add(connection)
         return connection
 
 

@@ -222,7 +222,7 @@ def test_a_cancelled_post_closes_its_connection():
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert not session._open and not session._idle
+            assert not session._idle
             return await session.post(BODY, HEADERS), server
 
     result, server = _run(main())
@@ -277,7 +277,7 @@ def test_aiohttp_web_streams_a_chunked_answer():
         try:
             async with Session(f"http://127.0.0.1:{port}/hooks", timeout=5) as session:
                 results = [await session.post(BODY, HEADERS) for _ in range(3)]
-                return results, len(session._open)
+                return results, len(session._idle)
         finally:
             await runner.cleanup()
 
@@ -307,7 +307,7 @@ def test_the_standard_librarys_server_in_both_versions(version):
 
     async def main():
         async with Session(url, timeout=5) as session:
-            return [await session.post(BODY, HEADERS) for _ in range(4)], len(session._open)
+            return [await session.post(BODY, HEADERS) for _ in range(4)], len(session._idle)
 
     try:
         results, connections = _run(main())
