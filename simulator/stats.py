@@ -67,7 +67,10 @@ class RunStats:
     last_send: float | None = None
 
     def _type(self, event_type: str) -> EventTypeStats:
-        return self.by_event_type.setdefault(event_type, EventTypeStats())
+        counters = self.by_event_type.get(event_type)
+        if counters is None:  # not setdefault: that would build one for every event
+            counters = self.by_event_type[event_type] = EventTypeStats()
+        return counters
 
     def record_event(self, event_type: str) -> None:
         """One event generated and about to be sent."""
