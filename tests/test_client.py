@@ -59,18 +59,29 @@ class Scripted:
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
-def _run(coro):
-    return asyncio.run(coro)
+def _loops():
+    yield pytest.param(asyncio.run, id="asyncio")
+    try:
+        import uvloop
+    except ImportError:
+        return
+    yield pytest.param(uvloop.run, id="uvloop")  # what send runs on when it is installed
 
 
-def test_keep_alive_carries_every_request_on_one_connection():
+@pytest.fixture(params=list(_loops()))
+def run(request):
+    """Runs a coroutine on a fresh loop: asyncio's, and uvloop's when installed."""
+    return request.param
+
+
+def test_keep_alive_carries_every_request_on_one_connection(run):
     async def main():
         server = Scripted(lambda n, head: (OK, False))
         async with server as url, Session(url, timeout=5) as session:
             results = [await session.post(BODY, HEADERS) for _ in range(5)]
         return server, results
 
-    server, results = _run(main())
+    server, results = run(main())
     assert results == [(200, None, None)] * 5
     assert server.connections == 1
     head, body = server.requests[0]
@@ -83,7 +94,7 @@ def test_keep_alive_carries_every_request_on_one_connection():
     )
 
 
-def test_concurrent_requests_open_one_connection_each():
+def test_concurrent_requests_open_one_connection_each(run):
     async def main():
         server = Scripted(lambda n, head: (OK, False))
         async with server as url, Session(url, timeout=5) as session:
@@ -91,11 +102,11 @@ def test_concurrent_requests_open_one_connection_each():
                 await asyncio.gather(*(session.post(BODY, HEADERS) for _ in range(8)))
         return server
 
-    server = _run(main())
+    server = run(main())
     assert server.connections == 8 and len(server.requests) == 24
 
 
-def test_connection_close_is_honoured_even_if_the_server_keeps_the_socket_open():
+def test_connection_close_is_honoured_even_if_the_server_keeps_the_socket_open(run):
     close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
     async def main():
@@ -104,12 +115,12 @@ def test_connection_close_is_honoured_even_if_the_server_keeps_the_socket_open()
             results = [await session.post(BODY, HEADERS) for _ in range(3)]
         return server, results
 
-    server, results = _run(main())
+    server, results = run(main())
     assert results == [(200, None, None)] * 3
     assert server.connections == 3
 
 
-def test_an_idle_connection_the_server_dropped_is_not_reused():
+def test_an_idle_connection_the_server_dropped_is_not_reused(run):
     async def main():
         # Keep-alive answers, but the server closes each connection once idle (as a
         # receiver with a short keep-alive timeout does).
@@ -121,12 +132,12 @@ def test_an_idle_connection_the_server_dropped_is_not_reused():
                 await asyncio.sleep(0.05)  # the server's FIN arrives while idle
             return server, results
 
-    server, results = _run(main())
+    server, results = run(main())
     assert results == [(200, None, None)] * 3
     assert server.connections == 3
 
 
-def test_retry_after_is_read_on_429_and_503_only():
+def test_retry_after_is_read_on_429_and_503_only(run):
     answers = {
         1: b"HTTP/1.1 429 Slow Down\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n",
         2: b"HTTP/1.1 503 Busy\r\nretry-after: Wed, 21 Oct 2026 07:28:00 GMT\r\n"
@@ -139,47 +150,47 @@ def test_retry_after_is_read_on_429_and_503_only():
         async with server as url, Session(url, timeout=5) as session:
             return [await session.post(BODY, HEADERS) for _ in range(3)]
 
-    assert _run(main()) == [
+    assert run(main()) == [
         (429, None, "3"),
         (503, None, "Wed, 21 Oct 2026 07:28:00 GMT"),
         (500, None, None),
     ]
 
 
-def test_garbage_is_a_failed_attempt_and_the_next_one_gets_a_fresh_connection():
+def test_garbage_is_a_failed_attempt_and_the_next_one_gets_a_fresh_connection(run):
     async def main():
         server = Scripted(lambda n, head: (b"SSH-2.0-nope\r\n\r\n" if n == 1 else OK, False))
         async with server as url, Session(url, timeout=5) as session:
             results = [await session.post(BODY, HEADERS) for _ in range(2)]
         return server, results
 
-    server, results = _run(main())
+    server, results = run(main())
     assert results == [(None, "other", None), (200, None, None)]
     assert server.connections == 2
 
 
-def test_bytes_nobody_asked_for_end_the_connection():
+def test_bytes_nobody_asked_for_end_the_connection(run):
     async def main():
         server = Scripted(lambda n, head: (OK + OK if n == 1 else OK, False))
         async with server as url, Session(url, timeout=5) as session:
             results = [await session.post(BODY, HEADERS) for _ in range(2)]
         return server, results
 
-    server, results = _run(main())
+    server, results = run(main())
     assert results == [(200, None, None)] * 2
     assert server.connections == 2
 
 
-def test_a_response_cut_short_is_a_reset():
+def test_a_response_cut_short_is_a_reset(run):
     async def main():
         server = Scripted(lambda n, head: (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nok", True))
         async with server as url, Session(url, timeout=5) as session:
             return await session.post(BODY, HEADERS)
 
-    assert _run(main()) == (None, "reset", None)
+    assert run(main()) == (None, "reset", None)
 
 
-def test_no_answer_within_the_timeout_is_a_timeout():
+def test_no_answer_within_the_timeout_is_a_timeout(run):
     async def main():
         server = Scripted(lambda n, head: (b"", False))
         async with server as url, Session(url, timeout=0.2) as session:
@@ -187,12 +198,12 @@ def test_no_answer_within_the_timeout_is_a_timeout():
             result = await session.post(BODY, HEADERS)
             return result, time.monotonic() - started
 
-    result, took = _run(main())
+    result, took = run(main())
     assert result == (None, "timeout", None)
     assert 0.19 < took < 1.0
 
 
-def test_a_refused_connection_is_a_connect_error():
+def test_a_refused_connection_is_a_connect_error(run):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -201,18 +212,18 @@ def test_a_refused_connection_is_a_connect_error():
         async with Session(f"http://127.0.0.1:{port}/", timeout=2) as session:
             return await session.post(BODY, HEADERS)
 
-    assert _run(main()) == (None, "connect", None)
+    assert run(main()) == (None, "connect", None)
 
 
-def test_an_unresolvable_host_is_a_connect_error():
+def test_an_unresolvable_host_is_a_connect_error(run):
     async def main():
         async with Session("http://no-such-host.invalid/", timeout=5) as session:
             return await session.post(BODY, HEADERS)
 
-    assert _run(main()) == (None, "connect", None)
+    assert run(main()) == (None, "connect", None)
 
 
-def test_a_cancelled_post_closes_its_connection():
+def test_a_cancelled_post_closes_its_connection(run):
     async def main():
         server = Scripted(lambda n, head: (b"" if n == 1 else OK, False))
         async with server as url, Session(url, timeout=5) as session:
@@ -225,11 +236,11 @@ def test_a_cancelled_post_closes_its_connection():
             assert not session._idle
             return await session.post(BODY, HEADERS), server
 
-    result, server = _run(main())
+    result, server = run(main())
     assert result == (200, None, None) and server.connections == 2
 
 
-def test_credentials_and_a_host_header_reach_the_server():
+def test_credentials_and_a_host_header_reach_the_server(run):
     async def main():
         server = Scripted(lambda n, head: (OK, False))
         async with server as url:
@@ -238,7 +249,7 @@ def test_credentials_and_a_host_header_reach_the_server():
                 await session.post(BODY, {**HEADERS, "Host": "api.example.com"})
         return server
 
-    head = _run(main()).requests[0][0]
+    head = run(main()).requests[0][0]
     assert b"\r\nHost: api.example.com\r\n" in head and head.count(b"Host:") == 1
     assert b"\r\nAuthorization: Basic " + base64.b64encode(b"jack:s:cret") + b"\r\n" in head
 
@@ -256,7 +267,7 @@ def test_error_kinds_of_exceptions():
 # -- third-party servers ----------------------------------------------------------------------
 
 
-def test_aiohttp_web_streams_a_chunked_answer():
+def test_aiohttp_web_streams_a_chunked_answer(run):
     async def stream(request: web.Request) -> web.StreamResponse:
         assert await request.read() == BODY
         response = web.StreamResponse(status=202)
@@ -281,7 +292,7 @@ def test_aiohttp_web_streams_a_chunked_answer():
         finally:
             await runner.cleanup()
 
-    results, connections = _run(main())
+    results, connections = run(main())
     assert results == [(202, None, None)] * 3 and connections == 1
 
 
@@ -298,7 +309,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
-def test_the_standard_librarys_server_in_both_versions(version):
+def test_the_standard_librarys_server_in_both_versions(version, run):
     handler = type("Handler", (_Handler,), {"protocol_version": version})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -310,7 +321,7 @@ def test_the_standard_librarys_server_in_both_versions(version):
             return [await session.post(BODY, HEADERS) for _ in range(4)], len(session._idle)
 
     try:
-        results, connections = _run(main())
+        results, connections = run(main())
     finally:
         server.shutdown()
         server.server_close()
