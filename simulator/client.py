@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import socket
 import ssl
@@ -16,6 +17,7 @@ from simulator.sendconfig import public_url
 USER_AGENT = f"webhook-simulator/{__version__}"
 ERROR_KINDS = ("status", "timeout", "connect", "reset", "tls", "other")
 CONNECT_TIMEOUT_S = 3.0
+IDLE_TIMEOUT_S = 60.0  # an idle connection older than this is closed, not reused
 _RETRY_AFTER = frozenset({429, 503})
 _RESETS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
@@ -63,6 +65,7 @@ class _Connection(asyncio.Protocol):
         self.reader = ResponseReader()
         self.waiter: asyncio.Future[None] | None = None
         self.closed = False
+        self.idle_since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -93,7 +96,12 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_exception(exc or ConnectionResetError("connection closed"))
+            # uvloop ends a TLS connection closed without close_notify here, with no
+            # eof_received first: for a body that runs to the close, that is its end.
+            if exc is None and self.reader.feed_eof():
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc or ConnectionResetError("connection closed"))
 
     def expire(self) -> None:
         waiter = self.waiter
@@ -112,7 +120,7 @@ class Session:
     time. The engine bounds how many requests run at once, and so how many connections
     open. Redirects are not followed: a webhook sender treats a 3xx as a failed delivery.
     A connection is only ever the session's while idle: a post that fails or is
-    cancelled closes its own.
+    cancelled closes its own. `keep_alive` False closes each connection after its answer.
 
     Not aiohttp's ClientSession: its per-request machinery (cookies, tracing, redirects,
     header multidicts, timers) costs several times the request itself, and `send`'s
@@ -125,11 +133,14 @@ class Session:
         *,
         timeout: float,
         tls: ssl.SSLContext | None = None,
+        keep_alive: bool = True,
     ) -> None:
         self._target = target(url)
         self._timeout = timeout
         self._ssl = (tls or ssl_context()) if self._target.tls else None
-        self._idle: list[_Connection] = []
+        self._keep_alive = keep_alive
+        # Most recently used last: reuse takes the warmest, expiry the coldest.
+        self._idle: collections.deque[_Connection] = collections.deque()
         self._loop = asyncio.get_running_loop()
 
     async def __aenter__(self) -> Session:
@@ -147,44 +158,61 @@ class Session:
         self, body: bytes, headers: dict[str, str]
     ) -> tuple[int | None, str | None, str | None]:
         """(status, error kind, Retry-After) of one POST within the timeout, connecting
-        included; never raises for a transport failure."""
+        included; never raises for a transport failure.
+
+        A request that fails on a reused connection before any byte of an answer, because
+        the server had closed it meanwhile (its keep-alive ran out as we sent), never
+        reached the server: it goes again, once, on a new connection.
+        """
         loop = self._loop
         deadline = loop.time() + self._timeout
-        connection = None
-        idle = self._idle
-        while idle:
-            connection = idle.pop()
-            if not connection.closed:
-                break
-            connection = None
-        try:
-            if connection is None:
-                connection = await self._connect(deadline)
-            reader = connection.reader
-            reader.reset()
-            waiter = connection.waiter = loop.create_future()
-            connection.transport.write(  # type: ignore[union-attr]
-                request_head(self._target, headers, len(body)) + body
-            )
-            timer = loop.call_at(deadline, connection.expire)
+        head = request_head(self._target, headers, len(body)) + body
+        connection = self._reusable(loop.time())
+        reused = connection is not None
+        while True:
             try:
-                await waiter
-            finally:
-                timer.cancel()
-        except BaseException as exc:
-            if connection is not None:
-                connection.close()
-            if not isinstance(exc, Exception):
-                raise  # cancelled: the engine is winding down
-            return None, error_kind(exc, connecting=connection is None), None
+                if connection is None:
+                    connection = await self._connect(deadline)
+                reader = connection.reader
+                reader.reset()
+                waiter = connection.waiter = loop.create_future()
+                connection.transport.write(head)  # type: ignore[union-attr]
+                timer = loop.call_at(deadline, connection.expire)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+                break
+            except BaseException as exc:
+                if connection is not None:
+                    connection.close()
+                if not isinstance(exc, Exception):
+                    raise  # cancelled: the engine is winding down
+                if reused and not reader.started and error_kind(exc) == "reset":
+                    connection, reused = None, False
+                    continue
+                return None, error_kind(exc, connecting=connection is None), None
         status = reader.status
         retry_after = reader.retry_after if status in _RETRY_AFTER else None
-        if reader.keep_alive and not reader.leftover and not connection.closed:
+        if self._keep_alive and reader.keep_alive and not reader.leftover and not connection.closed:
             connection.waiter = None
-            idle.append(connection)
+            connection.idle_since = loop.time()
+            self._idle.append(connection)
         else:
             connection.close()
         return status, None, retry_after
+
+    def _reusable(self, now: float) -> _Connection | None:
+        """The most recently used open idle connection, after closing those idle too long:
+        a NAT or load balancer may have dropped them without a word."""
+        idle = self._idle
+        while idle and now - idle[0].idle_since > IDLE_TIMEOUT_S:
+            idle.popleft().close()
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
+                return connection
+        return None
 
     async def _connect(self, deadline: float) -> _Connection:
         target = self._target

@@ -199,7 +199,11 @@ class Engine:
             self._stop_future.set_result(None)
         shard = self.schedule.shard(self.worker, self.workers)
         closed, config = self.schedule.closed, self.config
-        async with Session(config.url, timeout=config.timeout, tls=self._tls) as session:
+        # A --header "Connection: close" asks for a new connection for every request.
+        keep_alive = all(name.lower() != "connection" for name in self._extra)
+        async with Session(
+            config.url, timeout=config.timeout, tls=self._tls, keep_alive=keep_alive
+        ) as session:
             # The clock starts once everything is in place, so the first sends are on time.
             now_wall, now = self._wall(), self._clock()
             self._wall0 = now_wall - now

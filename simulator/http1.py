@@ -64,7 +64,7 @@ def request_head(target: Target, headers: dict[str, str], length: int) -> bytes:
     fields = []
     for name, value in headers.items():
         if name.lower() == "host":
-            host = f"Host: {value}\r\n".encode()
+            host = b"Host: %s\r\n" % _host_name(value)
         else:
             fields.append(f"{name}: {value}\r\n")
     return b"%s%s%s%sContent-Length: %d\r\n\r\n" % (
@@ -76,6 +76,25 @@ def request_head(target: Target, headers: dict[str, str], length: int) -> bytes:
     )
 
 
+def _host_name(value: str) -> bytes:
+    """A Host header's value as sent: IDNA for a name that is not ASCII."""
+    if value.isascii():
+        return value.encode()
+    try:
+        return value.encode("idna")
+    except UnicodeError:
+        return value.encode()  # not a name IDNA knows: sent as typed, for the server to judge
+
+
+def _blank_line(buffer: bytes) -> tuple[int, int]:
+    """(where the head's blank line starts, its length), or (-1, 0): CRLF CRLF, or with
+    either line ending in a bare LF."""
+    crlf, lf = buffer.find(b"\n\r\n"), buffer.find(b"\n\n")
+    if lf < 0 or 0 <= crlf < lf:
+        return (crlf, 3) if crlf >= 0 else (-1, 0)
+    return lf, 2
+
+
 class ResponseReader:
     """Frames one response at a time from the bytes a connection receives.
 
@@ -85,7 +104,7 @@ class ResponseReader:
     """
 
     __slots__ = (
-        "_buffer", "_chunked", "_left", "_state", "body_bytes", "keep_alive", "retry_after",
+        "_buffer", "_left", "_state", "body_bytes", "keep_alive", "retry_after",
         "status",
     )  # fmt: skip
 
@@ -94,9 +113,9 @@ class ResponseReader:
 
     def reset(self) -> None:
         self._buffer = b""
-        self._state = "head"  # head, length, chunk-size, chunk-data, trailer, eof, done
+        # head, length, chunk-size, chunk-data, chunk-end, trailer, eof, done
+        self._state = "head"
         self._left = 0
-        self._chunked = False
         self.status: int | None = None
         self.retry_after: str | None = None
         self.keep_alive = True
@@ -113,16 +132,17 @@ class ResponseReader:
         return bool(self._buffer)
 
     def feed(self, data: bytes) -> bool:
+        # Lines may end in a bare LF as well as CRLF, as lenient clients accept.
         buffer = self._buffer + data if self._buffer else data
         while True:
             state = self._state
             if state == "head":
-                end = buffer.find(b"\r\n\r\n")
+                end, skip = _blank_line(buffer)
+                if end > MAX_HEAD or (end < 0 and len(buffer) > MAX_HEAD):
+                    raise ResponseError("response head larger than 64 KiB")
                 if end < 0:
-                    if len(buffer) > MAX_HEAD:
-                        raise ResponseError("response head larger than 64 KiB")
                     break
-                head, buffer = buffer[:end], buffer[end + 4 :]
+                head, buffer = buffer[:end], buffer[end + skip :]
                 self._read_head(head)
             elif state == "length":
                 taken = min(self._left, len(buffer))
@@ -133,40 +153,43 @@ class ResponseReader:
                     break
                 self._state = "done"
             elif state == "chunk-size":
-                end = buffer.find(b"\r\n")
+                end = buffer.find(b"\n")
                 if end < 0:
                     if len(buffer) > MAX_HEAD:
                         raise ResponseError("chunk size line too long")
                     break
-                line, buffer = buffer[:end], buffer[end + 2 :]
+                line, buffer = buffer[:end], buffer[end + 1 :]
                 size = line.split(b";", 1)[0].strip()
                 if not size or size.strip(_HEX):
                     raise ResponseError(f"bad chunk size {size[:20]!r}")
                 self._left = int(size, 16)
                 self._state = "chunk-data" if self._left else "trailer"
             elif state == "chunk-data":
-                if len(buffer) < self._left + 2:
-                    # Drop what is here of the chunk, but keep enough to see its CRLF.
-                    taken = min(self._left, len(buffer))
-                    self._left -= taken
-                    self.body_bytes += taken
-                    buffer = buffer[taken:]
-                    if self._left or len(buffer) < 2:
-                        break
-                if buffer[self._left : self._left + 2] != b"\r\n":
+                taken = min(self._left, len(buffer))
+                self._left -= taken
+                self.body_bytes += taken
+                buffer = buffer[taken:]
+                if self._left:
+                    break
+                self._state = "chunk-end"
+            elif state == "chunk-end":
+                if buffer[:1] == b"\n":
+                    buffer = buffer[1:]
+                elif buffer[:2] == b"\r\n":
+                    buffer = buffer[2:]
+                elif buffer in (b"", b"\r"):
+                    break
+                else:
                     raise ResponseError("chunk not followed by CRLF")
-                self.body_bytes += self._left
-                buffer = buffer[self._left + 2 :]
-                self._left = 0
                 self._state = "chunk-size"
             elif state == "trailer":
-                end = buffer.find(b"\r\n")
+                end = buffer.find(b"\n")
                 if end < 0:
                     if len(buffer) > MAX_HEAD:
                         raise ResponseError("trailer larger than 64 KiB")
                     break
-                line, buffer = buffer[:end], buffer[end + 2 :]
-                if not line:
+                line, buffer = buffer[:end], buffer[end + 1 :]
+                if not line.rstrip(b"\r"):
                     self._state = "done"
             elif state == "eof":
                 self.body_bytes += len(buffer)
@@ -185,8 +208,8 @@ class ResponseReader:
         return self._state == "done"
 
     def _read_head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        status_line = lines[0]
+        lines = head.split(b"\n")
+        status_line = lines[0].rstrip(b"\r")
         version, _, rest = status_line.partition(b" ")
         code = rest[:3]
         if version[:7] != b"HTTP/1." or len(version) != 8 or not code.isdigit():
@@ -194,16 +217,28 @@ class ResponseReader:
         status = int(code)
         if status < 100:
             raise ResponseError(f"status {status} out of range")
-        length = chunked = None
-        connection = b""
-        retry_after = None
+        fields: list[tuple[bytes, bytes]] = []
         for line in lines[1:]:
+            line = line.rstrip(b"\r")
+            if line[:1] in (b" ", b"\t") and fields:
+                # An obsolete folded line continues the header before it (RFC 9112 5.2).
+                name, value = fields[-1]
+                fields[-1] = (name, (value + b" " + line.strip()).strip())
+                continue
             name, colon, value = line.partition(b":")
             if not colon:
                 raise ResponseError(f"header line without a colon: {line[:40]!r}")
-            name = name.strip().lower()
-            value = value.strip()
+            fields.append((name.strip().lower(), value.strip()))
+        length = chunked = None
+        connection = b""
+        retry_after = None
+        for name, value in fields:
             if name == b"content-length":
+                # "5, 5" is one length said twice (RFC 9110 8.6); two lengths are an error.
+                values = {v.strip() for v in value.split(b",")}
+                if len(values) != 1:
+                    raise ResponseError(f"bad Content-Length {value[:20]!r}")
+                (value,) = values
                 if not value.isdigit() or (length is not None and int(value) != length):
                     raise ResponseError(f"bad Content-Length {value[:20]!r}")
                 length = int(value)

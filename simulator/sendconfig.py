@@ -32,8 +32,8 @@ VOUCHERIFY_OFFSETS_S = (*(60.0 * 2**k for k in range(11)), 86_400.0)
 DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
 _STATUS_HINT = "use e.g. 2xx, 200,202 or 200-299"
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
-# How a request is framed and whether its connection stays open are the sender's to say.
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+# How a request is framed is the sender's to say.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every control character but tab
 
 
@@ -102,6 +102,11 @@ def _header(name: str, value: str, text: str) -> tuple[str, str]:
         raise UsageError(f"invalid header '{text}': use e.g. 'X-Team: payments'")
     if name.lower() in _FRAMING:
         raise UsageError(f"invalid header '{text}': the sender sets {name} itself")
+    if name.lower() == "connection" and value.lower() != "close":
+        raise UsageError(
+            f"invalid header '{text}': only 'Connection: close' (a new connection for every "
+            "request) can be asked for"
+        )
     return name, value
 
 

@@ -6,13 +6,17 @@ import asyncio
 import base64
 import http.server
 import socket
+import ssl
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from aiohttp import web
 
+from simulator import client
 from simulator.client import Session, error_kind
 
 BODY = b'{"event":"customer.order.created"}'
@@ -135,6 +139,55 @@ def test_an_idle_connection_the_server_dropped_is_not_reused(run):
     server, results = run(main())
     assert results == [(200, None, None)] * 3
     assert server.connections == 3
+
+
+def test_a_reused_connection_closed_before_an_answer_sends_once_more_on_a_new_one(run):
+    # The server's keep-alive runs out just as the next request goes: it closes the
+    # connection without a byte of an answer. On a reused connection that is not a failed
+    # attempt but a connection to replace; on a new one it is a reset.
+    async def main():
+        server = Scripted(lambda n, head: (OK, False) if n != 2 else (b"", True))
+        async with server as url, Session(url, timeout=5) as session:
+            first = await session.post(BODY, HEADERS)
+            second = await session.post(BODY, HEADERS)
+            server.answer = lambda n, head: (b"", True)
+            third = await session.post(BODY, HEADERS)  # reused, then new: both closed
+        return server, [first, second, third]
+
+    server, results = run(main())
+    assert results == [(200, None, None), (200, None, None), (None, "reset", None)]
+    # 1 and 2 on the first connection, 2 again and 3 on the second, 3 again on a third.
+    assert len(server.requests) == 5 and server.connections == 3
+
+
+def test_idle_connections_expire(run, monkeypatch):
+    monkeypatch.setattr(client, "IDLE_TIMEOUT_S", 0.05)
+
+    async def main():
+        server = Scripted(lambda n, head: (OK, False))
+        async with server as url, Session(url, timeout=5) as session:
+            results = [await session.post(BODY, HEADERS), await session.post(BODY, HEADERS)]
+            await asyncio.sleep(0.1)
+            results.append(await session.post(BODY, HEADERS))
+        return server, results
+
+    server, results = run(main())
+    assert results == [(200, None, None)] * 3
+    assert server.connections == 2
+
+
+def test_without_keep_alive_every_request_has_its_own_connection(run):
+    async def main():
+        server = Scripted(lambda n, head: (OK, False))
+        async with server as url, Session(url, timeout=5, keep_alive=False) as session:
+            headers = {**HEADERS, "Connection": "close"}
+            results = [await session.post(BODY, headers) for _ in range(3)]
+        return server, results
+
+    server, results = run(main())
+    assert results == [(200, None, None)] * 3
+    assert server.connections == 3
+    assert b"\r\nConnection: close\r\n" in server.requests[0][0]
 
 
 def test_retry_after_is_read_on_429_and_503_only(run):
@@ -296,6 +349,23 @@ def test_aiohttp_web_streams_a_chunked_answer(run):
     assert results == [(202, None, None)] * 3 and connections == 1
 
 
+@contextmanager
+def _stdlib_server(version: str, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    handler = type("Handler", (_Handler,), {"protocol_version": version})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        # The standard library's TLS sockets close without a close_notify.
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    scheme = "https" if tls else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/hooks"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -310,21 +380,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
 def test_the_standard_librarys_server_in_both_versions(version, run):
-    handler = type("Handler", (_Handler,), {"protocol_version": version})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-
-    async def main():
+    async def main(url):
         async with Session(url, timeout=5) as session:
             return [await session.post(BODY, HEADERS) for _ in range(4)], len(session._idle)
 
-    try:
-        results, connections = run(main())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _stdlib_server(version) as url:
+        results, connections = run(main(url))
     assert results == [(201, None, None)] * 4
     # HTTP/1.0 closes after each answer, whose body runs to the close; 1.1 keeps it open.
     assert connections == (0 if version == "HTTP/1.0" else 1)
+
+
+def test_over_tls_a_body_that_runs_to_a_close_without_close_notify_is_whole(run, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+
+    async def main(url):
+        async with Session(url, timeout=5, tls=client.ssl_context(ca_bundle=str(cert))) as session:
+            return [await session.post(BODY, HEADERS) for _ in range(3)]
+
+    with _stdlib_server("HTTP/1.0", server_tls) as url:
+        assert run(main(url)) == [(201, None, None)] * 3

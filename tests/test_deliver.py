@@ -119,7 +119,14 @@ def test_urls_and_headers():
     with pytest.raises(UsageError, match=r"invalid header 'X-Team payments'"):
         parse_header("X-Team payments")
     assert parse_header("Host: api.example.com") == ("Host", "api.example.com")
-    for framing in ("Content-Length: 5", "transfer-encoding: chunked", "Connection: close"):
+    assert parse_header("Connection: Close") == ("Connection", "Close")
+    with pytest.raises(UsageError) as caught:
+        parse_header("Connection: keep-alive")
+    assert str(caught.value) == (
+        "invalid header 'Connection: keep-alive': only 'Connection: close' (a new connection "
+        "for every request) can be asked for"
+    )
+    for framing in ("Content-Length: 5", "transfer-encoding: chunked"):
         name = framing.split(":")[0]
         with pytest.raises(UsageError) as caught:
             parse_header(framing)

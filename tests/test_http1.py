@@ -61,6 +61,23 @@ RESPONSES = {
         b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
         (200, None, False, 2),
     ),
+    "bare LF line endings": (
+        b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+        (200, None, True, 2),
+    ),
+    "bare LF, chunked": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\n\r\n3\nabc\n2;x\r\nde\r\n0\n\n",
+        (200, None, True, 5),
+    ),
+    "a folded header": (
+        b"HTTP/1.1 503 Busy\r\nRetry-After:\r\n  120\r\nX-Note: a\r\n\tb\r\n"
+        b"Content-Length: 0\r\n\r\n",
+        (503, "120", True, 0),
+    ),
+    "one length said twice": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok",
+        (200, None, True, 2),
+    ),
     "folded-case names and spaces": (
         b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH:   3  \r\n\r\nabc",
         (200, None, True, 3),
@@ -131,6 +148,8 @@ def test_a_reader_is_reused_after_reset():
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             "bad Content-Length b'2'",
         ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "bad Content-Length b'1, 2'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1,\r\n\r\n", "bad Content-Length b'1,'"),
         (b"HTTP/1.1 101 Switching\r\nUpgrade: h2c\r\n\r\n", "the server switched protocols"),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\n",
@@ -149,11 +168,14 @@ def test_what_is_not_http_is_refused_with_a_reason(raw, message):
     assert str(caught.value) == message
 
 
-def test_a_head_without_end_is_refused_past_64_kib():
+def test_a_head_over_64_kib_is_refused_however_it_arrives():
+    big = b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 12_000
     reader = ResponseReader()
-    assert not reader.feed(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 10_000)
+    assert not reader.feed(big[:60_000])
     with pytest.raises(ResponseError, match="response head larger than 64 KiB"):
-        reader.feed(b"X: y\r\n" * 2_000)
+        reader.feed(big[60_000:])
+    with pytest.raises(ResponseError, match="response head larger than 64 KiB"):
+        ResponseReader().feed(big + b"\r\n")  # whole, in one read
 
 
 def test_a_large_body_is_counted_not_kept():
@@ -200,3 +222,5 @@ def test_a_request_head_carries_the_headers_and_the_length():
     assert head == (
         b"POST /in HTTP/1.1\r\nHost: api.example.com\r\nX-A: \xc3\xa9\r\nContent-Length: 0\r\n\r\n"
     )
+    head = request_head(t, {"Host": "b\u00fccher.example:8443"}, 0)
+    assert b"\r\nHost: xn--bcher-kva.example:8443\r\n" in head
