@@ -145,10 +145,7 @@ class ResponseReader:
                 head, buffer = buffer[:end], buffer[end + skip :]
                 self._read_head(head)
             elif state == "length":
-                taken = min(self._left, len(buffer))
-                self._left -= taken
-                self.body_bytes += taken
-                buffer = buffer[taken:]
+                buffer = self._drop_body(buffer)
                 if self._left:
                     break
                 self._state = "done"
@@ -165,10 +162,7 @@ class ResponseReader:
                 self._left = int(size, 16)
                 self._state = "chunk-data" if self._left else "trailer"
             elif state == "chunk-data":
-                taken = min(self._left, len(buffer))
-                self._left -= taken
-                self.body_bytes += taken
-                buffer = buffer[taken:]
+                buffer = self._drop_body(buffer)
                 if self._left:
                     break
                 self._state = "chunk-end"
@@ -199,6 +193,13 @@ class ResponseReader:
                 break
         self._buffer = buffer
         return self._state == "done"
+
+    def _drop_body(self, buffer: bytes) -> bytes:
+        """Count and drop up to the _left bytes of body due; the rest of `buffer`."""
+        taken = min(self._left, len(buffer))
+        self._left -= taken
+        self.body_bytes += taken
+        return buffer[taken:]
 
     def feed_eof(self) -> bool:
         """The server closed the connection: True if that ends the response."""
