@@ -227,8 +227,12 @@ class Session:
         return connection
 
 
-def check_target(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Resolve the host and open one TCP connection, or raise DeliveryError saying why."""
+def check_target(
+    url: str, timeout: float = CONNECT_TIMEOUT_S, tls: ssl.SSLContext | None = None
+) -> None:
+    """Resolve the host and open one TCP connection (and, given `tls`, complete a TLS
+    handshake on it), or raise DeliveryError saying why: once, before a run, rather than
+    once per event."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -243,9 +247,32 @@ def check_target(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
             sock.settimeout(timeout)
             try:
                 sock.connect(address)
-                return
             except TimeoutError:
                 reason = f"timed out after {timeout:g}s"
+                continue
             except OSError as exc:
                 reason = (exc.strerror or str(exc)).lower()
+                continue
+            if tls is not None and parts.scheme == "https":
+                _check_tls(sock, tls, host, where, timeout)
+            return
     raise DeliveryError(f"{where}: {reason}")
+
+
+def _check_tls(
+    sock: socket.socket, tls: ssl.SSLContext, host: str, where: str, timeout: float
+) -> None:
+    try:
+        with tls.wrap_socket(sock, server_hostname=host):
+            return
+    except ssl.SSLCertVerificationError as exc:
+        reason = f"the TLS certificate is not trusted: {exc.verify_message}"
+        hint = "give --ca-bundle FILE, or --insecure to skip the check"
+        raise DeliveryError(f"{where}: {reason} ({hint})") from None
+    except ssl.SSLError as exc:
+        raise DeliveryError(f"{where}: TLS handshake failed: {exc.reason or exc}") from None
+    except TimeoutError:
+        raise DeliveryError(f"{where}: TLS handshake timed out after {timeout:g}s") from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise DeliveryError(f"{where}: TLS handshake failed: {reason}") from None

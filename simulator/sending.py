@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from simulator.catalog import discover, lookup
-from simulator.client import check_target
+from simulator.client import check_target, ssl_context
 from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
 from simulator.junit import junit_xml
@@ -204,7 +204,10 @@ def send(
             if not (config.keep_signature and config.replay):
                 make_signer(scheme, secret)  # a missing secret is a usage error, before any I/O
             config = config.replace(scheme=scheme, secret=secret)
-            check_target(config.url)
+            tls = None
+            if config.url.startswith("https:"):
+                tls = ssl_context(config.insecure, config.ca_bundle)
+            check_target(config.url, tls=tls)
         run_config = config
         if rewrite:
             # Failures go to a new file that replaces the one read, once the run is over.

@@ -401,3 +401,17 @@ def test_over_tls_a_body_that_runs_to_a_close_without_close_notify_is_whole(run,
 
     with _stdlib_server("HTTP/1.0", server_tls) as url:
         assert run(main(url)) == [(201, None, None)] * 3
+
+
+def test_an_untrusted_certificate_is_a_tls_error(run, self_signed):
+    cert, key = self_signed
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+
+    async def main(url):
+        async with Session(url, timeout=5) as session:
+            return await session.post(BODY, HEADERS)
+
+    with _stdlib_server("HTTP/1.1", server_tls) as url:
+        assert run(main(url)) == (None, "tls", None)
+        assert run(main(url.replace("127.0.0.1", "localhost"))) == (None, "tls", None)
