@@ -57,6 +57,13 @@ def ssl_context(insecure: bool = False, ca_bundle: str | None = None) -> ssl.SSL
     return context
 
 
+def tls_for(
+    url: str, insecure: bool = False, ca_bundle: str | None = None
+) -> ssl.SSLContext | None:
+    """ssl_context() for an https URL; None for plain http."""
+    return ssl_context(insecure, ca_bundle) if url.startswith("https:") else None
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: at most one request on it at a time."""
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.client import USER_AGENT, Session, ssl_context
+from simulator.client import USER_AGENT, Session, tls_for
 from simulator.errors import RecordError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.record import Records, part_path
@@ -128,8 +128,7 @@ class Engine:
             # pools: tens of milliseconds that would make the first sends late.
             for index in range(WARM_UP_BUILDS):
                 self._source.build(index)
-        https = config.url.startswith("https:")
-        self._tls = ssl_context(config.insecure, config.ca_bundle) if https else None
+        self._tls = tls_for(config.url, config.insecure, config.ca_bundle)
         self._base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._extra = dict(config.headers)
         self._expect = config.expect_status

@@ -33,7 +33,7 @@ class Target:
     auth: bytes  # an Authorization line from user:password in the URL, or nothing
 
 
-def target(url: str, method: str = "POST") -> Target:
+def target(url: str) -> Target:
     """The Target of an absolute http(s) URL (already checked by sendconfig.check_url)."""
     parts = urlsplit(url)
     tls = parts.scheme == "https"
@@ -53,7 +53,7 @@ def target(url: str, method: str = "POST") -> Target:
         # As a browser does: credentials in the URL become Basic authentication.
         pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
         auth = b"Authorization: Basic %s\r\n" % base64.b64encode(pair.encode())
-    line = f"{method} {path} HTTP/1.1\r\n".encode("ascii")
+    line = f"POST {path} HTTP/1.1\r\n".encode("ascii")
     return Target(host, port, tls, line, f"Host: {shown}\r\n".encode("ascii"), auth)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from simulator.catalog import discover, lookup
-from simulator.client import check_target, ssl_context
+from simulator.client import check_target, tls_for
 from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
 from simulator.junit import junit_xml
@@ -204,10 +204,7 @@ def send(
             if not (config.keep_signature and config.replay):
                 make_signer(scheme, secret)  # a missing secret is a usage error, before any I/O
             config = config.replace(scheme=scheme, secret=secret)
-            tls = None
-            if config.url.startswith("https:"):
-                tls = ssl_context(config.insecure, config.ca_bundle)
-            check_target(config.url, tls=tls)
+            check_target(config.url, tls=tls_for(config.url, config.insecure, config.ca_bundle))
         run_config = config
         if rewrite:
             # Failures go to a new file that replaces the one read, once the run is over.
