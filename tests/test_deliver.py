@@ -624,6 +624,24 @@ def test_tls_is_verified_unless_told_otherwise(self_signed):
     assert trusted.stats.delivered == insecure.stats.delivered == 1
 
 
+def test_connection_close_asks_for_a_new_connection_per_request():
+    peers = []
+
+    async def ok(request):
+        await request.read()
+        peers.append((request.transport.get_extra_info("peername"), request.headers))
+        return web.Response()
+
+    with serve(ok) as url:
+        _send(url, count=3, concurrency=1, rate="max")
+        kept = {peer for peer, _ in peers}
+        peers.clear()
+        _send(url, count=3, concurrency=1, rate="max", headers=["Connection: close"])
+        fresh = {peer for peer, _ in peers}
+    assert len(kept) == 1 and len(fresh) == 3
+    assert all(headers["Connection"] == "close" for _, headers in peers)
+
+
 def test_a_worker_error_reaches_the_caller_as_the_same_error(receiver):
     factory = {**FACTORY, "overrides": {"no_such_field.deeper": 1}}
     with pytest.raises(OverrideError, match="no_such_field"):

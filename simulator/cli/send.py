@@ -106,7 +106,8 @@ def delivery_options(func: Callable) -> Callable:
             "headers",
             type=HEADER,
             multiple=True,
-            help="Extra header 'Name: value' (repeatable).",
+            help="Extra header 'Name: value' (repeatable). 'Host: name' sets the virtual "
+            "host; 'Connection: close' opens a new connection for every request.",
         ),
         click.option(
             "--timeout",
