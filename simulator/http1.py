@@ -86,6 +86,17 @@ def _host_name(value: str) -> bytes:
         return value.encode()  # not a name IDNA knows: sent as typed, for the server to judge
 
 
+def _take_line(buffer: bytes, too_long: str) -> tuple[bytes, bytes] | None:
+    """(the first line without its CRLF or LF, the rest), or None until a whole line has
+    come; ResponseError(too_long) past 64 KiB without one."""
+    end = buffer.find(b"\n")
+    if end < 0:
+        if len(buffer) > MAX_HEAD:
+            raise ResponseError(too_long)
+        return None
+    return buffer[:end].rstrip(b"\r"), buffer[end + 1 :]
+
+
 def _blank_line(buffer: bytes) -> tuple[int, int]:
     """(where the head's blank line starts, its length), or (-1, 0): CRLF CRLF, or with
     either line ending in a bare LF."""
@@ -150,12 +161,10 @@ class ResponseReader:
                     break
                 self._state = "done"
             elif state == "chunk-size":
-                end = buffer.find(b"\n")
-                if end < 0:
-                    if len(buffer) > MAX_HEAD:
-                        raise ResponseError("chunk size line too long")
+                taken = _take_line(buffer, "chunk size line too long")
+                if taken is None:
                     break
-                line, buffer = buffer[:end], buffer[end + 1 :]
+                line, buffer = taken
                 size = line.split(b";", 1)[0].strip()
                 if not size or size.strip(_HEX):
                     raise ResponseError(f"bad chunk size {size[:20]!r}")
@@ -177,13 +186,11 @@ class ResponseReader:
                     raise ResponseError("chunk not followed by CRLF")
                 self._state = "chunk-size"
             elif state == "trailer":
-                end = buffer.find(b"\n")
-                if end < 0:
-                    if len(buffer) > MAX_HEAD:
-                        raise ResponseError("trailer larger than 64 KiB")
+                taken = _take_line(buffer, "trailer larger than 64 KiB")
+                if taken is None:
                     break
-                line, buffer = buffer[:end], buffer[end + 1 :]
-                if not line.rstrip(b"\r"):
+                line, buffer = taken
+                if not line:
                     self._state = "done"
             elif state == "eof":
                 self.body_bytes += len(buffer)

@@ -224,3 +224,11 @@ def test_a_request_head_carries_the_headers_and_the_length():
     )
     head = request_head(t, {"Host": "b\u00fccher.example:8443"}, 0)
     assert b"\r\nHost: xn--bcher-kva.example:8443\r\n" in head
+
+
+def test_chunk_size_and_trailer_lines_are_refused_past_64_kib():
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with pytest.raises(ResponseError, match="chunk size line too long"):
+        ResponseReader().feed(chunked + b"1;" + b"x" * 70_000)
+    with pytest.raises(ResponseError, match="trailer larger than 64 KiB"):
+        ResponseReader().feed(chunked + b"0\r\nX-T: " + b"y" * 70_000)
