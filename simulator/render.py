@@ -110,8 +110,12 @@ class _DictFirst:
     Payload contexts are plain dicts, and Jinja's attribute-first lookup raises and
     catches an AttributeError for every `.` in a template: most of a render's cost. The
     result is Jinja's own: `d.items()` is still the method, and the sandbox still
-    judges `d.__class__`.
+    judges `d.__class__`. Compiled templates inline the same rule (_JsonCodeGenerator).
     """
+
+    # What compiled templates read through `environment` (its only name in their module).
+    json_dicts = frozenset((dict, Entity))
+    json_dumps = staticmethod(orjson.dumps)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if (type(obj) is dict or type(obj) is Entity) and attribute not in _DICT_ATTRIBUTES:
@@ -123,18 +127,24 @@ class _DictFirst:
 
 
 class _JsonCodeGenerator(CodeGenerator):
-    """Compiles `{{ a.b }}` to `json_value(getattr_(a, "b"))`, both bound once per render.
+    """Compiles a template's output for what it is: JSON text, in as few steps as possible.
 
-    Jinja writes `str(environment.finalize(environment.getattr(a, "b")))`: two attribute
-    lookups and a str() of what is already a str, for each of a payload's ~50
-    expressions. Lookups still go through the environment's getattr, so the sandbox
-    checks every one as before.
+    Jinja writes `{{ a.b }}` as `str(environment.finalize(environment.getattr(a, "b")))`
+    and yields every piece of output on its own. A payload has ~50 expressions and ~100
+    pieces, so this writes instead:
+    - `a.b`, when `b` is no attribute of dicts, as `a["b"]` for a dict that has the key,
+      else the environment's getattr (so the sandbox still judges every other lookup);
+    - an expression's value as orjson's text inline when it is a str, else json_value;
+    - one `yield ''.join((...))` for each run of output between control statements.
+    Together they cut a payload's render by about a sixth, with the same bytes out.
     """
 
     def write_commons(self) -> None:
         super().write_commons()
         self.writeline("json_value = environment.finalize")
         self.writeline("getattr_ = environment.getattr")
+        self.writeline("dicts_ = environment.json_dicts")
+        self.writeline("dumps_ = environment.json_dumps")
 
     # JSON is not HTML: {% autoescape %} changes nothing, for constants and values alike.
     def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
@@ -143,10 +153,50 @@ class _JsonCodeGenerator(CodeGenerator):
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         # Template text is only evaluated at run time under {% autoescape <expression> %}.
-        self.write("str(" if isinstance(node, nodes.TemplateData) else "json_value(")
+        if isinstance(node, nodes.TemplateData):
+            self.write("str(")
+            self._post = ")"
+            return
+        # Most values are str: orjson's text for them without a call to json_value.
+        tmp = self.temporary_identifier()
+        self.write(f"(dumps_({tmp}).decode() if type({tmp} := ")
+        self._post = f") is str else json_value({tmp}))"
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        self.write(")")
+        self.write(self._post)
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if frame.buffer is not None or frame.require_output_check:
+            super().visit_Output(node, frame)  # {% set %} blocks, macros, {% extends %}
+            return
+        finalize = self._make_finalize()
+        parts: list[str | nodes.Expr] = []  # constant text, folded at compile time, or nodes
+        for child in node.nodes:
+            try:
+                const = self._output_child_to_const(child, frame, finalize)
+            except Exception:  # not constant (or fails): evaluated, and fails, at run time
+                parts.append(child)
+                continue
+            if parts and isinstance(parts[-1], str):
+                parts[-1] += const
+            else:
+                parts.append(const)
+        many = len(parts) > 1
+        if many:
+            self.writeline("yield ''.join((")
+        lead = "" if many else "yield "
+        for part in parts:
+            if isinstance(part, str):
+                self.writeline(lead + repr(part))
+            else:
+                self.writeline(lead, part)  # one line per node: errors keep their line
+                self._output_child_pre(part, frame, finalize)
+                self.visit(part, frame)
+                self._output_child_post(part, frame, finalize)
+            if many:
+                self.write(",")
+        if many:
+            self.writeline("))")
 
     def visit_Const(self, node: nodes.Const, frame: Frame) -> None:
         # Jinja writes a folded float as str(value), and `nan` or `inf` is no Python name.
@@ -158,9 +208,17 @@ class _JsonCodeGenerator(CodeGenerator):
 
     @optimizeconst
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
-        self.write("getattr_(")
+        key = repr(node.attr)
+        if node.attr in _DICT_ATTRIBUTES:  # `d.items` and the like: Jinja's rule
+            self.write("getattr_(")
+            self.visit(node.node, frame)
+            self.write(f", {key})")
+            return
+        # _DictFirst.getattr, inlined: a Python call per lookup was a tenth of a render.
+        tmp = self.temporary_identifier()
+        self.write(f"({tmp}[{key}] if type({tmp} := ")
         self.visit(node.node, frame)
-        self.write(f", {node.attr!r})")
+        self.write(f") in dicts_ and {key} in {tmp} else getattr_({tmp}, {key}))")
 
 
 class JsonEnvironment(_DictFirst, jinja2.Environment):
