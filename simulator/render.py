@@ -217,7 +217,7 @@ class _JsonCodeGenerator(CodeGenerator):
             self.visit(node.node, frame)
             self.write(f", {key})")
             return
-        # _DictFirst.getattr, inlined: a Python call per lookup was a tenth of a render.
+        # _DictFirst.getattr, inlined: it was a Python call for each of ~45 lookups a payload.
         tmp = self.temporary_identifier()
         self.write(f"({tmp}[{key}] if type({tmp} := ")
         self.visit(node.node, frame)
