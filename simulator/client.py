@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import os
 import socket
 import ssl
 from urllib.parse import urlsplit
@@ -35,6 +36,30 @@ def error_kind(exc: BaseException, connecting: bool = False) -> str:
     if isinstance(exc, _RESETS) or getattr(exc, "errno", None) in _RESET_ERRNOS:
         return "reset"
     return "other"
+
+
+def error_detail(exc: BaseException, connecting: bool = False) -> str:
+    """What went wrong, in a few words, for the records: the kind alone says too little.
+
+    "other" may be a response that is not HTTP, "reset" a server that closed mid-answer,
+    "tls" an expired certificate: the reason is what a receiver's developer fixes.
+    """
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "no connection within the timeout" if connecting else "no answer within the timeout"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate not trusted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {getattr(exc, 'reason', None) or exc}"  # OpenSSL's reason code
+    if isinstance(exc, ResponseError):
+        return str(exc)  # says what in the answer was not HTTP/1.x
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host: {exc.strerror or exc}"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        # The system's words: asyncio puts its own ("Connect call failed …") in strerror.
+        return os.strerror(exc.errno).lower()
+    if isinstance(exc, OSError) and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def ssl_context(insecure: bool = False, ca_bundle: str | None = None) -> ssl.SSLContext:
@@ -163,9 +188,9 @@ class Session:
 
     async def post(
         self, body: bytes, headers: dict[str, str]
-    ) -> tuple[int | None, str | None, str | None]:
-        """(status, error kind, Retry-After) of one POST within the timeout, connecting
-        included; never raises for a transport failure.
+    ) -> tuple[int | None, str | None, str | None, str | None]:
+        """(status, error kind, error detail, Retry-After) of one POST within the timeout,
+        connecting included; never raises for a transport failure.
 
         A request that fails on a reused connection before any byte of an answer, because
         the server had closed it meanwhile (its keep-alive ran out as we sent), never
@@ -198,7 +223,8 @@ class Session:
                 if reused and not reader.started and error_kind(exc) == "reset":
                     connection, reused = None, False
                     continue
-                return None, error_kind(exc, connecting=connection is None), None
+                connecting = connection is None
+                return None, error_kind(exc, connecting), error_detail(exc, connecting), None
         status = reader.status
         retry_after = reader.retry_after if status in _RETRY_AFTER else None
         if self._keep_alive and reader.keep_alive and not reader.leftover and not connection.closed:
@@ -207,7 +233,7 @@ class Session:
             self._idle.append(connection)
         else:
             connection.close()
-        return status, None, retry_after
+        return status, None, None, retry_after
 
     def _reusable(self, now: float) -> _Connection | None:
         """The most recently used open idle connection, after closing those idle too long:

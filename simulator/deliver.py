@@ -65,7 +65,9 @@ class RunResult:
 class _Event:
     """One event on its way: its payload and the outcome of its last attempt."""
 
-    __slots__ = ("attempts", "done", "error", "first", "headers", "index", "payload", "status")
+    __slots__ = (
+        "attempts", "detail", "done", "error", "first", "headers", "index", "payload", "status"
+    )  # fmt: skip
 
     def __init__(self, payload: Any, index: int) -> None:
         self.payload = payload
@@ -73,6 +75,7 @@ class _Event:
         self.attempts = 0
         self.status: int | None = None
         self.error: str | None = None
+        self.detail: str | None = None  # what the error was, in words, when no status came
         self.headers: dict[str, str] | None = None
         self.first: float | None = None
         self.done = False
@@ -397,14 +400,14 @@ class Engine:
         started = self._clock()
         if event.first is None:
             event.first = started
-        status, error, retry_after = await session.post(payload.body, headers)
+        status, error, detail, retry_after = await session.post(payload.body, headers)
         finished = self._clock()
         ok = error is None and (
             status in self._expect if self._expect is not None else 200 <= status < 300
         )
         if error is None and not ok:
             error = "status"
-        event.status, event.error = status, error
+        event.status, event.error, event.detail = status, error, detail
         self.stats.record_attempt(
             scheduled=due,
             started=started,
@@ -423,6 +426,7 @@ class Engine:
             finished=finished + w0,
             status=status,
             error=error,
+            detail=detail,
             headers=headers,
         )
         return ok, parse_retry_after(retry_after, wall)
@@ -446,6 +450,7 @@ class Engine:
             attempts=event.attempts,
             status=event.status,
             error=event.error,
+            detail=event.detail,
             first_attempt=None if event.first is None else event.first + self._wall0,
             headers=event.headers or self._headers(payload, int(self._wall())),
         )

@@ -196,6 +196,7 @@ class Records:
         finished: float,
         status: int | None,
         error: str | None,
+        detail: str | None,
         headers: Mapping[str, str],
     ) -> None:
         if self._log is None:
@@ -213,6 +214,7 @@ class Records:
             "latency_ms": round((finished - scheduled) * 1000, 3),
             "service_ms": round((finished - started) * 1000, 3),
             "error": error,
+            "error_detail": detail,
             "bytes": len(payload.body),
         }
         if self._bodies:
@@ -229,6 +231,7 @@ class Records:
         attempts: int,
         status: int | None,
         error: str | None,
+        detail: str | None,
         first_attempt: float | None,
         headers: Mapping[str, str],
     ) -> None:
@@ -244,6 +247,7 @@ class Records:
                 "attempts": attempts,
                 "last_status": status,
                 "last_error": error,
+                "last_error_detail": detail,
                 "first_attempt_at": None if first_attempt is None else iso(first_attempt),
                 "url": self._url,
                 "scheme": self._scheme,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import http.server
 import socket
 import ssl
@@ -16,7 +17,8 @@ import pytest
 from aiohttp import web
 
 from simulator import client
-from simulator.client import Session, error_kind
+from simulator.client import Session, error_detail, error_kind
+from simulator.http1 import ResponseError
 
 BODY = b'{"event":"customer.order.created"}'
 HEADERS = {"Content-Type": "application/json", "X-Signature": "abc"}
@@ -85,7 +87,7 @@ def test_keep_alive_carries_every_request_on_one_connection(run):
         return server, results
 
     server, results = run(main())
-    assert results == [(200, None, None)] * 5
+    assert results == [(200, None, None, None)] * 5
     assert server.connections == 1
     head, body = server.requests[0]
     assert body == BODY
@@ -119,7 +121,7 @@ def test_connection_close_is_honoured_even_if_the_server_keeps_the_socket_open(r
         return server, results
 
     server, results = run(main())
-    assert results == [(200, None, None)] * 3
+    assert results == [(200, None, None, None)] * 3
     assert server.connections == 3
 
 
@@ -136,7 +138,7 @@ def test_an_idle_connection_the_server_dropped_is_not_reused(run):
             return server, results
 
     server, results = run(main())
-    assert results == [(200, None, None)] * 3
+    assert results == [(200, None, None, None)] * 3
     assert server.connections == 3
 
 
@@ -154,7 +156,8 @@ def test_a_reused_connection_closed_before_an_answer_sends_once_more_on_a_new_on
         return server, [first, second, third]
 
     server, results = run(main())
-    assert results == [(200, None, None), (200, None, None), (None, "reset", None)]
+    reset = (None, "reset", "closed before the response ended", None)
+    assert results == [(200, None, None, None), (200, None, None, None), reset]
     # 1 and 2 on the first connection, 2 again and 3 on the second, 3 again on a third.
     assert len(server.requests) == 5 and server.connections == 3
 
@@ -171,7 +174,7 @@ def test_idle_connections_expire(run, monkeypatch):
         return server, results
 
     server, results = run(main())
-    assert results == [(200, None, None)] * 3
+    assert results == [(200, None, None, None)] * 3
     assert server.connections == 2
 
 
@@ -184,7 +187,7 @@ def test_without_keep_alive_every_request_has_its_own_connection(run):
         return server, results
 
     server, results = run(main())
-    assert results == [(200, None, None)] * 3
+    assert results == [(200, None, None, None)] * 3
     assert server.connections == 3
     assert b"\r\nConnection: close\r\n" in server.requests[0][0]
 
@@ -203,9 +206,9 @@ def test_retry_after_is_read_on_429_and_503_only(run):
             return [await session.post(BODY, HEADERS) for _ in range(3)]
 
     assert run(main()) == [
-        (429, None, "3"),
-        (503, None, "Wed, 21 Oct 2026 07:28:00 GMT"),
-        (500, None, None),
+        (429, None, None, "3"),
+        (503, None, None, "Wed, 21 Oct 2026 07:28:00 GMT"),
+        (500, None, None, None),
     ]
 
 
@@ -217,7 +220,8 @@ def test_garbage_is_a_failed_attempt_and_the_next_one_gets_a_fresh_connection(ru
         return server, results
 
     server, results = run(main())
-    assert results == [(None, "other", None), (200, None, None)]
+    garbage = (None, "other", "not an HTTP/1.x status line: b'SSH-2.0-nope'", None)
+    assert results == [garbage, (200, None, None, None)]
     assert server.connections == 2
 
 
@@ -229,7 +233,7 @@ def test_bytes_nobody_asked_for_end_the_connection(run):
         return server, results
 
     server, results = run(main())
-    assert results == [(200, None, None)] * 2
+    assert results == [(200, None, None, None)] * 2
     assert server.connections == 2
 
 
@@ -239,7 +243,7 @@ def test_a_response_cut_short_is_a_reset(run):
         async with server as url, Session(url, timeout=5) as session:
             return await session.post(BODY, HEADERS)
 
-    assert run(main()) == (None, "reset", None)
+    assert run(main()) == (None, "reset", "closed before the response ended", None)
 
 
 def test_no_answer_within_the_timeout_is_a_timeout(run):
@@ -251,7 +255,7 @@ def test_no_answer_within_the_timeout_is_a_timeout(run):
             return result, time.monotonic() - started
 
     result, took = run(main())
-    assert result == (None, "timeout", None)
+    assert result == (None, "timeout", "no answer within the timeout", None)
     assert 0.19 < took < 1.0
 
 
@@ -264,7 +268,7 @@ def test_a_refused_connection_is_a_connect_error(run):
         async with Session(f"http://127.0.0.1:{port}/", timeout=2) as session:
             return await session.post(BODY, HEADERS)
 
-    assert run(main()) == (None, "connect", None)
+    assert run(main()) == (None, "connect", "connection refused", None)
 
 
 def test_an_unresolvable_host_is_a_connect_error(run):
@@ -272,7 +276,9 @@ def test_an_unresolvable_host_is_a_connect_error(run):
         async with Session("http://no-such-host.invalid/", timeout=5) as session:
             return await session.post(BODY, HEADERS)
 
-    assert run(main()) == (None, "connect", None)
+    status, kind, detail, retry_after = run(main())
+    assert (status, kind, retry_after) == (None, "connect", None)
+    assert detail.startswith("cannot resolve the host: ")  # then the resolver's own words
 
 
 def test_a_cancelled_post_closes_its_connection(run):
@@ -289,7 +295,7 @@ def test_a_cancelled_post_closes_its_connection(run):
             return await session.post(BODY, HEADERS), server
 
     result, server = run(main())
-    assert result == (200, None, None) and server.connections == 2
+    assert result == (200, None, None, None) and server.connections == 2
 
 
 def test_credentials_and_a_host_header_reach_the_server(run):
@@ -314,6 +320,36 @@ def test_error_kinds_of_exceptions():
     assert error_kind(ConnectionRefusedError(), connecting=True) == "connect"
     assert error_kind(socket.gaierror(), connecting=True) == "connect"
     assert error_kind(ValueError()) == "other"
+
+
+def _ssl_error(reason: str) -> ssl.SSLError:
+    exc = ssl.SSLError(1, f"[SSL: {reason}] ...")
+    exc.reason = reason  # as OpenSSL's errors carry it
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "connecting", "detail"),
+    [
+        (TimeoutError(), True, "no connection within the timeout"),
+        (asyncio.TimeoutError(), False, "no answer within the timeout"),
+        (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), False,
+         "connection reset by peer"),
+        # asyncio's own words in strerror give way to the system's.
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('::1', 9)"), True,
+         "connection refused"),
+        (ConnectionResetError("closed before the response ended"), False,
+         "closed before the response ended"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), True,
+         "cannot resolve the host: Name or service not known"),
+        (_ssl_error("WRONG_VERSION_NUMBER"), True, "TLS: WRONG_VERSION_NUMBER"),
+        (ResponseError("bad chunk size b'zz'"), False, "bad chunk size b'zz'"),
+        (ValueError("odd"), False, "ValueError: odd"),
+        (RuntimeError(), False, "RuntimeError"),
+    ],
+)  # fmt: skip
+def test_error_details_say_what_went_wrong(exc, connecting, detail):
+    assert error_detail(exc, connecting) == detail
 
 
 # -- third-party servers ----------------------------------------------------------------------
@@ -345,7 +381,7 @@ def test_aiohttp_web_streams_a_chunked_answer(run):
             await runner.cleanup()
 
     results, connections = run(main())
-    assert results == [(202, None, None)] * 3 and connections == 1
+    assert results == [(202, None, None, None)] * 3 and connections == 1
 
 
 @contextmanager
@@ -385,7 +421,7 @@ def test_the_standard_librarys_server_in_both_versions(version, run):
 
     with _stdlib_server(version) as url:
         results, connections = run(main(url))
-    assert results == [(201, None, None)] * 4
+    assert results == [(201, None, None, None)] * 4
     # HTTP/1.0 closes after each answer, whose body runs to the close; 1.1 keeps it open.
     assert connections == (0 if version == "HTTP/1.0" else 1)
 
@@ -400,7 +436,7 @@ def test_over_tls_a_body_that_runs_to_a_close_without_close_notify_is_whole(run,
             return [await session.post(BODY, HEADERS) for _ in range(3)]
 
     with _stdlib_server("HTTP/1.0", server_tls) as url:
-        assert run(main(url)) == [(201, None, None)] * 3
+        assert run(main(url)) == [(201, None, None, None)] * 3
 
 
 def test_an_untrusted_certificate_is_a_tls_error(run, self_signed):
@@ -413,5 +449,6 @@ def test_an_untrusted_certificate_is_a_tls_error(run, self_signed):
             return await session.post(BODY, HEADERS)
 
     with _stdlib_server("HTTP/1.1", server_tls) as url:
-        assert run(main(url)) == (None, "tls", None)
-        assert run(main(url.replace("127.0.0.1", "localhost"))) == (None, "tls", None)
+        untrusted = (None, "tls", "certificate not trusted: self-signed certificate", None)
+        assert run(main(url)) == untrusted
+        assert run(main(url.replace("127.0.0.1", "localhost"))) == untrusted

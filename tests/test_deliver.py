@@ -59,11 +59,31 @@ def receiver():
 
 
 @contextlib.contextmanager
-def serve(handler, tls=None):
-    """A tiny aiohttp server on 127.0.0.1 for behaviours the Receiver does not have."""
+def _looping(start):
+    """A loop in a thread that first awaits `start()`: (port, coroutine function to stop)."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box = {}
+
+    def run():
+        box["port"], box["stop"] = loop.run_until_complete(start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(box["stop"]())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait()
+    try:
+        yield box["port"]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+
+@contextlib.contextmanager
+def serve(handler, tls=None):
+    """A tiny aiohttp server on 127.0.0.1 for behaviours the Receiver does not have."""
 
     async def start():
         app = web.Application()
@@ -72,22 +92,32 @@ def serve(handler, tls=None):
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
-        box["runner"], box["port"] = runner, runner.addresses[0][1]
+        return runner.addresses[0][1], runner.cleanup
 
-    def run():
-        loop.run_until_complete(start())
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(box["runner"].cleanup())
+    with _looping(start) as port:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}/hooks"
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait()
-    try:
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{box['port']}/hooks"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
+
+@contextlib.contextmanager
+def _raw_server(answer):
+    """A server on 127.0.0.1 whose answers are the bytes `answer(reader, writer)` writes,
+    HTTP or not: for answers no HTTP server library would send."""
+
+    async def handle(reader, writer):
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await answer(reader, writer)  # the pre-flight check connects and says nothing
+
+    async def start():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+
+        async def stop():
+            server.close()
+            await server.wait_closed()
+
+        return server.sockets[0].getsockname()[1], stop
+
+    with _looping(start) as port:
+        yield f"http://127.0.0.1:{port}/hooks"
 
 
 def _closed_port() -> int:
@@ -444,9 +474,35 @@ def test_log_has_one_line_per_attempt_and_no_secret(tmp_path):
     line = lines[0]
     assert set(line) >= {"id", "index", "event", "attempt", "scheduled", "scheduled_epoch",
                          "started", "started_epoch", "status", "latency_ms", "service_ms",
-                         "error", "bytes", "body", "headers"}  # fmt: skip
+                         "error", "error_detail", "bytes", "body", "headers"}  # fmt: skip
     assert line["latency_ms"] >= line["service_ms"]
     assert SECRET not in log.read_text()
+
+
+def test_records_say_why_an_attempt_without_a_status_failed(tmp_path):
+    # An answer that is not HTTP: its kind is "other", and only the detail says what.
+    async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    log, dead = tmp_path / "log.ndjson", tmp_path / "dl.ndjson"
+    with _raw_server(not_http) as url:
+        result = _send(url, count=2, log=str(log), dead_letter=str(dead))
+    assert result.stats.error_kinds == {"other": 2}
+    attempts = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    letters = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    reason = "bad Content-Length b'x'"
+    assert [(a["error"], a["error_detail"]) for a in attempts] == [("other", reason)] * 2
+    assert [(d["last_error"], d["last_error_detail"]) for d in letters] == [("other", reason)] * 2
+
+
+def test_a_delivered_attempt_has_no_error_detail(tmp_path, receiver):
+    log = tmp_path / "log.ndjson"
+    _send(receiver.url, count=1, log=str(log))
+    (line,) = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    assert (line["status"], line["error"], line["error_detail"]) == (200, None, None)
 
 
 def test_thresholds_are_checked_against_the_summary(receiver):
