@@ -414,6 +414,7 @@ class Engine:
             finished=finished,
             status=status,
             error=error,
+            detail=detail,
             retry=event.attempts > 1,
         )
         w0 = self._wall0

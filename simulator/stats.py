@@ -14,6 +14,10 @@ SCHEMA = "webhook-simulator/report/v1"
 # timers with millisecond granularity, so a tighter bound would flag ordinary timer jitter
 # rather than a sender that cannot keep up.
 LATE_AFTER_S = 0.010
+# Distinct error details a run counts; a server answering garbage could make each one
+# new (its bytes are in the text), so the rest are counted under one entry.
+MAX_ERROR_DETAILS = 20
+OTHER_DETAILS = "(other reasons)"
 
 
 def _us(seconds: float) -> int:
@@ -39,7 +43,9 @@ class RunStats:
     events were generated; attempts are HTTP tries (retries counts those after the first);
     delivered and failed count events by final outcome, so events - delivered - failed are
     unfinished: still in flight, or never tried (not_sent: asked for, then the run was
-    stopped before their turn). status_codes and error_kinds count attempts. Times are
+    stopped before their turn). status_codes, error_kinds and error_details (what failed
+    attempts without a status said, in words, at most MAX_ERROR_DETAILS distinct) count
+    attempts. Times are
     seconds on the caller's clock: this class never reads a clock. target_rate is the whole
     run's target in events/s (None for max), not one worker's share. first_send and
     last_send are the actual starts of the earliest and latest first attempts.
@@ -54,6 +60,7 @@ class RunStats:
     not_sent: int = 0
     status_codes: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
+    error_details: Counter[str] = field(default_factory=Counter)
     by_event_type: dict[str, EventTypeStats] = field(default_factory=dict)
     latency_corrected: Histogram = field(default_factory=Histogram)
     latency_service: Histogram = field(default_factory=Histogram)
@@ -94,6 +101,7 @@ class RunStats:
         finished: float,
         status: int | None = None,
         error: str | None = None,
+        detail: str | None = None,
         retry: bool = False,
     ) -> None:
         """One HTTP attempt. Latency counted from `scheduled` includes any time spent
@@ -111,11 +119,19 @@ class RunStats:
             self.status_codes[status] += 1
         if error is not None:
             self.error_kinds[error] += 1
+        if detail is not None:
+            self._count_detail(detail, 1)
         lag = started - scheduled
         self.late += lag > self.late_after_s
         self.schedule_lag.record(_us(lag))
         self.latency_service.record(_us(finished - started))
         self.latency_corrected.record(_us(finished - scheduled))
+
+    def _count_detail(self, detail: str, n: int) -> None:
+        details = self.error_details
+        if detail not in details and len(details) >= MAX_ERROR_DETAILS:
+            detail = OTHER_DETAILS
+        details[detail] += n
 
     def record_outcome(self, event_type: str, *, delivered: bool, error: str | None = None) -> None:
         """An event's final outcome after its last attempt; `error` says why it failed."""
@@ -134,6 +150,8 @@ class RunStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.status_codes.update(other.status_codes)
         self.error_kinds.update(other.error_kinds)
+        for detail, n in other.error_details.items():
+            self._count_detail(detail, n)
         for event_type, theirs in other.by_event_type.items():
             ours = self._type(event_type)
             ours.events += theirs.events
@@ -161,6 +179,7 @@ class RunStats:
         data = {name: getattr(self, name) for name in _PLAIN_FIELDS}
         data["status_codes"] = {str(code): n for code, n in self.status_codes.items()}
         data["error_kinds"] = dict(self.error_kinds)
+        data["error_details"] = dict(self.error_details)
         data["by_event_type"] = {
             name: {**vars(c), "error_kinds": dict(c.error_kinds)}
             for name, c in self.by_event_type.items()
@@ -174,6 +193,7 @@ class RunStats:
         stats = cls(**{name: data[name] for name in _PLAIN_FIELDS})
         stats.status_codes = Counter({int(code): n for code, n in data["status_codes"].items()})
         stats.error_kinds = Counter(data["error_kinds"])
+        stats.error_details = Counter(data["error_details"])
         for name, c in data["by_event_type"].items():
             stats.by_event_type[name] = EventTypeStats(
                 c["events"], c["delivered"], c["failed"], Counter(c["error_kinds"]), c["not_sent"]
@@ -231,6 +251,9 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         interrupted run's unfinished events are not in it: see counts and interrupted)
     status_codes: {"<HTTP status>": attempts}
     error_kinds: {"timeout" | "connect" | "reset" | "status" | ...: attempts}
+    error_details: {"<why, in words>": attempts}, most frequent first, for attempts that
+        got no status ("connection refused", "no answer within the timeout"): at most 20,
+        the rest under "(other reasons)"
     latency_ms: {corrected, service}, each {min, mean, p50, p90, p95, p99, p99.9, max}
         in ms (null when nothing was sent); corrected counts from the planned send time,
         service from the actual one
@@ -264,6 +287,7 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         "success_ratio": stats.delivered / completed if completed else None,
         "status_codes": {str(code): n for code, n in sorted(stats.status_codes.items())},
         "error_kinds": dict(stats.error_kinds.most_common()),
+        "error_details": dict(stats.error_details.most_common()),
         "latency_ms": {
             "corrected": _in_ms(stats.latency_corrected, _LATENCY_KEYS),
             "service": _in_ms(stats.latency_service, _LATENCY_KEYS),

@@ -167,6 +167,16 @@ def test_every_output_path_is_checked_before_anything_is_sent(tmp_path, option, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
+def test_the_summary_says_why_attempts_without_a_status_failed(tmp_path):
+    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
+        code, out, err = sim(
+            "send", "--url", slow.url, "--secret", SECRET, "--count", "2", "--timeout", "0.1",
+            "--dead-letter", str(tmp_path / "dl.ndjson"),
+        )  # fmt: skip
+    assert code == 1, err
+    assert "  errors     timeout: 2\n  why        2  no answer within the timeout\n" in out
+
+
 def test_undelivered_events_exit_1_and_name_the_dead_letter_file(tmp_path):
     with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
         code, out, _ = sim("send", "--url", failing.url, "--secret", SECRET, "-n", "3")

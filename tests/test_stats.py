@@ -11,7 +11,7 @@ import pytest
 from simulator.errors import UsageError
 from simulator.histogram import MAX_VALUE_US, Histogram
 from simulator.junit import junit_xml
-from simulator.stats import SCHEMA, RunStats, summarize
+from simulator.stats import MAX_ERROR_DETAILS, OTHER_DETAILS, SCHEMA, RunStats, summarize
 from simulator.thresholds import Threshold, ThresholdResult, parse_threshold
 
 THRESHOLD_HINT = "use e.g. p99<250ms, success>=99.9%, rate>=950/s"
@@ -118,6 +118,7 @@ def sample_run(offset: float = 0.0) -> RunStats:
                 started=scheduled + 0.1,
                 finished=scheduled + 0.2,
                 error="timeout",
+                detail="no answer within the timeout",
                 retry=True,
             )
         stats.record_outcome(event_type, delivered=ok, error=None if ok else "timeout")
@@ -130,6 +131,7 @@ def test_run_counters() -> None:
     assert (stats.retries, stats.late) == (4, 1)
     assert stats.status_codes == {200: 96, 503: 4}
     assert stats.error_kinds == {"status": 4, "timeout": 4}
+    assert stats.error_details == {"no answer within the timeout": 4}  # a status needs none
     assert stats.by_event_type["voucher.published"].failed == 4
     assert stats.by_event_type["customer.created"].events == 25
     assert stats.latency_service.min == 20_000 and stats.latency_service.max == 100_000
@@ -147,6 +149,7 @@ def test_run_merge_is_exact() -> None:
     assert (a.events, a.attempts, a.delivered, a.failed, a.late) == (200, 208, 192, 8, 2)
     assert (a.started_at, a.finished_at, a.interrupted) == (100.0, 115.0, True)
     assert a.status_codes == {200: 192, 503: 8}
+    assert a.error_details == {"no answer within the timeout": 8}
     assert a.by_event_type["customer.created"].events == 50
     both = sample_run()
     both.latency_service.merge(sample_run(offset=5.0).latency_service)
@@ -165,7 +168,8 @@ def test_summary() -> None:
     assert set(report) == {
         "schema", "started_at", "finished_at", "duration_s", "interrupted", "target_rate",
         "send_rate", "achieved_rate", "attempt_rate", "counts", "success_ratio", "status_codes",
-        "error_kinds", "latency_ms", "schedule_lag_ms", "late_after_ms", "event_types",
+        "error_kinds", "error_details", "latency_ms", "schedule_lag_ms", "late_after_ms",
+        "event_types",
     }  # fmt: skip
     assert report["schema"] == SCHEMA == "webhook-simulator/report/v1"
     assert report["duration_s"] == 10.0
@@ -177,6 +181,7 @@ def test_summary() -> None:
     }  # fmt: skip
     assert report["success_ratio"] == 0.96
     assert report["status_codes"] == {"200": 96, "503": 4}
+    assert report["error_details"] == {"no answer within the timeout": 4}
     corrected = report["latency_ms"]["corrected"]
     assert set(corrected) == {"min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"}
     assert corrected["min"] == 20.0 and corrected["max"] == 100.0
@@ -224,6 +229,23 @@ def test_the_send_rate_ignores_retries_and_merges_across_workers() -> None:
         0.05,
         0.05 + 0.9,
     )
+
+
+def test_error_details_are_bounded_in_a_run_and_across_workers() -> None:
+    # A server answering garbage makes each detail new: the count of them stays bounded.
+    def garbage(first: int) -> RunStats:
+        stats = RunStats()
+        for i in range(first, first + MAX_ERROR_DETAILS + 5):
+            stats.record_attempt(scheduled=0.0, started=0.0, finished=0.1, error="other",
+                                 detail=f"not an HTTP/1.x status line: b'{i}'")  # fmt: skip
+        return stats
+
+    one, other = garbage(0), garbage(1000)
+    assert len(one.error_details) == MAX_ERROR_DETAILS + 1
+    assert one.error_details[OTHER_DETAILS] == 5 and one.error_details.total() == 25
+    one.merge(other)
+    assert len(one.error_details) == MAX_ERROR_DETAILS + 1
+    assert one.error_details[OTHER_DETAILS] == 30 and one.error_details.total() == 50
 
 
 def test_summary_of_an_empty_run() -> None:

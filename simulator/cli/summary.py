@@ -60,6 +60,15 @@ def _counts(counts: dict[str, int]) -> str:
     return "  ".join(f"{key}: {n:,}" for key, n in counts.items()) or "none"
 
 
+def _reasons(details: dict[str, int], shown: int = 3) -> list[str]:
+    """The commonest reasons attempts failed without a status, one line each."""
+    top = list(details.items())[:shown]
+    lines = [f"  {'why' if i == 0 else '':<10} {n:,}  {text}" for i, (text, n) in enumerate(top)]
+    if len(details) > shown:
+        lines.append(f"  {'':<10} and {len(details) - shown} more: see error_details in --report")
+    return lines
+
+
 def _latency(name: str, values: dict[str, Any]) -> str:
     parts = "  ".join(f"{key} {_ms(values[key])}" for key in _LATENCY_KEYS)
     return f"{name:<10} {parts}  ms"
@@ -84,6 +93,7 @@ def summary_lines(result: SendResult) -> list[str]:
         f"  attempts   {counts['attempts']:,} ({counts['retries']:,} retries)  "
         f"status {_counts(s['status_codes'])}",
         f"  errors     {_counts(s['error_kinds'])}",
+        *_reasons(s["error_details"]),
         "  latency    " + _latency("corrected", s["latency_ms"]["corrected"]),
         "             " + _latency("service", s["latency_ms"]["service"]),
         f"  lag        p50 {_ms(s['schedule_lag_ms']['p50'])}  p99 "
