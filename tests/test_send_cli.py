@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli, run
-from simulator.cli.summary import progress_line
+from simulator.cli.summary import _reasons, progress_line
 from simulator.deliver import Progress
 from simulator.payloads import PayloadFactory
 from simulator.receiver import Behaviour, Receiver
@@ -61,6 +61,17 @@ def test_help_gives_the_exit_codes_and_their_precedence():
     ) in " ".join(out.split())
     _, out, _ = sim("replay", "--help")
     assert "Exit codes as for send: 130 over 99 over 1." in " ".join(out.split())
+
+
+def test_the_summary_shows_three_reasons_and_counts_the_rest():
+    details = {"connection refused": 1_200, "no answer within the timeout": 30, "a": 2, "b": 1}
+    assert _reasons(details) == [
+        "  why        1,200  connection refused",
+        "             30  no answer within the timeout",
+        "             2  a",
+        "             and 1 more: see error_details in --report",
+    ]
+    assert _reasons({}) == []
 
 
 def test_the_progress_line_is_compact():
