@@ -43,12 +43,12 @@ class RunStats:
     events were generated; attempts are HTTP tries (retries counts those after the first);
     delivered and failed count events by final outcome, so events - delivered - failed are
     unfinished: still in flight, or never tried (not_sent: asked for, then the run was
-    stopped before their turn). status_codes, error_kinds and error_details (what failed
-    attempts without a status said, in words, at most MAX_ERROR_DETAILS distinct) count
-    attempts. Times are
-    seconds on the caller's clock: this class never reads a clock. target_rate is the whole
-    run's target in events/s (None for max), not one worker's share. first_send and
-    last_send are the actual starts of the earliest and latest first attempts.
+    stopped before their turn). status_codes, error_kinds and error_details (why attempts
+    without a status failed, in words, at most MAX_ERROR_DETAILS distinct) count attempts.
+    Times are seconds on the caller's clock: this class never reads a clock. target_rate
+    is the whole run's target in events/s (None for max), not one worker's share.
+    first_send and last_send are the actual starts of the earliest and latest first
+    attempts.
     """
 
     events: int = 0
