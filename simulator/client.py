@@ -8,6 +8,7 @@ import errno
 import os
 import socket
 import ssl
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from simulator import __version__
@@ -187,14 +188,18 @@ class Session:
         self._idle.clear()
 
     async def post(
-        self, body: bytes, headers: dict[str, str]
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        resent: Callable[[str, str], None] | None = None,
     ) -> tuple[int | None, str | None, str | None, str | None]:
         """(status, error kind, error detail, Retry-After) of one POST within the timeout,
         connecting included; never raises for a transport failure.
 
-        A request that fails on a reused connection before any byte of an answer, because
-        the server had closed it meanwhile (its keep-alive ran out as we sent), never
-        reached the server: it goes again, once, on a new connection.
+        A request that fails on a reused connection before any byte of an answer goes
+        again, once, on a new connection, as browsers do: most often the server's
+        keep-alive ran out as it was sent. But the server may have read it first, so
+        `resent(kind, detail)` is told of the failed try: the records must show it.
         """
         loop = self._loop
         deadline = loop.time() + self._timeout
@@ -221,6 +226,8 @@ class Session:
                 if not isinstance(exc, Exception):
                     raise  # cancelled: the engine is winding down
                 if reused and not reader.started and error_kind(exc) == "reset":
+                    if resent is not None:
+                        resent("reset", f"{error_detail(exc)} on a reused connection: sent again")
                     connection, reused = None, False
                     continue
                 connecting = connection is None

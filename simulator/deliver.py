@@ -400,7 +400,17 @@ class Engine:
         started = self._clock()
         if event.first is None:
             event.first = started
-        status, error, detail, retry_after = await session.post(payload.body, headers)
+
+        def resent(error: str, detail: str) -> None:
+            # The client sent it again on a new connection: the failed try is an attempt
+            # of its own, which the server may have received.
+            nonlocal started
+            now = self._clock()
+            self._record(event, due, started, now, None, error, detail)
+            event.attempts += 1
+            started = now
+
+        status, error, detail, retry_after = await session.post(payload.body, headers, resent)
         finished = self._clock()
         ok = error is None and (
             status in self._expect if self._expect is not None else 200 <= status < 300
@@ -408,6 +418,19 @@ class Engine:
         if error is None and not ok:
             error = "status"
         event.status, event.error, event.detail = status, error, detail
+        self._record(event, due, started, finished, status, error, detail)
+        return ok, parse_retry_after(retry_after, wall)
+
+    def _record(
+        self,
+        event: _Event,
+        due: float,
+        started: float,
+        finished: float,
+        status: int | None,
+        error: str | None,
+        detail: str | None,
+    ) -> None:
         self.stats.record_attempt(
             scheduled=due,
             started=started,
@@ -419,7 +442,7 @@ class Engine:
         )
         w0 = self._wall0
         self._records.attempt(
-            payload,
+            event.payload,
             event.index,
             event.attempts,
             scheduled=due + w0,
@@ -428,9 +451,8 @@ class Engine:
             status=status,
             error=error,
             detail=detail,
-            headers=headers,
+            headers=event.headers or {},
         )
-        return ok, parse_retry_after(retry_after, wall)
 
     def _finish(self, event: _Event, reason: str | None) -> None:
         event.done = True

@@ -148,18 +148,22 @@ def test_a_reused_connection_closed_before_an_answer_sends_once_more_on_a_new_on
     # attempt but a connection to replace; on a new one it is a reset.
     async def main():
         server = Scripted(lambda n, head: (OK, False) if n != 2 else (b"", True))
+        told = []
         async with server as url, Session(url, timeout=5) as session:
-            first = await session.post(BODY, HEADERS)
-            second = await session.post(BODY, HEADERS)
+            first = await session.post(BODY, HEADERS, lambda *why: told.append(why))
+            second = await session.post(BODY, HEADERS, lambda *why: told.append(why))
             server.answer = lambda n, head: (b"", True)
-            third = await session.post(BODY, HEADERS)  # reused, then new: both closed
-        return server, [first, second, third]
+            third = await session.post(BODY, HEADERS, lambda *why: told.append(why))
+        return server, [first, second, third], told
 
-    server, results = run(main())
+    server, results, told = run(main())
     reset = (None, "reset", "closed before the response ended", None)
     assert results == [(200, None, None, None), (200, None, None, None), reset]
     # 1 and 2 on the first connection, 2 again and 3 on the second, 3 again on a third.
     assert len(server.requests) == 5 and server.connections == 3
+    # The server may have read what it closed on: the caller hears of each such try.
+    again = ("reset", "closed before the response ended on a reused connection: sent again")
+    assert told == [again, again]
 
 
 def test_idle_connections_expire(run, monkeypatch):

@@ -498,6 +498,34 @@ def test_records_say_why_an_attempt_without_a_status_failed(tmp_path):
     assert [(d["last_error"], d["last_error_detail"]) for d in letters] == [("other", reason)] * 2
 
 
+def test_a_try_the_client_sent_again_is_an_attempt_in_the_records(tmp_path):
+    # The server reads the second request on a connection, then closes without a word:
+    # the client sends it again on a new connection, and the server has now seen it twice.
+    seen = []
+
+    async def answer_once_per_connection(reader, writer):
+        for turn in range(2):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            seen.append(await reader.readexactly(length))
+            if turn == 0:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        writer.close()
+
+    log = tmp_path / "log.ndjson"
+    with _raw_server(answer_once_per_connection) as url:
+        result = _send(url, count=2, rate="max", concurrency=1, log=str(log), dead_letter=None)
+    lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    assert len(seen) == len(lines) == result.stats.attempts == 3
+    assert result.stats.delivered == 2 and result.stats.retries == 1
+    assert result.stats.error_kinds == {"reset": 1}
+    again = "closed before the response ended on a reused connection: sent again"
+    tries = [(x["index"], x["attempt"], x["status"], x["error_detail"]) for x in lines]
+    assert tries == [(0, 1, 200, None), (1, 1, None, again), (1, 2, 200, None)]
+    assert seen[1] == seen[2]  # the same event, byte for byte
+
+
 def test_a_delivered_attempt_has_no_error_detail(tmp_path, receiver):
     log = tmp_path / "log.ndjson"
     _send(receiver.url, count=1, log=str(log))
