@@ -17,7 +17,6 @@ from simulator.http1 import ResponseError, ResponseReader, request_head, target
 from simulator.sendconfig import public_url
 
 USER_AGENT = f"webhook-simulator/{__version__}"
-ERROR_KINDS = ("status", "timeout", "connect", "reset", "tls", "other")
 CONNECT_TIMEOUT_S = 3.0
 IDLE_TIMEOUT_S = 60.0  # an idle connection older than this is closed, not reused
 _RETRY_AFTER = frozenset({429, 503})

@@ -410,7 +410,14 @@ class Engine:
             event.attempts += 1
             started = now
 
-        status, error, detail, retry_after = await session.post(payload.body, headers, resent)
+        try:
+            status, error, detail, retry_after = await session.post(payload.body, headers, resent)
+        except asyncio.CancelledError:
+            # Stopped with the request out (after --grace): the server may have it, so the
+            # records show the attempt, cut short.
+            event.error, event.detail = "interrupted", "the run stopped before an answer came"
+            self._record(event, due, started, self._clock(), None, event.error, event.detail)
+            raise
         finished = self._clock()
         ok = error is None and (
             status in self._expect if self._expect is not None else 200 <= status < 300
