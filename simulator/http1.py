@@ -152,6 +152,11 @@ class ResponseReader:
                 if end > MAX_HEAD or (end < 0 and len(buffer) > MAX_HEAD):
                     raise ResponseError("response head larger than 64 KiB")
                 if end < 0:
+                    # Refuse a banner (SSH, SMTP…) at once: such a server may never send
+                    # the blank line, and its close would read as a response cut short.
+                    if not b"HTTP/".startswith(buffer[:5]):
+                        line = buffer.split(b"\n", 1)[0].rstrip(b"\r")
+                        raise ResponseError(f"not an HTTP/1.x status line: {line[:40]!r}")
                     break
                 head, buffer = buffer[:end], buffer[end + skip :]
                 self._read_head(head)
@@ -247,8 +252,10 @@ class ResponseReader:
                 if len(values) != 1:
                     raise ResponseError(f"bad Content-Length {value[:20]!r}")
                 (value,) = values
-                if not value.isdigit() or (length is not None and int(value) != length):
+                if not value.isdigit():
                     raise ResponseError(f"bad Content-Length {value[:20]!r}")
+                if length is not None and int(value) != length:
+                    raise ResponseError(f"two Content-Length headers: {length} and {int(value)}")
                 length = int(value)
             elif name == b"transfer-encoding":
                 chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"

@@ -146,7 +146,7 @@ def test_a_reader_is_reused_after_reset():
         (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length b'-1'"),
         (
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-            "bad Content-Length b'2'",
+            "two Content-Length headers: 1 and 2",
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "bad Content-Length b'1, 2'"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 1,\r\n\r\n", "bad Content-Length b'1,'"),
@@ -166,6 +166,26 @@ def test_what_is_not_http_is_refused_with_a_reason(raw, message):
     with pytest.raises(ResponseError) as caught:
         ResponseReader().feed(raw)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "b'SSH-2.0-OpenSSH_9.2'"),
+        (b"220 mail.example.com ESMTP\r\n", "b'220 mail.example.com ESMTP'"),
+        (b"ok\n", "b'ok'"),
+        (b"\x00\xff\x16", "b'\\x00\\xff\\x16'"),
+    ],
+)
+def test_a_banner_is_refused_before_any_blank_line(raw, shown):
+    # Such a server may wait for us or close: either way the reason is that it is not HTTP.
+    with pytest.raises(ResponseError) as whole:
+        ResponseReader().feed(raw)
+    assert str(whole.value) == f"not an HTTP/1.x status line: {shown}"
+    reader = ResponseReader()
+    with pytest.raises(ResponseError):  # byte by byte: once the bytes cannot be HTTP
+        for byte in raw:
+            reader.feed(bytes([byte]))
 
 
 def test_a_head_over_64_kib_is_refused_however_it_arrives():
