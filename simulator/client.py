@@ -49,7 +49,7 @@ def error_detail(exc: BaseException, connecting: bool = False) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate not trusted: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS: {getattr(exc, 'reason', None) or exc}"  # OpenSSL's reason code
+        return f"TLS: {tls_reason(exc)}"
     if isinstance(exc, ResponseError):
         return str(exc)  # says what in the answer was not HTTP/1.x
     if isinstance(exc, socket.gaierror):
@@ -59,7 +59,25 @@ def error_detail(exc: BaseException, connecting: bool = False) -> str:
         return os.strerror(exc.errno).lower()
     if isinstance(exc, OSError) and str(exc):
         return str(exc)
+    if isinstance(exc, OSError) and type(exc) in _BARE:
+        return _BARE[type(exc)]
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# What asyncio's TLS layer raises with no words of its own, mid-handshake.
+_BARE = {
+    ConnectionResetError: "connection reset",
+    ConnectionAbortedError: "connection aborted",
+    BrokenPipeError: "broken pipe",
+}
+
+
+def tls_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's reason code, with a hint where one code has one likely cause."""
+    reason = getattr(exc, "reason", None) or str(exc)
+    if reason == "WRONG_VERSION_NUMBER":
+        return f"{reason} (the server may speak plain HTTP: try an http:// URL)"
+    return reason
 
 
 def ssl_context(insecure: bool = False, ca_bundle: str | None = None) -> ssl.SSLContext:
@@ -87,6 +105,13 @@ def tls_for(
 ) -> ssl.SSLContext | None:
     """ssl_context() for an https URL; None for plain http."""
     return ssl_context(insecure, ca_bundle) if url.startswith("https:") else None
+
+
+def _closed(reader: ResponseReader) -> str:
+    """Why a connection's close failed the request: how much of an answer had come."""
+    if not reader.started:
+        return "the server closed the connection without answering"
+    return "the server closed the connection before its answer ended"
 
 
 class _Connection(asyncio.Protocol):
@@ -120,7 +145,7 @@ class _Connection(asyncio.Protocol):
             if self.reader.feed_eof():
                 waiter.set_result(None)
             else:
-                waiter.set_exception(ConnectionResetError("closed before the response ended"))
+                waiter.set_exception(ConnectionResetError(_closed(self.reader)))
         self.closed = True
         return False
 
@@ -133,7 +158,7 @@ class _Connection(asyncio.Protocol):
             if exc is None and self.reader.feed_eof():
                 waiter.set_result(None)
             else:
-                waiter.set_exception(exc or ConnectionResetError("connection closed"))
+                waiter.set_exception(exc or ConnectionResetError(_closed(self.reader)))
 
     def expire(self) -> None:
         waiter = self.waiter
@@ -226,11 +251,14 @@ class Session:
                     raise  # cancelled: the engine is winding down
                 if reused and not reader.started and error_kind(exc) == "reset":
                     if resent is not None:
-                        resent("reset", f"{error_detail(exc)} on a reused connection: sent again")
+                        resent("reset", f"{error_detail(exc)} (reused): sent again on a new one")
                     connection, reused = None, False
                     continue
                 connecting = connection is None
-                return None, error_kind(exc, connecting), error_detail(exc, connecting), None
+                kind, detail = error_kind(exc, connecting), error_detail(exc, connecting)
+                if kind == "timeout" and not connecting and reader.started:
+                    detail = "the answer did not end within the timeout"  # a body that stalls
+                return None, kind, detail, None
         status = reader.status
         retry_after = reader.retry_after if status in _RETRY_AFTER else None
         if self._keep_alive and reader.keep_alive and not reader.leftover and not connection.closed:
@@ -309,7 +337,7 @@ def _check_tls(
         hint = "give --ca-bundle FILE, or --insecure to skip the check"
         raise DeliveryError(f"{where}: {reason} ({hint})") from None
     except ssl.SSLError as exc:
-        raise DeliveryError(f"{where}: TLS handshake failed: {exc.reason or exc}") from None
+        raise DeliveryError(f"{where}: TLS handshake failed: {tls_reason(exc)}") from None
     except TimeoutError:
         raise DeliveryError(f"{where}: TLS handshake timed out after {timeout:g}s") from None
     except OSError as exc:

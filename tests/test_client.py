@@ -157,12 +157,15 @@ def test_a_reused_connection_closed_before_an_answer_sends_once_more_on_a_new_on
         return server, [first, second, third], told
 
     server, results, told = run(main())
-    reset = (None, "reset", "closed before the response ended", None)
+    reset = (None, "reset", "the server closed the connection without answering", None)
     assert results == [(200, None, None, None), (200, None, None, None), reset]
     # 1 and 2 on the first connection, 2 again and 3 on the second, 3 again on a third.
     assert len(server.requests) == 5 and server.connections == 3
     # The server may have read what it closed on: the caller hears of each such try.
-    again = ("reset", "closed before the response ended on a reused connection: sent again")
+    again = (
+        "reset",
+        "the server closed the connection without answering (reused): sent again on a new one",
+    )
     assert told == [again, again]
 
 
@@ -247,7 +250,8 @@ def test_a_response_cut_short_is_a_reset(run):
         async with server as url, Session(url, timeout=5) as session:
             return await session.post(BODY, HEADERS)
 
-    assert run(main()) == (None, "reset", "closed before the response ended", None)
+    cut = "the server closed the connection before its answer ended"
+    assert run(main()) == (None, "reset", cut, None)
 
 
 def test_no_answer_within_the_timeout_is_a_timeout(run):
@@ -261,6 +265,16 @@ def test_no_answer_within_the_timeout_is_a_timeout(run):
     result, took = run(main())
     assert result == (None, "timeout", "no answer within the timeout", None)
     assert 0.19 < took < 1.0
+
+
+def test_a_body_that_stalls_is_a_timeout_that_says_so(run):
+    async def main():
+        partial = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nok"
+        server = Scripted(lambda n, head: (partial, False))
+        async with server as url, Session(url, timeout=0.2) as session:
+            return await session.post(BODY, HEADERS)
+
+    assert run(main()) == (None, "timeout", "the answer did not end within the timeout", None)
 
 
 def test_a_refused_connection_is_a_connect_error(run):
@@ -342,11 +356,14 @@ def _ssl_error(reason: str) -> ssl.SSLError:
         # asyncio's own words in strerror give way to the system's.
         (ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('::1', 9)"), True,
          "connection refused"),
-        (ConnectionResetError("closed before the response ended"), False,
-         "closed before the response ended"),
+        (ConnectionResetError("the server closed the connection without answering"), False,
+         "the server closed the connection without answering"),
+        (ConnectionResetError(), True, "connection reset"),  # asyncio's TLS, mid-handshake
         (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), True,
          "cannot resolve the host: Name or service not known"),
-        (_ssl_error("WRONG_VERSION_NUMBER"), True, "TLS: WRONG_VERSION_NUMBER"),
+        (_ssl_error("WRONG_VERSION_NUMBER"), True,
+         "TLS: WRONG_VERSION_NUMBER (the server may speak plain HTTP: try an http:// URL)"),
+        (_ssl_error("TLSV1_ALERT_PROTOCOL_VERSION"), True, "TLS: TLSV1_ALERT_PROTOCOL_VERSION"),
         (ResponseError("bad chunk size b'zz'"), False, "bad chunk size b'zz'"),
         (ValueError("odd"), False, "ValueError: odd"),
         (RuntimeError(), False, "RuntimeError"),

@@ -520,7 +520,7 @@ def test_a_try_the_client_sent_again_is_an_attempt_in_the_records(tmp_path):
     assert len(seen) == len(lines) == result.stats.attempts == 3
     assert result.stats.delivered == 2 and result.stats.retries == 1
     assert result.stats.error_kinds == {"reset": 1}
-    again = "closed before the response ended on a reused connection: sent again"
+    again = "the server closed the connection without answering (reused): sent again on a new one"
     tries = [(x["index"], x["attempt"], x["status"], x["error_detail"]) for x in lines]
     assert tries == [(0, 1, 200, None), (1, 1, None, again), (1, 2, 200, None)]
     assert seen[1] == seen[2]  # the same event, byte for byte

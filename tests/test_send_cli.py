@@ -69,7 +69,7 @@ def test_the_summary_shows_three_reasons_and_counts_the_rest():
         "  why        1,200  connection refused",
         "             30  no answer within the timeout",
         "             2  a",
-        "             and 1 more: see error_details in --report",
+        "             and 1 more (all in --report's error_details)",
     ]
     assert _reasons({}) == []
 

@@ -65,7 +65,8 @@ def _reasons(details: dict[str, int], shown: int = 3) -> list[str]:
     top = list(details.items())[:shown]
     lines = [f"  {'why' if i == 0 else '':<10} {n:,}  {text}" for i, (text, n) in enumerate(top)]
     if len(details) > shown:
-        lines.append(f"  {'':<10} and {len(details) - shown} more: see error_details in --report")
+        more = len(details) - shown
+        lines.append(f"  {'':<10} and {more} more (all in --report's error_details)")
     return lines
 
 
