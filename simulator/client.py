@@ -54,13 +54,11 @@ def error_detail(exc: BaseException, connecting: bool = False) -> str:
         return str(exc)  # says what in the answer was not HTTP/1.x
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host: {exc.strerror or exc}"
-    if isinstance(exc, OSError) and exc.errno is not None:
-        # The system's words: asyncio puts its own ("Connect call failed …") in strerror.
-        return os.strerror(exc.errno).lower()
-    if isinstance(exc, OSError) and str(exc):
-        return str(exc)
-    if isinstance(exc, OSError) and type(exc) in _BARE:
-        return _BARE[type(exc)]
+    if isinstance(exc, OSError):
+        if exc.errno is not None:
+            # The system's words: asyncio puts its own ("Connect call failed …") in strerror.
+            return os.strerror(exc.errno).lower()
+        return str(exc) or _BARE.get(type(exc), type(exc).__name__)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 

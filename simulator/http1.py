@@ -86,6 +86,10 @@ def _host_name(value: str) -> bytes:
         return value.encode()  # not a name IDNA knows: sent as typed, for the server to judge
 
 
+def _not_http(status_line: bytes) -> ResponseError:
+    return ResponseError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
+
+
 def _take_line(buffer: bytes, too_long: str) -> tuple[bytes, bytes] | None:
     """(the first line without its CRLF or LF, the rest), or None until a whole line has
     come; ResponseError(too_long) past 64 KiB without one."""
@@ -155,8 +159,7 @@ class ResponseReader:
                     # Refuse a banner (SSH, SMTP…) at once: such a server may never send
                     # the blank line, and its close would read as a response cut short.
                     if not b"HTTP/".startswith(buffer[:5]):
-                        line = buffer.split(b"\n", 1)[0].rstrip(b"\r")
-                        raise ResponseError(f"not an HTTP/1.x status line: {line[:40]!r}")
+                        raise _not_http(buffer.split(b"\n", 1)[0].rstrip(b"\r"))
                     break
                 head, buffer = buffer[:end], buffer[end + skip :]
                 self._read_head(head)
@@ -226,7 +229,7 @@ class ResponseReader:
         version, _, rest = status_line.partition(b" ")
         code = rest[:3]
         if version[:7] != b"HTTP/1." or len(version) != 8 or not code.isdigit():
-            raise ResponseError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
+            raise _not_http(status_line)
         status = int(code)
         if status < 100:
             raise ResponseError(f"status {status} out of range")
