@@ -355,9 +355,12 @@ class Engine:
                 if event.attempts > self._retries:
                     return self._finish(event, "failed")
                 now = self._clock()
-                delay = self.config.retry.delay(
-                    event.attempts, now - event.first, self._rng, retry_after
-                )
+                retry = self.config.retry
+                if retry_after is None:
+                    delay = retry.delay(event.attempts, now - event.first, self._rng, None)
+                else:
+                    delay, capped = retry.retry_after_wait(retry_after)
+                    self.stats.record_retry_after(retry_after * retry.time_scale, capped)
                 due = now + delay
                 if slotted:
                     slotted = False

@@ -136,6 +136,8 @@ class RetryPolicy:
     exponential: full jitter, a random wait in [0, min(cap, base * 2**(n-1))]; voucherify:
     1, 2, 4 … 1024 minutes, then 24 h after the first try; none: at once. time_scale
     multiplies every wait, Retry-After included, so a day-long schedule can run in seconds.
+    A Retry-After replaces the schedule's wait, up to max_retry_after_s: a server that
+    asks for a day must not stall a test run for a day without a word.
     """
 
     retries: int = 0
@@ -143,6 +145,7 @@ class RetryPolicy:
     time_scale: float = 1.0
     base_s: float = 1.0
     cap_s: float = 60.0
+    max_retry_after_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.schedule not in RETRY_SCHEDULES:
@@ -153,13 +156,24 @@ class RetryPolicy:
             raise UsageError(f"invalid retries {self.retries}: use 0 or more")
         if not (math.isfinite(self.time_scale) and self.time_scale >= 0):
             raise UsageError(f"invalid retry time scale {self.time_scale}: use e.g. 0.001")
+        if not (math.isfinite(self.max_retry_after_s) and self.max_retry_after_s >= 0):
+            raise UsageError(
+                f"invalid max Retry-After {self.max_retry_after_s}: use 0 seconds or more"
+            )
+
+    def retry_after_wait(self, retry_after: float) -> tuple[float, bool]:
+        """(seconds to wait, whether the cap cut it) for a Retry-After of `retry_after` s."""
+        wait = retry_after * self.time_scale
+        if wait > self.max_retry_after_s:
+            return self.max_retry_after_s, True
+        return wait, False
 
     def delay(
         self, retry: int, since_first: float, rng: random.Random, retry_after: float | None
     ) -> float:
         """Seconds to wait before retry number `retry` (1 = the first retry)."""
         if retry_after is not None:
-            return retry_after * self.time_scale
+            return self.retry_after_wait(retry_after)[0]
         if self.schedule == "none":
             return 0.0
         if self.schedule == "exponential":
@@ -292,6 +306,7 @@ class SendConfig:
             "retries": self.retry.retries,
             "retry_schedule": self.retry.schedule,
             "retry_time_scale": self.retry.time_scale,
+            "max_retry_after_s": self.retry.max_retry_after_s,
             "insecure": self.insecure,
             "replay": self.replay,
             "keep_signature": self.keep_signature,

@@ -72,6 +72,9 @@ class RunStats:
     late_after_s: float = LATE_AFTER_S
     first_send: float | None = None
     last_send: float | None = None
+    retry_after_waits: int = 0
+    retry_after_capped: int = 0
+    retry_after_longest_s: float | None = None
 
     def _type(self, event_type: str) -> EventTypeStats:
         counters = self.by_event_type.get(event_type)
@@ -127,6 +130,13 @@ class RunStats:
         self.latency_service.record(_us(finished - started))
         self.latency_corrected.record(_us(finished - scheduled))
 
+    def record_retry_after(self, asked_s: float, capped: bool) -> None:
+        """A retry timed by the server's Retry-After of `asked_s` seconds (scaled)."""
+        self.retry_after_waits += 1
+        self.retry_after_capped += capped
+        if self.retry_after_longest_s is None or asked_s > self.retry_after_longest_s:
+            self.retry_after_longest_s = asked_s
+
     def _count_detail(self, detail: str, n: int) -> None:
         details = self.error_details
         if detail not in details and len(details) >= MAX_ERROR_DETAILS:
@@ -148,6 +158,12 @@ class RunStats:
         """Add other's counts and histograms to these; the run's span covers both."""
         for name in _COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.retry_after_waits += other.retry_after_waits
+        self.retry_after_capped += other.retry_after_capped
+        longest = [
+            t for t in (self.retry_after_longest_s, other.retry_after_longest_s) if t is not None
+        ]
+        self.retry_after_longest_s = max(longest, default=None)
         self.status_codes.update(other.status_codes)
         self.error_kinds.update(other.error_kinds)
         for detail, n in other.error_details.items():
@@ -212,6 +228,9 @@ _SCALARS = (
     "late_after_s",
     "first_send",
     "last_send",
+    "retry_after_waits",
+    "retry_after_capped",
+    "retry_after_longest_s",
 )
 _PLAIN_FIELDS = (*_COUNTERS, *_SCALARS)
 _HISTOGRAMS = ("latency_corrected", "latency_service", "schedule_lag")
@@ -259,6 +278,9 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         service from the actual one
     schedule_lag_ms: {p50, p99, max}: how late sends started (null when nothing was sent)
     late_after_ms: the lag above which a send counts as late
+    retry_after: {waits, capped, longest_s}: retries whose wait a 429/503's Retry-After
+        set, how many of those the --max-retry-after cap cut short, and the longest wait
+        asked for in seconds (after --retry-time-scale; null when none)
     event_types: {"<event type>": {events, delivered, failed, not_sent, error_kinds}}
     """
     duration = 0.0
@@ -294,6 +316,11 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         },
         "schedule_lag_ms": _in_ms(stats.schedule_lag, ("p50", "p99", "max")),
         "late_after_ms": stats.late_after_s * 1000,
+        "retry_after": {
+            "waits": stats.retry_after_waits,
+            "capped": stats.retry_after_capped,
+            "longest_s": stats.retry_after_longest_s,
+        },
         "event_types": {
             name: {**vars(c), "error_kinds": dict(c.error_kinds.most_common())}
             for name, c in sorted(stats.by_event_type.items())

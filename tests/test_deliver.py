@@ -198,6 +198,15 @@ def test_retry_policies():
     assert voucherify.delay(1, 0.0, rng, 30.0) == pytest.approx(0.03)  # Retry-After wins
 
 
+def test_a_retry_after_is_scaled_then_capped():
+    policy = RetryPolicy(retries=1, time_scale=0.5, max_retry_after_s=60.0)
+    assert policy.retry_after_wait(100.0) == (50.0, False)
+    assert policy.retry_after_wait(86_400.0) == (60.0, True)
+    assert policy.delay(1, 0.0, random.Random(1), 86_400.0) == 60.0
+    with pytest.raises(UsageError, match="invalid max Retry-After -1"):
+        RetryPolicy(max_retry_after_s=-1)
+
+
 def test_retry_after_reads_seconds_and_dates():
     assert parse_retry_after("7", 0.0) == 7.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", 1445412480.0) == 10.0

@@ -209,6 +209,26 @@ def test_the_voucherify_retry_schedule_tries_13_times(tmp_path):
     assert (record["attempts"], record["last_status"], record["reason"]) == (13, 500, "failed")
 
 
+def test_a_day_long_retry_after_is_cut_to_the_cap_and_said(tmp_path):
+    # Half the tries get 503 with Retry-After: 86400; every retry it times is capped.
+    behaviour = Behaviour(fail_rate=0.5, fail_status=503, retry_after=86_400, seed=3)
+    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
+        code, out, _ = sim(
+            "send", "--url", receiver.url, "--secret", SECRET, "-n", "8", "--retries", "20",
+            "--max-retry-after", "10ms", "--report", "report.json",
+        )  # fmt: skip
+    assert code == 0, out
+    report = json.loads((tmp_path / "report.json").read_text())
+    retries = report["counts"]["retries"]
+    assert retries == report["status_codes"]["503"] > 0
+    assert report["retry_after"] == {"waits": retries, "capped": retries, "longest_s": 86_400.0}
+    assert report["run"]["options"]["max_retry_after_s"] == 0.01
+    assert (
+        f"  retry-after {retries} waits set by the server, longest asked 86,400s, "
+        f"{retries} cut to 0.01s (--max-retry-after)\n"
+    ) in out
+
+
 def test_a_failed_threshold_exits_99(tmp_path):
     with Receiver(secret=SECRET) as receiver:
         code, out, _ = sim(

@@ -122,6 +122,8 @@ def sample_run(offset: float = 0.0) -> RunStats:
                 retry=True,
             )
         stats.record_outcome(event_type, delivered=ok, error=None if ok else "timeout")
+    stats.record_retry_after(3.0 + offset, capped=False)
+    stats.record_retry_after(90.0 + offset, capped=True)
     return stats
 
 
@@ -150,6 +152,7 @@ def test_run_merge_is_exact() -> None:
     assert (a.started_at, a.finished_at, a.interrupted) == (100.0, 115.0, True)
     assert a.status_codes == {200: 192, 503: 8}
     assert a.error_details == {"no answer within the timeout": 8}
+    assert (a.retry_after_waits, a.retry_after_capped, a.retry_after_longest_s) == (4, 2, 95.0)
     assert a.by_event_type["customer.created"].events == 50
     both = sample_run()
     both.latency_service.merge(sample_run(offset=5.0).latency_service)
@@ -169,7 +172,7 @@ def test_summary() -> None:
         "schema", "started_at", "finished_at", "duration_s", "interrupted", "target_rate",
         "send_rate", "achieved_rate", "attempt_rate", "counts", "success_ratio", "status_codes",
         "error_kinds", "error_details", "latency_ms", "schedule_lag_ms", "late_after_ms",
-        "event_types",
+        "retry_after", "event_types",
     }  # fmt: skip
     assert report["schema"] == SCHEMA == "webhook-simulator/report/v1"
     assert report["duration_s"] == 10.0
@@ -190,6 +193,7 @@ def test_summary() -> None:
     assert report["latency_ms"]["service"]["max"] == 100.0
     assert report["schedule_lag_ms"] == {"p50": 0.0, "p99": 0.0, "max": 50.0}
     assert report["late_after_ms"] == 10.0
+    assert report["retry_after"] == {"waits": 2, "capped": 1, "longest_s": 90.0}
     assert report["event_types"]["voucher.published"] == {
         "events": 75, "delivered": 71, "failed": 4, "not_sent": 0, "error_kinds": {"timeout": 4},
     }  # fmt: skip
@@ -255,6 +259,7 @@ def test_summary_of_an_empty_run() -> None:
     assert report["success_ratio"] is None and report["target_rate"] is None
     assert set(report["latency_ms"]["corrected"].values()) == {None}
     assert report["schedule_lag_ms"] == {"p50": None, "p99": None, "max": None}
+    assert report["retry_after"] == {"waits": 0, "capped": 0, "longest_s": None}
     json.dumps(report, allow_nan=False)
 
 

@@ -132,7 +132,7 @@ def delivery_options(func: Callable) -> Callable:
             default="exponential",
             show_default=True,
             help="exponential: 1s base, 60s cap, full jitter; voucherify: 1, 2, 4 … 1024 min "
-            "then 24 h after the first try; none: at once. Retry-After is honoured.",
+            "then 24 h after the first try; none: at once. A Retry-After replaces the wait.",
         ),
         click.option(
             "--retry-time-scale",
@@ -140,6 +140,14 @@ def delivery_options(func: Callable) -> Callable:
             default=1.0,
             show_default=True,
             help="Multiply every retry wait (e.g. 0.001 runs a day of retries in 90 s).",
+        ),
+        click.option(
+            "--max-retry-after",
+            type=DURATION,
+            default="60s",
+            show_default=True,
+            help="Longest wait a 429/503's Retry-After can set (after --retry-time-scale); "
+            "longer ones are cut to this and counted in the summary.",
         ),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
         click.option(
@@ -300,6 +308,7 @@ def _config(params: dict[str, Any], **source: Any) -> SendConfig:
             retries=retries,
             schedule=params["retry_schedule"],
             time_scale=params["retry_time_scale"],
+            max_retry_after_s=params["max_retry_after"],
         ),
         insecure=params["insecure"],
         ca_bundle=params["ca_bundle"],

@@ -70,6 +70,19 @@ def _reasons(details: dict[str, int], shown: int = 3) -> list[str]:
     return lines
 
 
+def _retry_after(waits: dict[str, Any], cap: float) -> list[str]:
+    """Retries the server timed with Retry-After; capped ones are said, never silent."""
+    if not waits["waits"]:
+        return []
+    line = (
+        f"  retry-after {waits['waits']:,} waits set by the server, "
+        f"longest asked {waits['longest_s']:,.6g}s"
+    )
+    if waits["capped"]:
+        line += f", {waits['capped']:,} cut to {cap:g}s (--max-retry-after)"
+    return [line]
+
+
 def _latency(name: str, values: dict[str, Any]) -> str:
     parts = "  ".join(f"{key} {_ms(values[key])}" for key in _LATENCY_KEYS)
     return f"{name:<10} {parts}  ms"
@@ -99,6 +112,7 @@ def summary_lines(result: SendResult) -> list[str]:
         "             " + _latency("service", s["latency_ms"]["service"]),
         f"  lag        p50 {_ms(s['schedule_lag_ms']['p50'])}  p99 "
         f"{_ms(s['schedule_lag_ms']['p99'])}  max {_ms(s['schedule_lag_ms']['max'])}  ms",
+        *_retry_after(s["retry_after"], config.retry.max_retry_after_s),
     ]
     if result.receiver is not None:
         r = result.receiver
