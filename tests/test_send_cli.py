@@ -94,7 +94,10 @@ def test_the_readme_command_runs_against_the_built_in_receiver(tmp_path):
 def test_the_achieved_rate_of_a_paced_run_is_its_target():
     code, out, _ = sim("send", "--count", "21", "--rate", "20/s", "--dead-letter", "dl.ndjson")
     assert code == 0
-    assert re.search(r"\n  rate       target 20\.0/s  achieved 20\.0/s  in \d\.\d\ds\n", out)
+    found = re.search(r"\n  rate       target 20\.0/s  achieved (\d+\.\d)/s  in \d\.\d\ds\n", out)
+    # Exactly 20.0 unless a busy machine starts the last send a few ms late; 21 sends in
+    # about a second, the count over the run's time, would say 21.
+    assert found and 19.6 <= float(found[1]) <= 20.4, out
 
 
 @pytest.mark.parametrize(
