@@ -47,16 +47,19 @@ def iso(epoch: float) -> str:
 
 
 class NdjsonWriter:
-    """Appends JSON lines to a file that is created on the first line only.
+    """Appends JSON lines to a file that is created on the first line, or with `create`
+    at close() at the latest: a log must not show an earlier run's lines when this one
+    wrote none.
 
     Lines are buffered in memory and written by flush(), which the engine calls at least
     every 100 ms and at the end; a line is always written whole, never split.
     """
 
-    def __init__(self, path: str | Path, *, append: bool = False) -> None:
+    def __init__(self, path: str | Path, *, append: bool = False, create: bool = False) -> None:
         self.path = Path(path)
         self.count = 0
         self._append = append
+        self._create = create
         self._buffer: list[bytes] = []
         self._file: BinaryIO | None = None
 
@@ -67,6 +70,9 @@ class NdjsonWriter:
     def flush(self) -> None:
         if not self._buffer:
             return
+        self._write()
+
+    def _write(self) -> None:
         try:
             if self._file is None:
                 self._file = open(self.path, "ab" if self._append else "wb")  # noqa: SIM115
@@ -78,8 +84,10 @@ class NdjsonWriter:
 
     def close(self) -> None:
         try:
-            self.flush()
+            if self._buffer or (self._create and self._file is None):
+                self._write()
         finally:
+            self._create = False  # a second close() must not empty the file again
             if self._file is not None:
                 self._file.close()
                 self._file = None
@@ -138,10 +146,11 @@ def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool)
     """Join worker part files into `dest` (created only if a part exists); delete the parts.
 
     Returns the number of bytes written. Parts hold whole lines, so joining them never
-    interleaves two records.
+    interleaves two records. Without `append`, `dest` is written even with no part: it
+    must not keep an earlier run's lines.
     """
     existing = [Path(p) for p in parts if Path(p).exists()]
-    if not existing:
+    if not existing and append:
         return 0
     written = 0
     try:
@@ -178,7 +187,7 @@ class Records:
         url: str = "",
         scheme: str = "",
     ) -> None:
-        self._log = NdjsonWriter(log) if log else None
+        self._log = NdjsonWriter(log, create=True) if log else None
         self._dead = NdjsonWriter(dead_letter, append=append_dead_letter) if dead_letter else None
         self._bodies = log_bodies
         self._secrets = [s for s in secrets if s]

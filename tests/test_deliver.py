@@ -39,7 +39,7 @@ from simulator.sendconfig import (
 from simulator.sending import send
 from simulator.signing import SCHEMES, generate_secret, make_signer
 from simulator.thresholds import parse_threshold
-from simulator.workers import run_async
+from simulator.workers import WorkerPool, run_async
 
 NOW = "2024-03-12T14:41:49.128Z"
 FACTORY = {"seed": 7, "now": NOW}
@@ -486,6 +486,27 @@ def test_log_has_one_line_per_attempt_and_no_secret(tmp_path):
                          "error", "error_detail", "bytes", "body", "headers"}  # fmt: skip
     assert line["latency_ms"] >= line["service_ms"]
     assert SECRET not in log.read_text()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_run_without_attempts_leaves_an_empty_log_not_an_old_one(tmp_path, receiver, workers):
+    log = tmp_path / "log.ndjson"
+    log.write_bytes(b'{"an":"earlier run"}\n')
+    config = SendConfig(
+        url=receiver.url, secret=SECRET, factory=FACTORY, count=5, rate=10.0, log=str(log),
+        dead_letter=str(tmp_path / "dl.ndjson"), workers=workers,
+    ).resolve(random.Random(1))  # fmt: skip
+    if workers == 1:
+        engine = Engine(config)
+        engine.stop()  # before the first send: no attempt at all
+        result = run_async(engine.run())
+        assert result.stats.attempts == 0
+    else:
+        pool = WorkerPool(config)
+        pool.stop()
+        assert sum(r.stats.attempts for r in pool.run()) == 0
+    assert log.read_bytes() == b""
+    assert len((tmp_path / "dl.ndjson").read_bytes().splitlines()) == 5  # nothing lost
 
 
 def test_records_say_why_an_attempt_without_a_status_failed(tmp_path):

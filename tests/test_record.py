@@ -69,6 +69,18 @@ def test_writer_creates_its_file_only_when_a_line_is_written(tmp_path):
     assert writer.count == 2
 
 
+def test_a_writer_told_to_create_leaves_an_empty_file_not_an_old_one(tmp_path):
+    path = tmp_path / "log.ndjson"
+    path.write_bytes(b'{"earlier":"run"}\n')
+    writer = NdjsonWriter(path, create=True)
+    writer.flush()
+    writer.close()
+    assert path.read_bytes() == b""
+    path.write_bytes(b'{"a":1}\n')
+    writer.close()  # closing again touches nothing
+    assert path.read_bytes() == b'{"a":1}\n'
+
+
 def test_writer_appends_when_asked(tmp_path):
     path = tmp_path / "dead.ndjson"
     path.write_bytes(b'{"old":true}\n')
@@ -171,6 +183,13 @@ def test_concat_parts_creates_nothing_without_parts(tmp_path):
     dest = tmp_path / "dead.ndjson"
     assert concat_parts([part_path(dest, 0)], dest, append=True) == 0
     assert not dest.exists()
+
+
+def test_concat_parts_empties_a_file_it_replaces_even_without_parts(tmp_path):
+    dest = tmp_path / "log.ndjson"
+    dest.write_bytes(b"an earlier run\n")
+    assert concat_parts([part_path(dest, 0)], dest, append=False) == 0
+    assert dest.read_bytes() == b""
 
 
 def _lines(path, *records):
