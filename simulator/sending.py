@@ -189,6 +189,11 @@ def send(
     for path in (config.log, config.dead_letter):
         if path:
             check_writable(path)  # before anything is generated or sent, not after
+    if config.replay and config.log and _same_file(config.replay, config.log):
+        raise UsageError(
+            f"--log '{config.log}' is the file being replayed, which the log would "
+            "overwrite: pass another path"
+        )
     rewrite = _replays_into_itself(config)
     scheme = _scheme(config)
     secret = _secret(config, secret_env, os.environ if environ is None else environ)
@@ -236,16 +241,20 @@ def send(
     )
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False  # one of them does not exist yet
+
+
 def _replays_into_itself(config: SendConfig) -> bool:
     """True when a replay's input is its dead-letter file, which the run then rewrites:
     read whole first, then replaced by what is still undelivered. UsageError when that
     would lose events: a run that does not send them all, or bad lines it would skip."""
     if config.replay is None or config.dead_letter is None:
         return False
-    try:
-        if not os.path.samefile(config.replay, config.dead_letter):
-            return False
-    except OSError:
+    if not _same_file(config.replay, config.dead_letter):
         return False
     replay = read_replay(config.replay, skip_bad=config.skip_bad)
     path, other = config.replay, "or pass --dead-letter OTHER"

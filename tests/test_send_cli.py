@@ -377,6 +377,19 @@ def test_replay_keep_signature_conflicts_with_sign():
     assert "Error: Invalid value for '--keep-signature': cannot be combined with --sign" in err
 
 
+def test_replay_refuses_to_log_over_the_file_it_reads(tmp_path):
+    log = tmp_path / "run.log"
+    bodies = b"".join(p.body + b"\n" for p in PayloadFactory(seed=1).stream(count=3))
+    log.write_bytes(bodies)
+    code, _, err = sim("replay", str(log), "--log", str(log), "--secret", SECRET)
+    assert code == 2
+    assert err == (
+        f"Error: --log '{log}' is the file being replayed, which the log would overwrite: "
+        "pass another path\n"
+    )
+    assert log.read_bytes() == bodies
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, sig):
     with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
