@@ -47,7 +47,7 @@ def error_detail(exc: BaseException, connecting: bool = False) -> str:
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return "no connection within the timeout" if connecting else "no answer within the timeout"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate not trusted: {exc.verify_message}"
+        return cert_problem(exc)
     if isinstance(exc, ssl.SSLError):
         return f"TLS: {tls_reason(exc)}"
     if isinstance(exc, ResponseError):
@@ -68,6 +68,18 @@ _BARE = {
     ConnectionAbortedError: "connection aborted",
     BrokenPipeError: "broken pipe",
 }
+
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: a valid certificate, for another name.
+_HOSTNAME_MISMATCH = 62
+
+
+def cert_problem(exc: ssl.SSLCertVerificationError) -> str:
+    """A certificate for another host is not one that is untrusted: each has its own fix."""
+    message = exc.verify_message.rstrip(".")
+    if exc.verify_code == _HOSTNAME_MISMATCH:
+        return f"certificate is for another host: {message}"
+    return f"certificate not trusted: {message}"
 
 
 def tls_reason(exc: ssl.SSLError) -> str:
@@ -293,11 +305,14 @@ class Session:
 
 
 def check_target(
-    url: str, timeout: float = CONNECT_TIMEOUT_S, tls: ssl.SSLContext | None = None
+    url: str,
+    timeout: float = CONNECT_TIMEOUT_S,
+    tls: ssl.SSLContext | None = None,
+    ca_bundle: str | None = None,
 ) -> None:
     """Resolve the host and open one TCP connection (and, given `tls`, complete a TLS
     handshake on it), or raise DeliveryError saying why: once, before a run, rather than
-    once per event."""
+    once per event. `ca_bundle` is the file `tls` trusts, named in the advice."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -319,21 +334,31 @@ def check_target(
                 reason = (exc.strerror or str(exc)).lower()
                 continue
             if tls is not None and parts.scheme == "https":
-                _check_tls(sock, tls, host, where, timeout)
+                _check_tls(sock, tls, host, where, timeout, ca_bundle)
             return
     raise DeliveryError(f"{where}: {reason}")
 
 
 def _check_tls(
-    sock: socket.socket, tls: ssl.SSLContext, host: str, where: str, timeout: float
+    sock: socket.socket,
+    tls: ssl.SSLContext,
+    host: str,
+    where: str,
+    timeout: float,
+    ca_bundle: str | None,
 ) -> None:
     try:
         with tls.wrap_socket(sock, server_hostname=host):
             return
     except ssl.SSLCertVerificationError as exc:
-        reason = f"the TLS certificate is not trusted: {exc.verify_message}"
-        hint = "give --ca-bundle FILE, or --insecure to skip the check"
-        raise DeliveryError(f"{where}: {reason} ({hint})") from None
+        if exc.verify_code == _HOSTNAME_MISMATCH:
+            fix = f"use a host name it is for in the URL, not '{host}'"
+        elif ca_bundle:
+            fix = f"no CA in '{ca_bundle}' or the system's signed it"
+        else:
+            fix = "give --ca-bundle FILE with the CA that signed it"
+        hint = f"{fix}, or --insecure to skip the check"
+        raise DeliveryError(f"{where}: TLS {cert_problem(exc)} ({hint})") from None
     except ssl.SSLError as exc:
         raise DeliveryError(f"{where}: TLS handshake failed: {tls_reason(exc)}") from None
     except TimeoutError:

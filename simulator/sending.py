@@ -209,7 +209,8 @@ def send(
             if not (config.keep_signature and config.replay):
                 make_signer(scheme, secret)  # a missing secret is a usage error, before any I/O
             config = config.replace(scheme=scheme, secret=secret)
-            check_target(config.url, tls=tls_for(config.url, config.insecure, config.ca_bundle))
+            tls = tls_for(config.url, config.insecure, config.ca_bundle)
+            check_target(config.url, tls=tls, ca_bundle=config.ca_bundle)
         run_config = config
         if rewrite:
             # Failures go to a new file that replaces the one read, once the run is over.

@@ -48,9 +48,14 @@ def invoke():
 @pytest.fixture
 def self_signed(tmp_path) -> tuple[Path, Path]:
     """(certificate, key) of a fresh self-signed certificate for 127.0.0.1."""
+    return make_self_signed(tmp_path)
+
+
+def make_self_signed(folder: Path) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
          "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",

@@ -465,11 +465,20 @@ def test_an_untrusted_certificate_is_a_tls_error(run, self_signed):
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(cert, key)
 
-    async def main(url):
-        async with Session(url, timeout=5) as session:
+    async def main(url, tls=None):
+        async with Session(url, timeout=5, tls=tls) as session:
             return await session.post(BODY, HEADERS)
 
     with _stdlib_server("HTTP/1.1", server_tls) as url:
         untrusted = (None, "tls", "certificate not trusted: self-signed certificate", None)
+        elsewhere = url.replace("127.0.0.1", "localhost")
         assert run(main(url)) == untrusted
-        assert run(main(url.replace("127.0.0.1", "localhost"))) == untrusted
+        assert run(main(elsewhere)) == untrusted  # the chain is checked before the name
+        trusting = client.ssl_context(ca_bundle=str(cert))
+        assert run(main(elsewhere, trusting)) == (
+            None,
+            "tls",
+            "certificate is for another host: Hostname mismatch, certificate is not valid "
+            "for 'localhost'",
+            None,
+        )

@@ -17,6 +17,7 @@ import pytest
 import standardwebhooks
 import stripe
 from aiohttp import web
+from conftest import make_self_signed
 
 from simulator import sending
 from simulator.client import check_target
@@ -716,8 +717,9 @@ def test_progress_is_reported_while_the_run_goes(receiver):
     assert seen[-1].delivered > 0 and seen[-1].errors == 0
 
 
-def test_tls_is_verified_unless_told_otherwise(self_signed):
+def test_tls_is_verified_unless_told_otherwise(self_signed, tmp_path):
     cert, key = self_signed
+    other, _ = make_self_signed(tmp_path / "other")
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
 
@@ -732,16 +734,23 @@ def test_tls_is_verified_unless_told_otherwise(self_signed):
         elsewhere = url.replace("127.0.0.1", "localhost")
         with pytest.raises(DeliveryError) as mismatch:
             _send(elsewhere, count=1, dead_letter=None, ca_bundle=str(cert))
+        with pytest.raises(DeliveryError) as not_that_ca:
+            _send(url, count=1, dead_letter=None, ca_bundle=str(other))
         trusted = _send(url, count=1, ca_bundle=str(cert))
         insecure = _send(url, count=1, insecure=True)
-    hint = "(give --ca-bundle FILE, or --insecure to skip the check)"
+    skip = "or --insecure to skip the check)"
     assert str(untrusted.value) == (
-        f"cannot connect to {url}: the TLS certificate is not trusted: self-signed certificate "
-        + hint
+        f"cannot connect to {url}: TLS certificate not trusted: self-signed certificate "
+        f"(give --ca-bundle FILE with the CA that signed it, {skip}"
+    )
+    assert str(not_that_ca.value) == (
+        f"cannot connect to {url}: TLS certificate not trusted: self-signed certificate "
+        f"(no CA in '{other}' or the system's signed it, {skip}"
     )
     assert str(mismatch.value) == (
-        f"cannot connect to {elsewhere}: the TLS certificate is not trusted: Hostname "
-        f"mismatch, certificate is not valid for 'localhost'. {hint}"
+        f"cannot connect to {elsewhere}: TLS certificate is for another host: Hostname "
+        "mismatch, certificate is not valid for 'localhost' (use a host name it is for in "
+        f"the URL, not 'localhost', {skip}"
     )
     assert trusted.stats.delivered == insecure.stats.delivered == 1
 
