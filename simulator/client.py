@@ -266,8 +266,12 @@ class Session:
                     continue
                 connecting = connection is None
                 kind, detail = error_kind(exc, connecting), error_detail(exc, connecting)
-                if kind == "timeout" and not connecting and reader.started:
-                    detail = "the answer did not end within the timeout"  # a body that stalls
+                if kind == "timeout":
+                    if not connecting and reader.started:
+                        detail = "the answer did not end within the timeout"  # a body stalls
+                    elif connecting and self._ssl is not None:
+                        # The TLS layer hides which of the two never finished.
+                        detail = "no connection within the timeout (TCP connect or TLS handshake)"
                 return None, kind, detail, None
         status = reader.status
         retry_after = reader.retry_after if status in _RETRY_AFTER else None

@@ -277,6 +277,22 @@ def test_a_body_that_stalls_is_a_timeout_that_says_so(run):
     assert run(main()) == (None, "timeout", "the answer did not end within the timeout", None)
 
 
+def test_a_tls_handshake_that_stalls_is_a_timeout_that_says_so(run):
+    async def main():
+        server = Scripted(lambda n, head: (b"", False))  # accepts, never says a TLS word
+        async with server as url:
+            url = url.replace("http:", "https:")
+            async with Session(url, timeout=0.2, tls=client.ssl_context()) as session:
+                return await session.post(BODY, HEADERS)
+
+    assert run(main()) == (
+        None,
+        "timeout",
+        "no connection within the timeout (TCP connect or TLS handshake)",
+        None,
+    )
+
+
 def test_a_refused_connection_is_a_connect_error(run):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
