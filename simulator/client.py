@@ -70,14 +70,15 @@ _BARE = {
 }
 
 
-# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: a valid certificate, for another name.
-_HOSTNAME_MISMATCH = 62
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and _IP_ADDRESS_MISMATCH: a valid certificate,
+# for another name or address.
+_NAME_MISMATCH = frozenset({62, 64})
 
 
 def cert_problem(exc: ssl.SSLCertVerificationError) -> str:
     """A certificate for another host is not one that is untrusted: each has its own fix."""
     message = exc.verify_message.rstrip(".")
-    if exc.verify_code == _HOSTNAME_MISMATCH:
+    if exc.verify_code in _NAME_MISMATCH:
         return f"certificate is for another host: {message}"
     return f"certificate not trusted: {message}"
 
@@ -355,7 +356,7 @@ def _check_tls(
         with tls.wrap_socket(sock, server_hostname=host):
             return
     except ssl.SSLCertVerificationError as exc:
-        if exc.verify_code == _HOSTNAME_MISMATCH:
+        if exc.verify_code in _NAME_MISMATCH:
             fix = f"use a host name it is for in the URL, not '{host}'"
         elif ca_bundle:
             fix = f"no CA in '{ca_bundle}' or the system's signed it"

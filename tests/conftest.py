@@ -51,15 +51,16 @@ def self_signed(tmp_path) -> tuple[Path, Path]:
     return make_self_signed(tmp_path)
 
 
-def make_self_signed(folder: Path) -> tuple[Path, Path]:
+def make_self_signed(folder: Path, name: str = "IP:127.0.0.1") -> tuple[Path, Path]:
+    """(certificate, key) in `folder`, self-signed for `name` (a subjectAltName entry)."""
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command")
     folder.mkdir(parents=True, exist_ok=True)
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", f"/CN={name.partition(':')[2]}", "-addext", f"subjectAltName={name}"],
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key

@@ -738,7 +738,17 @@ def test_tls_is_verified_unless_told_otherwise(self_signed, tmp_path):
             _send(url, count=1, dead_letter=None, ca_bundle=str(other))
         trusted = _send(url, count=1, ca_bundle=str(cert))
         insecure = _send(url, count=1, insecure=True)
+    named, named_key = make_self_signed(tmp_path / "named", "DNS:localhost")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(named, named_key)
+    with serve(ok, tls) as url_by_address, pytest.raises(DeliveryError) as address:
+        _send(url_by_address, count=1, dead_letter=None, ca_bundle=str(named))
     skip = "or --insecure to skip the check)"
+    assert str(address.value) == (
+        f"cannot connect to {url_by_address}: TLS certificate is for another host: IP address "
+        "mismatch, certificate is not valid for '127.0.0.1' (use a host name it is for in "
+        f"the URL, not '127.0.0.1', {skip}"
+    )
     assert str(untrusted.value) == (
         f"cannot connect to {url}: TLS certificate not trusted: self-signed certificate "
         f"(give --ca-bundle FILE with the CA that signed it, {skip}"
