@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from simulator.errors import RecordError
+from simulator.errors import RecordError, UsageError
 
 REDACTED = "[redacted]"
 # Headers whose values are credentials whatever they contain.
@@ -112,6 +112,21 @@ def check_writable(path: str | Path) -> None:
             problem = 0 if os.access(folder, os.W_OK | os.X_OK) else errno.EACCES
     if problem:
         raise RecordError(f"cannot write '{path}': {os.strerror(problem)}")
+
+
+def check_distinct(paths: Mapping[str, str | Path | None]) -> None:
+    """Raise UsageError when two of the named paths (e.g. {"--log": …, "--report": …}) are
+    one file: each output would overwrite the other."""
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if not path:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(
+                f"{seen[key]} and {option} name the same file '{path}': give each its own"
+            )
+        seen[key] = option
 
 
 @contextlib.contextmanager

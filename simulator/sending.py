@@ -15,7 +15,7 @@ from simulator.client import check_target, tls_for
 from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
 from simulator.junit import junit_xml
-from simulator.record import check_writable, replacing
+from simulator.record import check_distinct, check_writable, replacing
 from simulator.replay import read_replay
 from simulator.sendconfig import SendConfig, public_url
 from simulator.signing import generate_secret, make_signer
@@ -189,11 +189,8 @@ def send(
     for path in (config.log, config.dead_letter):
         if path:
             check_writable(path)  # before anything is generated or sent, not after
-    if config.replay and config.log and _same_file(config.replay, config.log):
-        raise UsageError(
-            f"--log '{config.log}' is the file being replayed, which the log would "
-            "overwrite: pass another path"
-        )
+    check_distinct({"--dead-letter": config.dead_letter, "--log": config.log})
+    check_distinct({"the replayed file": config.replay, "--log": config.log})
     rewrite = _replays_into_itself(config)
     scheme = _scheme(config)
     secret = _secret(config, secret_env, os.environ if environ is None else environ)

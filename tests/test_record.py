@@ -8,10 +8,11 @@ import os
 import orjson
 import pytest
 
-from simulator.errors import RecordError
+from simulator.errors import RecordError, UsageError
 from simulator.record import (
     REDACTED,
     NdjsonWriter,
+    check_distinct,
     check_writable,
     concat_parts,
     encode_body,
@@ -95,6 +96,14 @@ def test_writer_reports_an_unwritable_path(tmp_path):
     writer.write({})
     with pytest.raises(RecordError, match=r"cannot write '.*x\.ndjson': No such file"):
         writer.flush()
+
+
+def test_check_distinct_sees_one_file_through_a_symlink(tmp_path):
+    (tmp_path / "real.ndjson").touch()
+    (tmp_path / "link.ndjson").symlink_to(tmp_path / "real.ndjson")
+    check_distinct({"--log": tmp_path / "real.ndjson", "--report": None, "--junit": "x.xml"})
+    with pytest.raises(UsageError, match=r"--log and --report name the same file '.*link"):
+        check_distinct({"--log": tmp_path / "real.ndjson", "--report": tmp_path / "link.ndjson"})
 
 
 def test_check_writable_accepts_a_new_or_writable_file_and_creates_nothing(tmp_path):

@@ -384,10 +384,33 @@ def test_replay_refuses_to_log_over_the_file_it_reads(tmp_path):
     code, _, err = sim("replay", str(log), "--log", str(log), "--secret", SECRET)
     assert code == 2
     assert err == (
-        f"Error: --log '{log}' is the file being replayed, which the log would overwrite: "
-        "pass another path\n"
+        f"Error: the replayed file and --log name the same file '{log}': give each its own\n"
     )
     assert log.read_bytes() == bodies
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--log", "out", "--report", "./out"], "--log and --report name the same file './out'"),
+        (["--report", "out", "--junit", "out"], "--report and --junit name the same file 'out'"),
+        (["--dead-letter", "out", "--log", "out"], "--dead-letter and --log name the same file"),
+        (["--dead-letter", "out", "--junit", "out"], "--dead-letter and --junit name the same"),
+    ],
+)
+def test_two_outputs_in_one_file_are_refused_before_sending(tmp_path, args, message):
+    code, out, err = sim("send", "--count", "1", *args)
+    assert code == 2, out
+    assert err.startswith(f"Error: {message}") and err.endswith(": give each its own\n")
+    assert out == "" and not (tmp_path / "out").exists()
+
+
+def test_replay_refuses_to_write_a_report_over_the_file_it_reads(tmp_path):
+    path = tmp_path / "gen.ndjson"
+    path.write_bytes(PayloadFactory(seed=1).build(0).body + b"\n")
+    code, _, err = sim("replay", str(path), "--report", str(path), "--secret", SECRET)
+    assert code == 2
+    assert "the replayed file and --report name the same file" in err
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -28,7 +28,7 @@ from simulator.cli.params import (
 from simulator.cli.summary import progress_line, summary_lines
 from simulator.deliver import Progress
 from simulator.errors import RecordError
-from simulator.record import check_writable
+from simulator.record import check_distinct, check_writable
 from simulator.schedule import ARRIVALS
 from simulator.sendconfig import DEFAULT_DEAD_LETTER, RETRY_SCHEDULES, RetryPolicy, SendConfig
 from simulator.sending import SendResult, send
@@ -321,6 +321,10 @@ def _config(params: dict[str, Any], **source: Any) -> SendConfig:
 
 
 def _deliver(config: SendConfig, params: dict[str, Any]) -> int:
+    outputs = {"--log": params["log"], "--report": params["report"], "--junit": params["junit"]}
+    check_distinct({"--dead-letter": params["dead_letter"], **outputs})
+    # A replay may read its own dead-letter file (it is rewritten), but no other output.
+    check_distinct({"the replayed file": config.replay, **outputs})
     for path in (params["report"], params["junit"]):
         if path:
             check_writable(path)  # send() checks --log and --dead-letter
