@@ -44,7 +44,8 @@ class RunResult:
     """What one engine did. dead_lettered counts failed, interrupted and never-sent events;
     not_sent those that were asked for but never tried (count mode or a replay, after an
     interrupt). planned_not_sent counts the planned sends of a --duration run that an
-    interrupt left unmade (None when the plan's length is not known in advance)."""
+    interrupt left unmade (None when the plan's length is not known in advance).
+    record_error is set when a record file could not be written: the run stops there."""
 
     stats: RunStats
     interrupted: bool
@@ -53,6 +54,8 @@ class RunResult:
     worker: int = 0
     skipped: int = 0  # bad replay lines passed over
     planned_not_sent: int | None = 0
+    record_error: str | None = None  # why --log or --dead-letter could not be written
+    dead_unwritten: int = 0  # dead-letter lines that are not in the file
 
     def to_dict(self) -> dict[str, Any]:
         return {**vars(self), "stats": self.stats.to_dict()}
@@ -157,6 +160,7 @@ class Engine:
         self._held: tuple[int, float] | None = None
         self._ready: collections.deque[tuple[int, Any]] = collections.deque()  # prebuilt
         self._fatal: BaseException | None = None
+        self._record_error: str | None = None
         self._t0 = 0.0
         self._wall0 = 0.0
 
@@ -233,12 +237,23 @@ class Engine:
                 not_sent = self._dead_letter_rest(shard)
             else:
                 planned = self._planned_not_sent()
-        self._records.close()
+        try:
+            self._records.close()
+        except RecordError as exc:
+            self._record_error = str(exc)  # its words count the lines lost
         if self._fatal is not None:
             raise self._fatal
-        dead = self._records.dead_lettered
+        records = self._records
         return RunResult(
-            self.stats, self._stopping, dead, not_sent, self.worker, self._skipped, planned
+            self.stats,
+            self._stopping,
+            records.dead_lettered,
+            not_sent,
+            self.worker,
+            self._skipped,
+            planned,
+            self._record_error,
+            records.dead_unwritten,
         )
 
     # -- scheduling --------------------------------------------------------------
@@ -529,7 +544,9 @@ class Engine:
             try:
                 self._records.flush()
             except RecordError as exc:
-                self._fatal = exc
+                # Nothing more can be recorded, so nothing more is sent; the run still
+                # ends with its summary and report, which say what was lost.
+                self._record_error = str(exc)
                 self.stop()
             if on_progress is not None and self._clock() >= next_report:
                 next_report += every

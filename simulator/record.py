@@ -52,12 +52,17 @@ class NdjsonWriter:
     wrote none.
 
     Lines are buffered in memory and written by flush(), which the engine calls at least
-    every 100 ms and at the end; a line is always written whole, never split.
+    every 100 ms and at the end, and by write() itself every MAX_BUFFERED lines; a line is
+    always written whole. write() never raises: when the file cannot be written, lines it
+    had to drop are counted in `lost`, and flush() and close() raise RecordError.
     """
+
+    MAX_BUFFERED = 1024  # an interrupt can dead-letter a million events in one go
 
     def __init__(self, path: str | Path, *, append: bool = False, create: bool = False) -> None:
         self.path = Path(path)
         self.count = 0
+        self.lost = 0
         self._append = append
         self._create = create
         self._buffer: list[bytes] = []
@@ -66,60 +71,87 @@ class NdjsonWriter:
     def write(self, record: Mapping[str, Any]) -> None:
         self._buffer.append(orjson.dumps(record) + b"\n")
         self.count += 1
+        if len(self._buffer) >= self.MAX_BUFFERED:
+            try:
+                self._write()
+            except RecordError:
+                self.lost += len(self._buffer)  # memory must stay bounded: they are gone
+                self._buffer.clear()
+
+    @property
+    def unwritten(self) -> int:
+        """Lines given to write() that are not in the file (yet, or ever: `lost`)."""
+        return self.lost + len(self._buffer)
 
     def flush(self) -> None:
-        if not self._buffer:
-            return
-        self._write()
+        if self._buffer:
+            self._write()
 
     def _write(self) -> None:
         try:
             if self._file is None:
                 self._file = open(self.path, "ab" if self._append else "wb")  # noqa: SIM115
+                self._append = True  # if it must be opened again, it keeps what it has
             self._file.write(b"".join(self._buffer))
             self._file.flush()
         except OSError as exc:
+            self._forget_file()  # a file that failed once is opened again at the next try
             raise RecordError(f"cannot write '{self.path}': {exc.strerror}") from None
         self._buffer.clear()
 
+    def _forget_file(self) -> None:
+        if self._file is not None:
+            # Closing flushes again, and on a full disk that fails again: nothing more to say.
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
     def close(self) -> None:
+        """Write what is left and close; RecordError says how many lines are not written."""
+        error = None
         try:
             if self._buffer or (self._create and self._file is None):
                 self._write()
+        except RecordError as exc:
+            error = str(exc)
         finally:
             self._create = False  # a second close() must not empty the file again
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            self._forget_file()
+        if error is None and self.lost:
+            error = f"cannot write '{self.path}'"
+        if error is not None:
+            n = self.unwritten
+            raise RecordError(f"{error}; {n:,} line{'s' if n != 1 else ''} not written")
 
 
 def check_writable(path: str | Path) -> None:
-    """Raise RecordError unless `path` can be written: its folder exists and is writable,
-    and the file, if it exists, is a writable file. Creates and changes nothing, so a run
-    can check every output before it sends anything."""
+    """Raise RecordError unless `path` can be opened for writing, so a run can check every
+    output before it sends anything. Leaves no trace: an existing file is opened for
+    appending and closed, a new one is created and removed. Asking the file system is the
+    only sure test (permissions say nothing for root, nor for /proc); a pipe that no
+    process reads is refused rather than waited on."""
     target = Path(path)
     if target.is_dir():
-        problem = errno.EISDIR
-    elif target.exists():
-        problem = 0 if os.access(target, os.W_OK) else errno.EACCES
-    else:
-        folder = target.absolute().parent
-        if not folder.exists():
-            problem = errno.ENOENT
-        elif not folder.is_dir():
-            problem = errno.ENOTDIR
-        else:
-            problem = 0 if os.access(folder, os.W_OK | os.X_OK) else errno.EACCES
-    if problem:
-        raise RecordError(f"cannot write '{path}': {os.strerror(problem)}")
+        raise RecordError(f"cannot write '{path}': {os.strerror(errno.EISDIR)}")
+    existed = target.exists()
+    flags = os.O_WRONLY | os.O_NONBLOCK | (os.O_APPEND if existed else os.O_CREAT | os.O_EXCL)
+    try:
+        fd = os.open(target, flags, 0o666)
+    except OSError as exc:
+        reason = "a pipe that no process reads" if exc.errno == errno.ENXIO else exc.strerror
+        raise RecordError(f"cannot write '{path}': {reason}") from None
+    os.close(fd)
+    if not existed:
+        target.unlink()
 
 
 def check_distinct(paths: Mapping[str, str | Path | None]) -> None:
     """Raise UsageError when two of the named paths (e.g. {"--log": …, "--report": …}) are
-    one file: each output would overwrite the other."""
+    one file: each output would overwrite the other. Devices and pipes (/dev/null) are
+    not files that can be overwritten, so they may be named twice."""
     seen: dict[str, str] = {}
     for option, path in paths.items():
-        if not path:
+        if not path or (os.path.exists(path) and not os.path.isfile(path)):
             continue
         key = os.path.realpath(path)
         if key in seen:
@@ -158,7 +190,7 @@ def replacing(path: str | Path) -> Iterator[Path]:
 
 
 def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool) -> int:
-    """Join worker part files into `dest` (created only if a part exists); delete the parts.
+    """Join worker part files into `dest` (created only if a part exists), then delete them.
 
     Returns the number of bytes written. Parts hold whole lines, so joining them never
     interleaves two records. Without `append`, `dest` is written even with no part: it
@@ -174,9 +206,11 @@ def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool)
                 with open(part, "rb") as src:
                     shutil.copyfileobj(src, out, 1 << 20)
                 written += part.stat().st_size
-                os.unlink(part)
     except OSError as exc:
+        # The parts stay until `dest` holds them all: a full disk must not lose them.
         raise RecordError(f"cannot write '{dest}': {exc.strerror}") from None
+    for part in existing:
+        part.unlink()
     return written
 
 
@@ -280,12 +314,24 @@ class Records:
             }
         )
 
+    @property
+    def dead_unwritten(self) -> int:
+        """Dead-letter lines that could not be written (so far)."""
+        return self._dead.unwritten if self._dead is not None else 0
+
     def flush(self) -> None:
         for writer in (self._log, self._dead):
             if writer is not None:
                 writer.flush()
 
     def close(self) -> None:
+        """Close both files; RecordError names each that could not be written."""
+        problems = []
         for writer in (self._log, self._dead):
             if writer is not None:
-                writer.close()
+                try:
+                    writer.close()
+                except RecordError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise RecordError("; ".join(problems))

@@ -36,7 +36,9 @@ class SendResult:
     delivered + dead_lettered == the events the run generated. not_sent counts the events
     asked for but never tried (a count or a replay, interrupted); planned_not_sent the
     sends an interrupted --duration run did not make, which were never generated (None
-    when its plan had no fixed length: rate max, Poisson arrivals).
+    when its plan had no fixed length: rate max, Poisson arrivals). record_errors say why
+    --log or --dead-letter could not be written (the run stopped there), and
+    dead_unwritten counts the dead-letter lines that are not in the file.
     """
 
     config: SendConfig
@@ -50,6 +52,8 @@ class SendResult:
     thresholds: list[ThresholdResult] = field(default_factory=list)
     planned_not_sent: int | None = 0
     rewrote_dead_letter: bool = False  # a replay of the dead-letter file itself
+    record_errors: list[str] = field(default_factory=list)
+    dead_unwritten: int = 0
 
     @property
     def generated(self) -> int:
@@ -71,7 +75,10 @@ class SendResult:
 
     @property
     def outcome(self) -> str:
-        """One of interrupted, threshold (one failed), undelivered, ok: in that precedence."""
+        """One of unrecorded (a record file could not be written, which also stops the
+        run), interrupted, threshold (one failed), undelivered, ok: in that precedence."""
+        if self.record_errors:
+            return "unrecorded"
         if self.interrupted:
             return "interrupted"
         if not all(r.ok for r in self.thresholds):
@@ -107,9 +114,11 @@ class SendResult:
                 "dead_letter": {
                     "path": self.dead_letter,
                     "events": self.dead_lettered,
+                    "unwritten": self.dead_unwritten,
                     "rewritten": self.rewrote_dead_letter,
                 },
                 "log": config.log,
+                "record_errors": self.record_errors,
             },
             "thresholds": [vars(r) for r in self.thresholds],
         }
@@ -233,6 +242,8 @@ def send(
         not_sent=sum(r.not_sent for r in results),
         planned_not_sent=_total(r.planned_not_sent for r in results),
         rewrote_dead_letter=rewrite,
+        record_errors=[r.record_error for r in results if r.record_error],
+        dead_unwritten=sum(r.dead_unwritten for r in results),
         skipped=results[0].skipped,
         receiver=verdicts,
         thresholds=[t.check(summary) for t in thresholds],

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from simulator import errors
 from simulator import signals as sigs
 from simulator.deliver import Engine, Progress, RunResult
-from simulator.errors import DeliveryError, SimulatorError
+from simulator.errors import DeliveryError, RecordError, SimulatorError
 from simulator.record import concat_parts, part_path
 from simulator.sendconfig import SendConfig
 
@@ -39,8 +39,9 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
+        uvloop = None
+    # Outside the except block, so that an error in `main` is not chained to ImportError.
+    return asyncio.run(main) if uvloop is None else uvloop.run(main)
 
 
 async def run_engine(
@@ -272,12 +273,22 @@ class WorkerPool:
                 if process.is_alive():
                     process.terminate()
                     process.join()
-            if config.log:
-                concat_parts([part_path(config.log, w) for w in range(n)], config.log, append=False)
-            if config.dead_letter:
-                parts = [part_path(config.dead_letter, w) for w in range(n)]
-                concat_parts(parts, config.dead_letter, append=True)
+            joined = self._join_parts()
+        if joined is not None:
+            results[0].record_error = "; ".join(filter(None, (results[0].record_error, joined)))
         return results
+
+    def _join_parts(self) -> str | None:
+        """Join the workers' record files into the files asked for; why not, if it fails."""
+        config, n = self.config, self.config.workers
+        problems = []
+        for path, append in ((config.log, False), (config.dead_letter, True)):
+            if path:
+                try:
+                    concat_parts([part_path(path, w) for w in range(n)], path, append=append)
+                except RecordError as exc:
+                    problems.append(f"{exc} (the workers' parts are kept in {path}.partN)")
+        return "; ".join(problems) or None
 
     def _gather(
         self, messages: Any, go: Any, start_at: Any, on_progress: Callable | None

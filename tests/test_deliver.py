@@ -411,7 +411,7 @@ def test_a_replay_rewrites_its_own_dead_letter_file_from_workers_or_not_at_all(t
         result = _send(failing.url, replay=str(dead), dead_letter=str(dead), workers=2)
         assert result.dead_lettered == 4 and result.rewrote_dead_letter
         assert result.report()["run"]["dead_letter"] == {
-            "path": str(dead), "events": 4, "rewritten": True,
+            "path": str(dead), "events": 4, "unwritten": 0, "rewritten": True,
         }  # fmt: skip
         again = dead.read_bytes()
         assert sorted(again.splitlines()) != sorted(before.splitlines())  # new attempts

@@ -102,6 +102,7 @@ def test_check_distinct_sees_one_file_through_a_symlink(tmp_path):
     (tmp_path / "real.ndjson").touch()
     (tmp_path / "link.ndjson").symlink_to(tmp_path / "real.ndjson")
     check_distinct({"--log": tmp_path / "real.ndjson", "--report": None, "--junit": "x.xml"})
+    check_distinct({"--log": os.devnull, "--dead-letter": os.devnull})  # discards, twice
     with pytest.raises(UsageError, match=r"--log and --report name the same file '.*link"):
         check_distinct({"--log": tmp_path / "real.ndjson", "--report": tmp_path / "link.ndjson"})
 
@@ -132,15 +133,22 @@ def test_check_writable_names_the_path_and_why(tmp_path, monkeypatch, relative, 
     assert str(caught.value) == f"cannot write '{relative}': {reason}"
 
 
-def test_check_writable_refuses_what_this_user_may_not_write(tmp_path, monkeypatch):
-    existing = tmp_path / "old.ndjson"
-    existing.write_bytes(b"")
-    # Root may write anything, so modes cannot show this here: deny access itself.
-    monkeypatch.setattr(os, "access", lambda path, mode: False)
-    for path in (existing, tmp_path / "new.ndjson"):
-        with pytest.raises(RecordError) as caught:
-            check_writable(path)
-        assert str(caught.value) == f"cannot write '{path}': Permission denied"
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_check_writable_asks_the_file_system_not_the_permissions():
+    # /proc looks writable to root, yet nothing can be created in it.
+    with pytest.raises(RecordError) as caught:
+        check_writable("/proc/webhook-sim-out.ndjson")
+    assert str(caught.value) == (
+        "cannot write '/proc/webhook-sim-out.ndjson': No such file or directory"
+    )
+
+
+def test_check_writable_refuses_a_pipe_nobody_reads_at_once(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(RecordError) as caught:
+        check_writable(fifo)  # a plain open would wait for a reader forever
+    assert str(caught.value) == f"cannot write '{fifo}': a pipe that no process reads"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only folder")
@@ -186,6 +194,28 @@ def test_concat_parts_joins_in_order_and_removes_parts(tmp_path):
     assert written == 4
     assert dest.read_bytes() == b"a\nc\n"
     assert not part_path(dest, 0).exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_concat_parts_keeps_the_parts_when_the_file_cannot_take_them(tmp_path):
+    part = part_path(tmp_path / "dl.ndjson", 0)
+    part.write_bytes(b"an undelivered event\n")
+    with pytest.raises(RecordError, match="cannot write '/dev/full': No space left on device"):
+        concat_parts([part], "/dev/full", append=True)
+    assert part.read_bytes() == b"an undelivered event\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_writer_on_a_full_disk_keeps_memory_bounded_and_counts_what_it_lost():
+    writer = NdjsonWriter("/dev/full", append=True)
+    for n in range(2 * NdjsonWriter.MAX_BUFFERED + 5):
+        writer.write({"n": n})  # never raises
+    assert writer.lost == 2 * NdjsonWriter.MAX_BUFFERED and writer.unwritten == writer.count
+    with pytest.raises(RecordError) as caught:
+        writer.close()
+    assert str(caught.value) == (
+        "cannot write '/dev/full': No space left on device; 2,053 lines not written"
+    )
 
 
 def test_concat_parts_creates_nothing_without_parts(tmp_path):

@@ -56,8 +56,9 @@ def test_every_command_has_help_with_an_example():
 def test_help_gives_the_exit_codes_and_their_precedence():
     _, out, _ = sim("send", "--help")
     assert (
-        "Exit: 0 all delivered, 1 some not, 2 usage error, 99 threshold failed, 130 "
-        "interrupted. When several apply, 130 wins over 99, and 99 over 1."
+        "Exit: 0 all delivered, 1 some not (or --log/--dead-letter could not be written: "
+        "that wins over all), 2 usage error, 99 threshold failed, 130 interrupted. "
+        "Otherwise 130 wins over 99, and 99 over 1."
     ) in " ".join(out.split())
     _, out, _ = sim("replay", "--help")
     assert "Exit codes as for send: 130 over 99 over 1." in " ".join(out.split())
@@ -230,6 +231,41 @@ def test_a_day_long_retry_after_is_cut_to_the_cap_and_said(tmp_path):
         f"  retry-after {retries} waits set by the server, longest asked 86,400s, "
         f"{retries} cut to 0.01s (--max-retry-after)\n"
     ) in out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_still_gives_the_summary_and_report_and_says_what_was_lost(tmp_path):
+    # /dev/full takes an open and fails every write with ENOSPC, as a full disk does.
+    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
+        code, out, err = sim(
+            "send", "--url", failing.url, "--secret", SECRET, "-n", "3", "--rate", "50/s",
+            "--dead-letter", "/dev/full", "--log", "/dev/full", "--report", "report.json",
+        )  # fmt: skip
+    assert code == 1, out + err
+    assert "Traceback" not in err
+    assert "  dead letter 3 events: 3 of them NOT written to /dev/full\n" in out
+    assert (
+        "  records    FAILED: cannot write '/dev/full': No space left on device; 3 lines not "
+        "written; cannot write '/dev/full': No space left on device; 3 lines not written\n"
+    ) in out
+    assert out.rstrip().endswith("result     FAILED: records not written (see above)")
+    run = json.loads((tmp_path / "report.json").read_text())["run"]
+    assert run["dead_letter"]["unwritten"] == 3 and len(run["record_errors"]) == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_log_that_fails_mid_run_stops_it_and_the_rest_is_dead_lettered(tmp_path):
+    with Receiver(secret=SECRET) as receiver:
+        code, out, _ = sim(
+            "send", "--url", receiver.url, "--secret", SECRET, "-n", "40", "--rate", "50/s",
+            "--log", "/dev/full", "--dead-letter", "dl.ndjson", "--report", "report.json",
+        )  # fmt: skip
+    assert code == 1, out  # not 130: nobody pressed Ctrl-C
+    report = json.loads((tmp_path / "report.json").read_text())
+    dead = (tmp_path / "dl.ndjson").read_bytes().splitlines()
+    assert 0 < report["counts"]["delivered"] < 40
+    assert report["counts"]["delivered"] + len(dead) == 40  # nothing lost but the log
+    assert "  records    FAILED: cannot write '/dev/full': No space left on device" in out
 
 
 def test_a_failed_threshold_exits_99(tmp_path):

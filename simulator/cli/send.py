@@ -39,6 +39,7 @@ VOUCHERIFY_RETRIES = 12
 _EXIT = {
     "ok": ExitStatus.OK,
     "undelivered": ExitStatus.FAILED,
+    "unrecorded": ExitStatus.FAILED,
     "threshold": ExitStatus.THRESHOLD,
     "interrupted": ExitStatus.INTERRUPTED,
 }
@@ -202,8 +203,9 @@ def send_command(event_names: tuple[str, ...], **params: Any) -> int:
 
     Sends start on schedule whatever earlier responses do (open model); latency is
     measured from the planned time. Undelivered events go to the dead-letter file.
-    Exit: 0 all delivered, 1 some not, 2 usage error, 99 threshold failed, 130 interrupted.
-    When several apply, 130 wins over 99, and 99 over 1.
+    Exit: 0 all delivered, 1 some not (or --log/--dead-letter could not be written: that
+    wins over all), 2 usage error, 99 threshold failed, 130 interrupted. Otherwise 130
+    wins over 99, and 99 over 1.
 
     Example:
 

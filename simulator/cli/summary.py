@@ -126,7 +126,12 @@ def summary_lines(result: SendResult) -> list[str]:
     if result.dead_letter:
         why = f" ({result.not_sent:,} never sent)" if result.not_sent else ""
         events = f"{result.dead_lettered:,} event{'s' if result.dead_lettered != 1 else ''}"
-        if not result.rewrote_dead_letter:
+        if result.dead_unwritten:
+            lines.append(
+                f"  dead letter {events}{why}: {result.dead_unwritten:,} of them NOT written "
+                f"to {result.dead_letter}"
+            )
+        elif not result.rewrote_dead_letter:
             lines.append(f"  dead letter {events}{why} appended to {result.dead_letter}")
         elif result.dead_lettered:
             lines.append(
@@ -137,6 +142,7 @@ def summary_lines(result: SendResult) -> list[str]:
             lines.append(
                 f"  dead letter {result.dead_letter} is now empty: every event in it was delivered"
             )
+    lines.extend(f"  records    FAILED: {error}" for error in result.record_errors)
     for check in result.thresholds:
         shown = "no data" if check.actual is None else f"{check.actual:.6g}{check.unit}"
         lines.append(f"  threshold  {check.threshold}  {'ok' if check.ok else 'FAILED'} ({shown})")
@@ -154,6 +160,8 @@ def _verdict(result: SendResult) -> str:
     outcome = result.outcome
     if outcome == "interrupted":
         return "INTERRUPTED"
+    if outcome == "unrecorded":
+        return "FAILED: records not written (see above)"
     if outcome == "threshold":
         failed = sum(not r.ok for r in result.thresholds)
         return f"FAILED: {failed} threshold{'s' if failed != 1 else ''} not met"
