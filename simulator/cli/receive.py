@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from simulator.cli import cli
+from simulator.cli import ExitStatus, cli
 from simulator.cli.params import CoreParam
-from simulator.errors import UsageError
+from simulator.errors import RecordError, UsageError
 from simulator.receiver import Behaviour, ReceivedRequest, Receiver, ReceiverStats
 from simulator.schedule import parse_duration
 from simulator.signing import SCHEMES
@@ -150,13 +150,14 @@ DELAY = CoreParam("delay", parse_delay)
 )
 @click.option("-q", "--quiet", is_flag=True, help="No line per request; only the summary.")
 @click.pass_context
-def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
+def receive(ctx: click.Context, quiet: bool, **params: Any) -> int:
     """Receive webhooks: verify signatures, spot duplicates, validate bodies, misbehave.
 
     Every request is answered with an X-Webhook-Sim-Verdict header and printed as one
     line (use --record for the full request and schema problems). By default every
     request gets --status whatever its verdicts; --strict refuses bad ones (401, 400,
-    422). Ctrl-C stops it and prints what it saw.
+    422). Ctrl-C stops it and prints what it saw; it exits 1 if the --record file could
+    not be written (the receiver keeps answering, without recording).
 
     Example:
 
@@ -194,6 +195,7 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
         record=params["record"],
         keep_requests=False,
         on_request=None if quiet else _Echo(),
+        on_record_error=_report_record_error,
     )
 
     def ready() -> None:
@@ -222,6 +224,8 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
         if not interrupted.is_set():
             _run(receiver.serve(ready))
         click.echo(summary(receiver.stats))
+    # Requested output was lost: the run did not do all it was asked to.
+    return ExitStatus.FAILED if receiver.record_error is not None else ExitStatus.OK
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -264,6 +268,10 @@ class _Echo:
         except BrokenPipeError:
             # `webhook-sim receive | head` closed the pipe; a sender must still get answers.
             self.closed = True
+
+
+def _report_record_error(error: RecordError) -> None:
+    click.echo(f"Error: {error}", err=True)
 
 
 def summary(stats: ReceiverStats) -> str:
