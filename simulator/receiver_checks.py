@@ -50,8 +50,9 @@ class Behaviour:
 
     def __post_init__(self) -> None:
         for name in ("status", "fail_status"):
-            if not 100 <= getattr(self, name) <= 599:
-                raise UsageError(f"{name} must be an HTTP status from 100 to 599")
+            # A 1xx is not a final answer: the sender would wait on for one until it times out.
+            if not 200 <= getattr(self, name) <= 599:
+                raise UsageError(f"{name} must be a final HTTP status, from 200 to 599")
         for name in ("fail_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be from 0 to 1")

@@ -407,6 +407,13 @@ def test_construction_rejects_bad_options():
     with pytest.raises(UsageError, match="delay must be a range"):
         Behaviour(delay=(0.2, 0.1))
     assert Behaviour(delay=0.05).delay == (0.05, 0.05)
+    # A 1xx is not a final answer, so a sender would never get one.
+    for status in (100, 101, 199, 600):
+        with pytest.raises(UsageError, match="status must be a final HTTP status, from 200"):
+            Behaviour(status=status)
+        with pytest.raises(UsageError, match="fail_status must be a final HTTP status"):
+            Behaviour(fail_status=status)
+    assert Behaviour(status=302, fail_status=599).status == 302  # 3xx is misbehaviour to try
 
 
 # -- misbehaviour ----------------------------------------------------------------
@@ -698,6 +705,14 @@ def test_stats_to_dict():
         (
             ["--fail-rate", "2"],
             "Error: Invalid value for '--fail-rate': 2.0 is not in the range 0<=x<=1.",
+        ),
+        (
+            ["--status", "100"],
+            "Error: Invalid value for '--status': 100 is not in the range 200<=x<=599.",
+        ),
+        (
+            ["--fail-status", "101"],
+            "Error: Invalid value for '--fail-status': 101 is not in the range 200<=x<=599.",
         ),
         (
             ["--delay", "soon"],

@@ -56,6 +56,8 @@ def parse_delay(text: str) -> tuple[float, float]:
 DURATION = CoreParam("duration", parse_duration)
 SIZE = CoreParam("size", parse_size)
 DELAY = CoreParam("delay", parse_delay)
+# 1xx statuses are interim: a sender waits on for the final answer, so none ever comes.
+_FINAL_STATUS = click.IntRange(200, 599)
 
 
 @cli.command()
@@ -99,7 +101,7 @@ DELAY = CoreParam("delay", parse_delay)
 )
 @click.option(
     "--status",
-    type=click.IntRange(100, 599),
+    type=_FINAL_STATUS,
     default=200,
     show_default=True,
     help="Status of a normal answer.",
@@ -119,7 +121,7 @@ DELAY = CoreParam("delay", parse_delay)
 )
 @click.option(
     "--fail-status",
-    type=click.IntRange(100, 599),
+    type=_FINAL_STATUS,
     default=503,
     show_default=True,
     help="Status of a failure.",
