@@ -425,10 +425,17 @@ def test_failures_answer_503_with_retry_after():
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
 
-    with _receiver("none", behaviour=Behaviour(fail_rate=1, fail_status=500, retry_after=2)) as r:
+    with _receiver("none", behaviour=Behaviour(fail_rate=1, fail_status=429, retry_after=0)) as r:
         response = requests.post(r.url, data=b"{}")
-    assert response.status_code == 500
-    assert "Retry-After" not in response.headers
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "0"
+
+
+def test_a_retry_after_that_would_never_be_sent_is_refused():
+    with pytest.raises(UsageError, match="retry_after needs a fail_rate above 0"):
+        Behaviour(retry_after=2)
+    with pytest.raises(UsageError, match="of 429 or 503, not 500"):
+        Behaviour(fail_rate=1, fail_status=500, retry_after=2)
 
 
 def test_a_dropped_request_sees_a_disconnect():
@@ -713,6 +720,15 @@ def test_stats_to_dict():
         (
             ["--fail-status", "101"],
             "Error: Invalid value for '--fail-status': 101 is not in the range 200<=x<=599.",
+        ),
+        (
+            ["--retry-after", "5s"],
+            "Error: --retry-after needs --fail-rate: Retry-After is sent only on failures",
+        ),
+        (
+            ["--retry-after", "5s", "--fail-rate", "0.5", "--fail-status", "500"],
+            "Error: --retry-after needs --fail-status 429 or 503, not 500: "
+            "Retry-After is sent only with those",
         ),
         (
             ["--delay", "soon"],

@@ -129,7 +129,8 @@ _FINAL_STATUS = click.IntRange(200, 599)
 @click.option(
     "--retry-after",
     type=DURATION,
-    help="Send Retry-After (whole seconds, rounded up) with a 429 or 503 failure.",
+    help="Send Retry-After (whole seconds, rounded up) with each failure; needs --fail-rate "
+    "and a --fail-status of 429 or 503.",
 )
 @click.option(
     "--delay", type=DELAY, help="Wait before answering: 50ms, or a range drawn per request."
@@ -174,6 +175,7 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> int:
     if secret is None and named:
         # As `send` says it; without --secret-env, the signer names WEBHOOK_SECRET.
         raise UsageError(f"environment variable {params['secret_env']} is not set")
+    _check_retry_after(params["retry_after"], params["fail_rate"], params["fail_status"])
     behaviour = Behaviour(
         status=params["status"],
         fail_rate=params["fail_rate"],
@@ -228,6 +230,19 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> int:
         click.echo(summary(receiver.stats))
     # Requested output was lost: the run did not do all it was asked to.
     return ExitStatus.FAILED if receiver.record_error is not None else ExitStatus.OK
+
+
+def _check_retry_after(retry_after: float | None, fail_rate: float, fail_status: int) -> None:
+    """Refuse a --retry-after that would never be sent (Behaviour would, in its field names)."""
+    if retry_after is None:
+        return
+    if not fail_rate:
+        raise UsageError("--retry-after needs --fail-rate: Retry-After is sent only on failures")
+    if fail_status not in (429, 503):
+        raise UsageError(
+            f"--retry-after needs --fail-status 429 or 503, not {fail_status}: "
+            "Retry-After is sent only with those"
+        )
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
