@@ -43,6 +43,10 @@ class Receiver:
             requests.post(receiver.url, data=body, headers=signed_headers)
             [seen] = receiver.wait_for(1)
             assert seen.signature == "valid"
+
+    When writing `record` fails (a full disk), recording stops and the receiver keeps
+    answering: its own disk is not the sender's problem. `record_error` then holds the
+    RecordError, which is also handed to `on_record_error` when it happens.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class Receiver:
         record: str | Path | None = None,
         keep_requests: bool = True,
         on_request: Callable[[ReceivedRequest], None] | None = None,
+        on_record_error: Callable[[RecordError], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not path.startswith("/"):
@@ -81,6 +86,8 @@ class Receiver:
         self.requests: list[ReceivedRequest] = []
         self._record = Path(record) if record is not None else None
         self._record_file: IO[bytes] | None = None
+        self.record_error: RecordError | None = None
+        self._on_record_error = on_record_error
         self._keep = keep_requests
         self._on_request = on_request
         self._runner: web.ServerRunner | None = None
@@ -119,6 +126,7 @@ class Receiver:
         if self._runner is not None:
             raise UsageError("the receiver is already running")
         if self._record is not None:
+            self.record_error = None
             try:
                 self._record_file = open(self._record, "ab")  # noqa: SIM115 (closed in stop)
             except OSError as exc:
@@ -182,9 +190,33 @@ class Receiver:
                 loop.call_soon_threadsafe(stopped.set)
 
     def _close_record(self) -> None:
-        if self._record_file is not None:
-            self._record_file.close()
+        file, self._record_file = self._record_file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError as exc:  # a failed close still releases the file
+                self._record_failed(exc)
+
+    def _write_record(self, received: ReceivedRequest) -> None:
+        file = self._record_file
+        if file is None:
+            return
+        try:
+            file.write(_record_line(received))
+            file.flush()
+        except OSError as exc:
             self._record_file = None
+            with contextlib.suppress(OSError):  # what is still buffered is lost either way
+                file.close()
+            self._record_failed(exc)
+
+    def _record_failed(self, exc: OSError) -> None:
+        # Only the first failure is reported: after it there is no file to fail again.
+        self.record_error = RecordError(
+            f"cannot write '{self._record}': {exc.strerror}; recording stopped"
+        )
+        if self._on_record_error is not None:
+            self._on_record_error(self.record_error)
 
     # -- sync use ----------------------------------------------------------------
 
@@ -266,9 +298,7 @@ class Receiver:
     def _report(self, received: ReceivedRequest) -> None:
         if self._keep:
             self.requests.append(received)
-        if self._record_file is not None:
-            self._record_file.write(_record_line(received))
-            self._record_file.flush()
+        self._write_record(received)
         with self._seen:
             self._reported += 1
             self._seen.notify_all()

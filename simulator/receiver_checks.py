@@ -50,8 +50,9 @@ class Behaviour:
 
     def __post_init__(self) -> None:
         for name in ("status", "fail_status"):
-            if not 100 <= getattr(self, name) <= 599:
-                raise UsageError(f"{name} must be an HTTP status from 100 to 599")
+            # A 1xx is not a final answer: the sender would wait on for one until it times out.
+            if not 200 <= getattr(self, name) <= 599:
+                raise UsageError(f"{name} must be a final HTTP status, from 200 to 599")
         for name in ("fail_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be from 0 to 1")
@@ -60,8 +61,17 @@ class Behaviour:
         low, high = self.delay
         if not (0.0 <= low <= high and math.isfinite(high)):
             raise UsageError("delay must be a range of seconds (low, high) with 0 <= low <= high")
-        if self.retry_after is not None and not 0.0 <= self.retry_after < math.inf:
-            raise UsageError("retry_after must be 0 seconds or more")
+        if self.retry_after is not None:
+            if not 0.0 <= self.retry_after < math.inf:
+                raise UsageError("retry_after must be 0 seconds or more")
+            # One that is never sent would let a test believe it tried a Retry-After.
+            if not self.fail_rate:
+                raise UsageError("retry_after needs a fail_rate above 0: it is sent on failures")
+            if self.fail_status not in _RETRY_STATUSES:
+                raise UsageError(
+                    "retry_after is sent only with a fail_status of 429 or 503, "
+                    f"not {self.fail_status}"
+                )
         if self.max_body < 1:
             raise UsageError("max_body must be 1 byte or more")
 
@@ -283,7 +293,7 @@ class Inspector:
             return refusal, delay, None
         if b.fail_rate and rng.random() < b.fail_rate:
             retry = None
-            if b.retry_after is not None and b.fail_status in _RETRY_STATUSES:
+            if b.retry_after is not None:  # then fail_status is 429 or 503 (see Behaviour)
                 # Retry-After carries whole seconds (RFC 9110); rounding up never asks for less.
                 retry = str(math.ceil(b.retry_after))
             return b.fail_status, delay, retry

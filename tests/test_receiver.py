@@ -24,7 +24,7 @@ from simulator import schema
 from simulator.cli import receive as receive_cli
 from simulator.cli import run
 from simulator.cli.receive import request_line
-from simulator.errors import DeliveryError, SigningError, UsageError
+from simulator.errors import DeliveryError, RecordError, SigningError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.receiver import VERDICT_HEADER, Behaviour, ReceivedRequest, Receiver
 from simulator.receiver_checks import Inspector
@@ -407,6 +407,13 @@ def test_construction_rejects_bad_options():
     with pytest.raises(UsageError, match="delay must be a range"):
         Behaviour(delay=(0.2, 0.1))
     assert Behaviour(delay=0.05).delay == (0.05, 0.05)
+    # A 1xx is not a final answer, so a sender would never get one.
+    for status in (100, 101, 199, 600):
+        with pytest.raises(UsageError, match="status must be a final HTTP status, from 200"):
+            Behaviour(status=status)
+        with pytest.raises(UsageError, match="fail_status must be a final HTTP status"):
+            Behaviour(fail_status=status)
+    assert Behaviour(status=302, fail_status=599).status == 302  # 3xx is misbehaviour to try
 
 
 # -- misbehaviour ----------------------------------------------------------------
@@ -418,10 +425,17 @@ def test_failures_answer_503_with_retry_after():
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
 
-    with _receiver("none", behaviour=Behaviour(fail_rate=1, fail_status=500, retry_after=2)) as r:
+    with _receiver("none", behaviour=Behaviour(fail_rate=1, fail_status=429, retry_after=0)) as r:
         response = requests.post(r.url, data=b"{}")
-    assert response.status_code == 500
-    assert "Retry-After" not in response.headers
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "0"
+
+
+def test_a_retry_after_that_would_never_be_sent_is_refused():
+    with pytest.raises(UsageError, match="retry_after needs a fail_rate above 0"):
+        Behaviour(retry_after=2)
+    with pytest.raises(UsageError, match="of 429 or 503, not 500"):
+        Behaviour(fail_rate=1, fail_status=500, retry_after=2)
 
 
 def test_a_dropped_request_sees_a_disconnect():
@@ -569,6 +583,47 @@ def test_an_unusable_record_file_is_reported(tmp_path):
     assert type(caught.value).__name__ == "RecordError"
 
 
+needs_dev_full = pytest.mark.skipif(
+    not os.path.exists("/dev/full"), reason="needs /dev/full, where every write fails"
+)
+
+
+@needs_dev_full
+def test_a_record_write_failure_stops_recording_but_not_the_answers():
+    errors: list[RecordError] = []
+    behaviour = Behaviour(status=202)
+    receiver = _receiver(
+        "none", behaviour=behaviour, record="/dev/full", on_record_error=errors.append
+    )
+    with receiver:
+        statuses = [requests.post(receiver.url, data=b"{}").status_code for _ in range(2)]
+        receiver.wait_for(2)
+
+    assert statuses == [202, 202]
+    message = "cannot write '/dev/full': No space left on device; recording stopped"
+    assert [str(e) for e in errors] == [message]
+    assert receiver.record_error is errors[0]
+    assert receiver.stats.received == 2
+
+
+def test_a_record_file_that_fails_to_close_is_reported_not_raised(tmp_path):
+    record = tmp_path / "seen.ndjson"
+
+    async def main() -> Receiver:
+        receiver = _receiver("none", record=record)
+        await receiver.start()
+        # Closing the descriptor behind the file's back makes its close() fail for real,
+        # as a last flush to a full disk or a lost network share would.
+        os.close(receiver._record_file.fileno())
+        await receiver.stop()
+        return receiver
+
+    receiver = asyncio.run(main())
+    assert str(receiver.record_error) == (
+        f"cannot write '{record}': Bad file descriptor; recording stopped"
+    )
+
+
 def test_it_runs_inside_a_running_event_loop():
     payload = _payload()
 
@@ -657,6 +712,23 @@ def test_stats_to_dict():
         (
             ["--fail-rate", "2"],
             "Error: Invalid value for '--fail-rate': 2.0 is not in the range 0<=x<=1.",
+        ),
+        (
+            ["--status", "100"],
+            "Error: Invalid value for '--status': 100 is not in the range 200<=x<=599.",
+        ),
+        (
+            ["--fail-status", "101"],
+            "Error: Invalid value for '--fail-status': 101 is not in the range 200<=x<=599.",
+        ),
+        (
+            ["--retry-after", "5s"],
+            "Error: --retry-after needs --fail-rate: Retry-After is sent only on failures",
+        ),
+        (
+            ["--retry-after", "5s", "--fail-rate", "0.5", "--fail-status", "500"],
+            "Error: --retry-after needs --fail-status 429 or 503, not 500: "
+            "Retry-After is sent only with those",
         ),
         (
             ["--delay", "soon"],
@@ -831,6 +903,25 @@ def test_cli_a_ctrl_c_while_preparing_prints_the_summary_and_exits_0(monkeypatch
     )
     assert err == "Preparing schemas…\n"
     assert len(prepared) == 1  # it stopped preparing, and never listened
+
+
+@needs_dev_full
+def test_cli_a_record_write_failure_is_one_line_then_the_summary_and_exit_1(monkeypatch, capsys):
+    answers: list[int] = []
+    _serve_then(
+        monkeypatch,
+        lambda receiver: answers.extend(
+            requests.post(receiver.url, data=b"{}").status_code for _ in range(2)
+        ),
+    )
+
+    args = ["receive", "--port", "0", "--sign", "none", "--no-schema", "-q"]
+    assert run([*args, "--record", "/dev/full"]) == 1
+
+    assert answers == [200, 200]
+    out, err = capsys.readouterr()
+    assert err == ("Error: cannot write '/dev/full': No space left on device; recording stopped\n")
+    assert out.splitlines()[-1].startswith("Received 2: ")
 
 
 def _read_line(stream, timeout: float = 10.0) -> str:

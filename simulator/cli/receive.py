@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from simulator.cli import cli
+from simulator.cli import ExitStatus, cli
 from simulator.cli.params import CoreParam
-from simulator.errors import UsageError
+from simulator.errors import RecordError, UsageError
 from simulator.receiver import Behaviour, ReceivedRequest, Receiver, ReceiverStats
 from simulator.schedule import parse_duration
 from simulator.signing import SCHEMES
@@ -56,6 +56,8 @@ def parse_delay(text: str) -> tuple[float, float]:
 DURATION = CoreParam("duration", parse_duration)
 SIZE = CoreParam("size", parse_size)
 DELAY = CoreParam("delay", parse_delay)
+# 1xx statuses are interim: a sender waits on for the final answer, so none ever comes.
+_FINAL_STATUS = click.IntRange(200, 599)
 
 
 @cli.command()
@@ -99,7 +101,7 @@ DELAY = CoreParam("delay", parse_delay)
 )
 @click.option(
     "--status",
-    type=click.IntRange(100, 599),
+    type=_FINAL_STATUS,
     default=200,
     show_default=True,
     help="Status of a normal answer.",
@@ -119,7 +121,7 @@ DELAY = CoreParam("delay", parse_delay)
 )
 @click.option(
     "--fail-status",
-    type=click.IntRange(100, 599),
+    type=_FINAL_STATUS,
     default=503,
     show_default=True,
     help="Status of a failure.",
@@ -127,7 +129,8 @@ DELAY = CoreParam("delay", parse_delay)
 @click.option(
     "--retry-after",
     type=DURATION,
-    help="Send Retry-After (whole seconds, rounded up) with a 429 or 503 failure.",
+    help="Send Retry-After (whole seconds, rounded up) with each failure; needs --fail-rate "
+    "and a --fail-status of 429 or 503.",
 )
 @click.option(
     "--delay", type=DELAY, help="Wait before answering: 50ms, or a range drawn per request."
@@ -150,13 +153,14 @@ DELAY = CoreParam("delay", parse_delay)
 )
 @click.option("-q", "--quiet", is_flag=True, help="No line per request; only the summary.")
 @click.pass_context
-def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
+def receive(ctx: click.Context, quiet: bool, **params: Any) -> int:
     """Receive webhooks: verify signatures, spot duplicates, validate bodies, misbehave.
 
     Every request is answered with an X-Webhook-Sim-Verdict header and printed as one
     line (use --record for the full request and schema problems). By default every
     request gets --status whatever its verdicts; --strict refuses bad ones (401, 400,
-    422). Ctrl-C stops it and prints what it saw.
+    422). Ctrl-C stops it and prints what it saw; it exits 1 if the --record file could
+    not be written (the receiver keeps answering, without recording).
 
     Example:
 
@@ -171,6 +175,7 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
     if secret is None and named:
         # As `send` says it; without --secret-env, the signer names WEBHOOK_SECRET.
         raise UsageError(f"environment variable {params['secret_env']} is not set")
+    _check_retry_after(params["retry_after"], params["fail_rate"], params["fail_status"])
     behaviour = Behaviour(
         status=params["status"],
         fail_rate=params["fail_rate"],
@@ -194,6 +199,7 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
         record=params["record"],
         keep_requests=False,
         on_request=None if quiet else _Echo(),
+        on_record_error=_report_record_error,
     )
 
     def ready() -> None:
@@ -222,6 +228,21 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> None:
         if not interrupted.is_set():
             _run(receiver.serve(ready))
         click.echo(summary(receiver.stats))
+    # Requested output was lost: the run did not do all it was asked to.
+    return ExitStatus.FAILED if receiver.record_error is not None else ExitStatus.OK
+
+
+def _check_retry_after(retry_after: float | None, fail_rate: float, fail_status: int) -> None:
+    """Refuse a --retry-after that would never be sent (Behaviour would, in its field names)."""
+    if retry_after is None:
+        return
+    if not fail_rate:
+        raise UsageError("--retry-after needs --fail-rate: Retry-After is sent only on failures")
+    if fail_status not in (429, 503):
+        raise UsageError(
+            f"--retry-after needs --fail-status 429 or 503, not {fail_status}: "
+            "Retry-After is sent only with those"
+        )
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -264,6 +285,10 @@ class _Echo:
         except BrokenPipeError:
             # `webhook-sim receive | head` closed the pipe; a sender must still get answers.
             self.closed = True
+
+
+def _report_record_error(error: RecordError) -> None:
+    click.echo(f"Error: {error}", err=True)
 
 
 def summary(stats: ReceiverStats) -> str:
