@@ -69,13 +69,17 @@ class _Event:
     """One event on its way: its payload and the outcome of its last attempt."""
 
     __slots__ = (
-        "attempts", "detail", "done", "error", "first", "headers", "index", "payload", "status"
+        "attempts", "detail", "done", "error", "first", "headers", "index", "payload",
+        "resends", "status",
     )  # fmt: skip
 
     def __init__(self, payload: Any, index: int) -> None:
         self.payload = payload
         self.index = index
         self.attempts = 0
+        # Tries the client made again at once on a new connection: not retries, so they
+        # take nothing from --retries.
+        self.resends = 0
         self.status: int | None = None
         self.error: str | None = None
         self.detail: str | None = None  # what the error was, in words, when no status came
@@ -367,12 +371,13 @@ class Engine:
                     return self._finish(event, None)
                 if self._stopping:
                     return self._finish(event, "interrupted")
-                if event.attempts > self._retries:
+                tries = event.attempts - event.resends
+                if tries > self._retries:
                     return self._finish(event, "failed")
                 now = self._clock()
                 retry = self.config.retry
                 if retry_after is None:
-                    delay = retry.delay(event.attempts, now - event.first, self._rng, None)
+                    delay = retry.delay(tries, now - event.first, self._rng, None)
                 else:
                     delay, capped = retry.retry_after_wait(retry_after)
                     self.stats.record_retry_after(retry_after * retry.time_scale, capped)
@@ -419,14 +424,17 @@ class Engine:
         if event.first is None:
             event.first = started
 
+        resend = False
+
         def resent(error: str, detail: str) -> None:
             # The client sent it again on a new connection: the failed try is an attempt
             # of its own, which the server may have received.
-            nonlocal started
+            nonlocal started, resend
             now = self._clock()
-            self._record(event, due, started, now, None, error, detail)
+            self._record(event, due, started, now, None, error, detail, resend)
             event.attempts += 1
-            started = now
+            event.resends += 1
+            started, resend = now, True
 
         try:
             status, error, detail, retry_after = await session.post(payload.body, headers, resent)
@@ -434,7 +442,8 @@ class Engine:
             # Stopped with the request out (after --grace): the server may have it, so the
             # records show the attempt, cut short.
             event.error, event.detail = "interrupted", "the run stopped before an answer came"
-            self._record(event, due, started, self._clock(), None, event.error, event.detail)
+            now = self._clock()
+            self._record(event, due, started, now, None, event.error, event.detail, resend)
             raise
         finished = self._clock()
         ok = error is None and (
@@ -443,7 +452,7 @@ class Engine:
         if error is None and not ok:
             error = "status"
         event.status, event.error, event.detail = status, error, detail
-        self._record(event, due, started, finished, status, error, detail)
+        self._record(event, due, started, finished, status, error, detail, resend)
         return ok, parse_retry_after(retry_after, wall)
 
     def _record(
@@ -455,6 +464,7 @@ class Engine:
         status: int | None,
         error: str | None,
         detail: str | None,
+        resend: bool = False,
     ) -> None:
         self.stats.record_attempt(
             scheduled=due,
@@ -463,7 +473,8 @@ class Engine:
             status=status,
             error=error,
             detail=detail,
-            retry=event.attempts > 1,
+            retry=event.attempts - event.resends > 1,
+            resend=resend,
         )
         w0 = self._wall0
         self._records.attempt(

@@ -40,7 +40,8 @@ class EventTypeStats:
 class RunStats:
     """Counters and histograms of a send run; merge() combines workers' runs exactly.
 
-    events were generated; attempts are HTTP tries (retries counts those after the first);
+    events were generated; attempts are HTTP tries (retries counts those after the first,
+    resends those the client made again at once on a new connection, see record_attempt);
     delivered and failed count events by final outcome, so events - delivered - failed are
     unfinished: still in flight, or never tried (not_sent: asked for, then the run was
     stopped before their turn). status_codes, error_kinds and error_details (why attempts
@@ -57,6 +58,7 @@ class RunStats:
     failed: int = 0
     late: int = 0
     retries: int = 0
+    resends: int = 0
     not_sent: int = 0
     status_codes: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
@@ -106,12 +108,17 @@ class RunStats:
         error: str | None = None,
         detail: str | None = None,
         retry: bool = False,
+        resend: bool = False,
     ) -> None:
         """One HTTP attempt. Latency counted from `scheduled` includes any time spent
         waiting for the sender (coordinated omission corrected, as in wrk2); latency from
-        `started` is the service time alone. For a retry, `scheduled` is when it was due."""
+        `started` is the service time alone. For a retry, `scheduled` is when it was due.
+        A resend (the client trying again at once on a new connection) is neither a retry
+        nor a send: nothing scheduled it, so it has no lag and is never late."""
         self.attempts += 1
-        if retry:
+        if resend:
+            self.resends += 1
+        elif retry:
             self.retries += 1
         else:
             if self.first_send is None or started < self.first_send:
@@ -124,9 +131,10 @@ class RunStats:
             self.error_kinds[error] += 1
         if detail is not None:
             self._count_detail(detail, 1)
-        lag = started - scheduled
-        self.late += lag > self.late_after_s
-        self.schedule_lag.record(_us(lag))
+        if not resend:
+            lag = started - scheduled
+            self.late += lag > self.late_after_s
+            self.schedule_lag.record(_us(lag))
         self.latency_service.record(_us(finished - started))
         self.latency_corrected.record(_us(finished - scheduled))
 
@@ -219,7 +227,9 @@ class RunStats:
         return stats
 
 
-_COUNTERS = ("events", "attempts", "delivered", "failed", "late", "retries", "not_sent")
+_COUNTERS = (
+    "events", "attempts", "delivered", "failed", "late", "retries", "resends", "not_sent"
+)  # fmt: skip
 _SCALARS = (
     "started_at",
     "finished_at",
@@ -258,14 +268,17 @@ def summarize(stats: RunStats) -> dict[str, Any]:
     target_rate: planned events/s, null for max and for ramps and stages (the run's
         options give those)
     send_rate: the achieved send rate, (sends - 1) / (last send's start - first send's
-        start), where sends are first attempts (retries aside) and starts are actual, not
-        planned: n sends paced exactly at r/s report r/s. Null for fewer than 2 sends.
+        start), where sends are first attempts (retries and resends aside) and starts are
+        actual, not planned: n sends paced exactly at r/s report r/s. Null for fewer than
+        2 sends.
         The "rate" threshold and the summary's "achieved" read this.
     achieved_rate: events completed (delivered + failed) per second of duration_s, which
         also holds the wait for the last responses
     attempt_rate: HTTP attempts (retries included) per second of duration_s
-    counts: {events, attempts, delivered, failed, unfinished, not_sent, retries, late}:
-        unfinished = events - delivered - failed; not_sent, the part of them never tried
+    counts: {events, attempts, delivered, failed, unfinished, not_sent, retries, resends,
+        late}: unfinished = events - delivered - failed; not_sent, the part of them never
+        tried; resends, tries sent again at once on a new connection when a reused one
+        failed before any answer (not retries: they take nothing from --retries)
     success_ratio: delivered / (delivered + failed), null when nothing completed (so an
         interrupted run's unfinished events are not in it: see counts and interrupted)
     status_codes: {"<HTTP status>": attempts}
@@ -287,7 +300,7 @@ def summarize(stats: RunStats) -> dict[str, Any]:
     if stats.started_at is not None and stats.finished_at is not None:
         duration = max(stats.finished_at - stats.started_at, 0.0)
     completed = stats.delivered + stats.failed
-    sends = stats.attempts - stats.retries
+    sends = stats.attempts - stats.retries - stats.resends
     send_rate = None
     if sends >= 2 and stats.first_send is not None and stats.last_send is not None:
         span = stats.last_send - stats.first_send

@@ -549,12 +549,42 @@ def test_a_try_the_client_sent_again_is_an_attempt_in_the_records(tmp_path):
         result = _send(url, count=2, rate="max", concurrency=1, log=str(log), dead_letter=None)
     lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     assert len(seen) == len(lines) == result.stats.attempts == 3
-    assert result.stats.delivered == 2 and result.stats.retries == 1
-    assert result.stats.error_kinds == {"reset": 1}
+    assert result.stats.delivered == 2 and result.stats.error_kinds == {"reset": 1}
+    # Nothing scheduled the resend: not a retry, no schedule lag, never late.
+    assert (result.stats.retries, result.stats.resends, result.stats.late) == (0, 1, 0)
+    assert result.stats.schedule_lag.count == 2 and result.stats.latency_service.count == 3
     again = "the server closed the connection without answering (reused): sent again on a new one"
     tries = [(x["index"], x["attempt"], x["status"], x["error_detail"]) for x in lines]
     assert tries == [(0, 1, 200, None), (1, 1, None, again), (1, 2, 200, None)]
     assert seen[1] == seen[2]  # the same event, byte for byte
+
+
+def test_a_resend_takes_nothing_from_the_retries(tmp_path):
+    # Event 0: 200. Event 1: its reused connection closes unanswered, its resend gets 500,
+    # and its one retry (--retries 1) gets 200.
+    answers = iter([b"200 OK", None, b"500 Oops", b"200 OK"])
+
+    async def scripted(reader, writer):
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(
+                int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            )
+            status = next(answers)
+            if status is None:
+                break
+            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    with _raw_server(scripted) as url:
+        result = _send(
+            url, count=2, rate="max", concurrency=1, dead_letter=None,
+            retry=RetryPolicy(retries=1, schedule="none"),
+        )  # fmt: skip
+    stats = result.stats
+    assert (stats.delivered, stats.attempts, stats.retries, stats.resends) == (2, 4, 1, 1)
+    assert result.summary["send_rate"] is not None and result.summary["counts"]["resends"] == 1
 
 
 def test_a_delivered_attempt_has_no_error_detail(tmp_path, receiver):

@@ -180,7 +180,7 @@ def test_summary() -> None:
     assert report["send_rate"] == pytest.approx(10.0)  # 99 gaps of 0.1 s
     assert report["counts"] == {
         "events": 100, "attempts": 104, "delivered": 96, "failed": 4, "late": 1,
-        "retries": 4, "unfinished": 0, "not_sent": 0,
+        "retries": 4, "resends": 0, "unfinished": 0, "not_sent": 0,
     }  # fmt: skip
     assert report["success_ratio"] == 0.96
     assert report["status_codes"] == {"200": 96, "503": 4}
@@ -233,6 +233,14 @@ def test_the_send_rate_ignores_retries_and_merges_across_workers() -> None:
         0.05,
         0.05 + 0.9,
     )
+
+
+def test_a_resend_is_an_attempt_but_neither_a_retry_nor_a_send_nor_late() -> None:
+    stats = paced(3, 10.0)
+    stats.record_attempt(scheduled=0.0, started=5.0, finished=5.01, status=200, resend=True)
+    assert (stats.attempts, stats.retries, stats.resends, stats.late) == (4, 0, 1, 0)
+    assert stats.schedule_lag.count == 3 and stats.latency_corrected.count == 4
+    assert summarize(stats)["send_rate"] == pytest.approx(10.0)  # its start is no send
 
 
 def test_error_details_are_bounded_in_a_run_and_across_workers() -> None:
@@ -368,7 +376,7 @@ def test_events_never_sent_count_as_unfinished() -> None:
     assert report["interrupted"] is True
     assert report["counts"] == {
         "events": 100, "attempts": 34, "delivered": 34, "failed": 0, "late": 0,
-        "retries": 0, "unfinished": 66, "not_sent": 66,
+        "retries": 0, "resends": 0, "unfinished": 66, "not_sent": 66,
     }  # fmt: skip
     assert report["event_types"]["voucher.published"]["not_sent"] == 66
     merged = interrupted_run()

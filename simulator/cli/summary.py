@@ -104,7 +104,7 @@ def summary_lines(result: SendResult) -> list[str]:
         f"  events     {result.generated:,} {made}  {counts['delivered']:,} delivered  "
         f"{result.generated - counts['delivered']:,} not delivered  {counts['late']:,} late"
         + _not_made(result.planned_not_sent),
-        f"  attempts   {counts['attempts']:,} ({counts['retries']:,} retries)  "
+        f"  attempts   {counts['attempts']:,} ({counts['retries']:,} retries{_resends(counts)})  "
         f"status {_counts(s['status_codes'])}",
         f"  errors     {_counts(s['error_kinds'])}",
         *_reasons(s["error_details"]),
@@ -148,6 +148,11 @@ def summary_lines(result: SendResult) -> list[str]:
         lines.append(f"  threshold  {check.threshold}  {'ok' if check.ok else 'FAILED'} ({shown})")
     lines.append("  result     " + _verdict(result))
     return lines
+
+
+def _resends(counts: dict[str, int]) -> str:
+    n = counts["resends"]
+    return f", {n:,} resent on a new connection" if n else ""
 
 
 def _not_made(planned: int | None) -> str:
