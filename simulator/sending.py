@@ -216,7 +216,8 @@ def send(
                 make_signer(scheme, secret)  # a missing secret is a usage error, before any I/O
             config = config.replace(scheme=scheme, secret=secret)
             tls = tls_for(config.url, config.insecure, config.ca_bundle)
-            check_target(config.url, tls=tls, ca_bundle=config.ca_bundle)
+            # As long as an attempt may take: a slow TLS handshake is no reason to refuse.
+            check_target(config.url, config.timeout, tls=tls, ca_bundle=config.ca_bundle)
         run_config = config
         if rewrite:
             # Failures go to a new file that replaces the one read, once the run is over.

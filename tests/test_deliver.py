@@ -795,6 +795,19 @@ def test_tls_is_verified_unless_told_otherwise(self_signed, tmp_path):
     assert trusted.stats.delivered == insecure.stats.delivered == 1
 
 
+def test_the_check_before_a_run_waits_as_long_as_an_attempt_may(tmp_path):
+    async def silent(reader, writer):  # accepts, never says a TLS word
+        await reader.read()
+
+    with _raw_server(silent) as url:
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as caught:
+            _send(url.replace("http:", "https:"), count=1, timeout=0.3, dead_letter=None)
+        took = time.monotonic() - started
+    assert str(caught.value).endswith(": TLS handshake timed out after 0.3s")
+    assert took < 2.0  # --timeout, not a fixed 3 s
+
+
 def test_connection_close_asks_for_a_new_connection_per_request():
     peers = []
 
