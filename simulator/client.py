@@ -12,7 +12,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from simulator import __version__
-from simulator.errors import DeliveryError
+from simulator.errors import DeliveryError, UsageError
 from simulator.http1 import ResponseError, ResponseReader, request_head, target
 from simulator.sendconfig import public_url
 
@@ -105,9 +105,13 @@ def ssl_context(insecure: bool = False, ca_bundle: str | None = None) -> ssl.SSL
     if ca_bundle:
         try:
             context.load_verify_locations(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise DeliveryError(f"cannot load CA bundle '{ca_bundle}': {reason}") from None
+        except ssl.SSLError:
+            raise UsageError(
+                f"invalid --ca-bundle '{ca_bundle}': no PEM certificate in it "
+                "(-----BEGIN CERTIFICATE-----)"
+            ) from None
+        except OSError as exc:
+            raise UsageError(f"invalid --ca-bundle '{ca_bundle}': {exc.strerror}") from None
     return context
 
 

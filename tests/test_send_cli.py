@@ -182,6 +182,20 @@ def test_every_output_path_is_checked_before_anything_is_sent(tmp_path, option, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
+def test_a_ca_bundle_without_a_certificate_is_a_usage_error(tmp_path):
+    (tmp_path / "key.pem").write_text(
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    )
+    code, _, err = sim(
+        "send", "--url", "https://127.0.0.1:9/", "--secret", SECRET, "--ca-bundle", "key.pem"
+    )
+    assert code == 2
+    assert err == (
+        "Error: invalid --ca-bundle 'key.pem': no PEM certificate in it "
+        "(-----BEGIN CERTIFICATE-----)\n"
+    )
+
+
 def test_the_summary_says_why_attempts_without_a_status_failed(tmp_path):
     with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
         code, out, err = sim(
