@@ -73,4 +73,6 @@ def parse_threshold(text: str) -> Threshold:
         raise UsageError(f"invalid threshold '{text}': {_THRESHOLD_HINT}")
     metric, op, number, suffix = match.groups()
     limit = round(float(number) * factors[suffix], 9)
+    if metric == "success" and limit > 100:
+        raise UsageError(f"invalid threshold '{text}': success is at most 100%")
     return Threshold(compact, metric, op, limit, unit)

@@ -301,6 +301,13 @@ def test_parse_threshold_rejects(text: str) -> None:
     assert str(caught.value) == f"invalid threshold '{text}': {THRESHOLD_HINT}"
 
 
+def test_a_success_threshold_above_100_percent_could_never_pass() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_threshold("success>=200%")
+    assert str(caught.value) == "invalid threshold 'success>=200%': success is at most 100%"
+    assert parse_threshold("success<=100%").limit == 100.0
+
+
 @pytest.mark.parametrize(
     ("text", "ok", "actual"),
     [
