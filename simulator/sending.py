@@ -66,12 +66,14 @@ class SendResult:
 
     @property
     def receiver_ok(self) -> bool:
-        """The built-in receiver (when used) saw only valid, unique, schema-valid events."""
+        """The built-in receiver (when used) saw only valid, unique, schema-valid JSON."""
         if self.receiver is None:
             return True
-        signatures = self.receiver["signatures"]
-        bad = sum(n for verdict, n in signatures.items() if verdict not in ("valid", "unsigned"))
-        return not (bad or self.receiver["duplicates"] or self.receiver["schema_errors"])
+        r = self.receiver
+        bad = sum(
+            n for verdict, n in r["signatures"].items() if verdict not in ("valid", "unsigned")
+        )
+        return not (bad or r["duplicates"] or r["schema_errors"] or r["not_json"])
 
     @property
     def outcome(self) -> str:

@@ -421,6 +421,16 @@ def test_replay_rejects_a_bad_line_or_skips_it(tmp_path):
     assert "skipped    1 bad lines of bad.ndjson" in out
 
 
+def test_a_body_that_is_not_json_fails_a_run_on_the_built_in_receiver(tmp_path):
+    (tmp_path / "odd.ndjson").write_text('{"id": "whs_1", "body": "not json"}\n')
+    code, out, _ = sim("replay", "odd.ndjson")
+    assert code == 1, out
+    assert "schema errors 0  not JSON 1\n" in out
+    assert out.rstrip().endswith(
+        "result     FAILED: the receiver flagged deliveries (signature, duplicate, schema or JSON)"
+    )
+
+
 def test_replay_keep_signature_conflicts_with_sign():
     code, _, err = sim("replay", __file__, "--keep-signature", "--sign", "github")
     assert code == 2

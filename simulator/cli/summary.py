@@ -120,6 +120,7 @@ def summary_lines(result: SendResult) -> list[str]:
         lines.append(
             f"  receiver   {r['received']:,} received  signatures: {signatures}  "
             f"duplicates {r['duplicates']:,}  schema errors {r['schema_errors']:,}"
+            + (f"  not JSON {r['not_json']:,}" if r["not_json"] else "")
         )
     if result.skipped:
         lines.append(f"  skipped    {result.skipped:,} bad lines of {config.replay}")
@@ -174,5 +175,5 @@ def _verdict(result: SendResult) -> str:
         missing = result.dead_lettered
         return f"FAILED: {missing:,} event{'s' if missing != 1 else ''} not delivered"
     if not result.receiver_ok:
-        return "FAILED: the receiver rejected deliveries (signature, duplicate or schema)"
+        return "FAILED: the receiver flagged deliveries (signature, duplicate, schema or JSON)"
     return "OK"
