@@ -67,7 +67,8 @@ def _record_body(record: dict[str, Any]) -> bytes | None:
 
 
 def _parse_line(raw: bytes, number: int) -> tuple[ReplayItem, bool] | str:
-    """The line's item and whether it is a log line (one per attempt), or why it is bad."""
+    """The line's item and whether its file has a line per attempt (a log, a receiver's
+    record: retries repeat the event), or why the line is bad."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -99,14 +100,14 @@ def _parse_line(raw: bytes, number: int) -> tuple[ReplayItem, bool] | str:
     if not isinstance(headers, dict):
         headers = {}
     headers = {str(k): str(v) for k, v in headers.items()}
-    return ReplayItem(event, ident, body, headers, number), "attempt" in data
+    return ReplayItem(event, ident, body, headers, number), "attempt" in data or "duplicate" in data
 
 
 def read_replay(path: str | Path, *, skip_bad: bool = False) -> ReplayFile:
     """Events to send again from a dead-letter file, a `generate` NDJSON file, a log written
-    with bodies, or a receiver record file. A delivery log holds one line per attempt; each
-    event is taken once. Raises RecordError naming the file and line of a bad line unless
-    `skip_bad`, which counts them instead."""
+    with bodies, or a receiver record file. A delivery log and a record hold one line per
+    attempt; each event is taken once, by its id. Raises RecordError naming the file and
+    line of a bad line unless `skip_bad`, which counts them instead."""
     items: list[ReplayItem] = []
     seen: set[str] = set()
     skipped = 0
@@ -125,7 +126,7 @@ def read_replay(path: str | Path, *, skip_bad: bool = False) -> ReplayFile:
                 item, per_attempt = parsed
                 if per_attempt:
                     if item.id in seen:
-                        continue  # a retry of an event already taken from this log
+                        continue  # a retry of an event already taken from this file
                     seen.add(item.id)
                 items.append(item)
     except OSError as exc:

@@ -446,6 +446,19 @@ def test_replay_sends_generate_output_byte_for_byte(tmp_path, receiver):
     assert sorted(r.body for r in receiver.wait_for(5)) == sorted(bodies)
 
 
+def test_replaying_a_receiver_record_sends_each_event_once(tmp_path):
+    # The record holds every delivery the receiver got, retries included.
+    record = tmp_path / "received.ndjson"
+    flaky = Behaviour(fail_rate=0.5, seed=2)
+    with Receiver(secret=SECRET, behaviour=flaky, record=record) as receiver:
+        first = _send(receiver.url, count=10, retry=RetryPolicy(retries=20, schedule="none"))
+    assert first.stats.retries > 0
+    assert len(record.read_bytes().splitlines()) == first.stats.attempts > 10
+    again = _send(None, replay=str(record), dead_letter=None)
+    assert again.stats.events == again.stats.delivered == 10
+    assert again.receiver["duplicates"] == 0 and again.outcome == "ok"
+
+
 def test_replay_keeps_recorded_signatures_when_asked(tmp_path):
     record = tmp_path / "record.ndjson"
     with Receiver(secret=SECRET, record=record) as first:

@@ -275,6 +275,12 @@ def test_replay_reads_receiver_records_in_text_and_base64(tmp_path):
     assert items[1].id == "sha256:x"
 
 
+def test_replay_takes_each_event_of_a_receiver_record_once(tmp_path):
+    first = {"event_id": "whs_1", "body": BODY.decode(), "duplicate": False}
+    path = _lines(tmp_path / "rec.ndjson", first, {**first, "duplicate": True})
+    assert [i.id for i in read_replay(path).items] == ["whs_1"]
+
+
 def test_replay_takes_each_event_of_a_log_once(tmp_path):
     attempt = {"id": "whs_1", "event": "customer.order.created", **encode_body(BODY)}
     other = {"id": "whs_2", "event": "customer.order.created", **encode_body(BODY)}
