@@ -496,7 +496,8 @@ class Engine:
         if reason is None:
             self.stats.record_outcome(name, delivered=True)
             return
-        error = "interrupted" if reason == "interrupted" else event.error
+        # An event stopped while it waited for a retry failed as its last attempt did.
+        error = (event.error or "interrupted") if reason == "interrupted" else event.error
         self.stats.record_outcome(name, delivered=False, error=error)
         self._dead_letter(event, reason)
 

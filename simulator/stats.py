@@ -26,8 +26,9 @@ def _us(seconds: float) -> int:
 
 @dataclass
 class EventTypeStats:
-    """Outcomes for one event type; error_kinds counts why its failed events failed, and
-    not_sent those of its events that were never tried (the run was stopped first)."""
+    """Outcomes for one event type; error_kinds counts why its failed events failed (their
+    last attempt's error kind; "interrupted" when the run stopped them before one failed),
+    and not_sent those of its events that were never tried (the run was stopped first)."""
 
     events: int = 0
     delivered: int = 0

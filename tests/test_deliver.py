@@ -688,6 +688,25 @@ def _stopped_run(delay: float, stop_after: float, dead, **config):
     return slow.url, result, records
 
 
+def test_an_event_stopped_while_waiting_for_a_retry_failed_as_its_last_attempt(tmp_path):
+    busy = Behaviour(fail_rate=1.0, fail_status=503, retry_after=60)
+    with Receiver(secret=SECRET, behaviour=busy) as receiver:
+        config = SendConfig(
+            url=receiver.url, secret=SECRET, factory=FACTORY, count=3, rate=100.0,
+            retry=RetryPolicy(retries=5), dead_letter=str(tmp_path / "dl.ndjson"),
+        )  # fmt: skip
+        engine = Engine(config)
+
+        async def main():
+            asyncio.get_running_loop().call_later(0.3, engine.stop)
+            return await engine.run()
+
+        result = run_async(main())
+    stats = result.stats
+    assert stats.error_kinds == {"status": 3}  # attempts
+    assert stats.by_event_type["customer.order.created"].error_kinds == {"status": 3}  # events
+
+
 def test_stop_dead_letters_everything_not_delivered(tmp_path):
     _, result, records = _stopped_run(
         0.5, 0.2, tmp_path / "dl.ndjson", count=50, rate=100.0, grace=0.1
