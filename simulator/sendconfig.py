@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from simulator.errors import UsageError
-from simulator.record import redact
+from simulator.record import REDACTED, redact
 from simulator.schedule import (
     ARRIVALS,
     Schedule,
@@ -69,10 +69,16 @@ def check_url(url: str) -> str:
 
 
 def public_url(url: str) -> str:
-    """The URL without user:password, fit for summaries and reports."""
+    """The URL fit for summaries, reports and records: without user:password, and with
+    every query value redacted, since webhook URLs often carry a token there."""
     parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
+    if not parts.query and parts.username is None and parts.password is None:
         return url
+    if parts.query:
+        names = (pair.partition("=")[0] for pair in parts.query.split("&"))
+        parts = parts._replace(query="&".join(f"{n}={REDACTED}" for n in names if n))
+    if parts.username is None and parts.password is None:
+        return urlunsplit(parts)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"

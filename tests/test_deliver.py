@@ -143,7 +143,11 @@ def test_urls_and_headers():
     for bad in ("ftp://h/", "http:///x", "localhost:80", "http://h:99999/"):
         with pytest.raises(UsageError, match="invalid URL"):
             check_url(bad)
-    assert public_url("https://user:pw@h.test:8443/x?q=1") == "https://h.test:8443/x?q=1"
+    assert public_url("https://user:pw@h.test:8443/x?q=1") == "https://h.test:8443/x?q=[redacted]"
+    assert public_url("http://h.test/x?token=s3cr3t&v=2") == (
+        "http://h.test/x?token=[redacted]&v=[redacted]"
+    )
+    assert public_url("http://[::1]:80/x") == "http://[::1]:80/x"
     assert parse_header("X-Team:  payments ") == ("X-Team", "payments")
     with pytest.raises(UsageError, match=r"invalid header 'X-Team payments'"):
         parse_header("X-Team payments")

@@ -298,7 +298,7 @@ def test_a_failed_threshold_exits_99(tmp_path):
 def test_the_secret_never_appears_in_any_output(tmp_path):
     behaviour = Behaviour(fail_rate=0.5, seed=3)
     with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
-        url = receiver.url.replace("http://", "http://user:pw@")
+        url = receiver.url.replace("http://", "http://user:pw@") + f"?token={SECRET}"
         code, out, err = sim(
             "send", "--url", url, "--secret", SECRET, "-n", "10",
             "-H", f"X-Api-Key: {SECRET}", "-H", f"X-Echo: {SECRET}",
@@ -313,7 +313,7 @@ def test_the_secret_never_appears_in_any_output(tmp_path):
         assert "user:pw" not in text
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["schema"] == "webhook-simulator/report/v1"
-    assert report["run"]["url"] == receiver.url
+    assert report["run"]["url"] == receiver.url + "?token=[redacted]"
     assert report["run"]["scheme"] == "voucherify"
     assert isinstance(report["run"]["seed"], int)
     assert report["run"]["options"]["headers"] == {
