@@ -64,7 +64,7 @@ class Override:
     def _out_of_range(self, path: tuple, size: int) -> OverrideError:
         return OverrideError(
             f"--set {self.text}: index {path[-1]} is out of range at '{_format(path)}' "
-            f"(the list has {size} items; --set-new does not add items)"
+            f"(the list has {size} item{'s' if size != 1 else ''}; --set-new does not add items)"
         )
 
     def _missing(self, path: tuple) -> OverrideError:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import cli, run
-from simulator.cli.summary import _reasons, progress_line
+from simulator.cli.summary import _rate, _reasons, progress_line
 from simulator.deliver import Progress
 from simulator.payloads import PayloadFactory
 from simulator.receiver import Behaviour, Receiver
@@ -73,6 +73,12 @@ def test_the_summary_shows_three_reasons_and_counts_the_rest():
         "             and 1 more (all in --report's error_details)",
     ]
     assert _reasons({}) == []
+
+
+def test_a_rate_below_one_a_second_keeps_its_digits():
+    assert [_rate(r) for r in (0.0001, 0.5, 20.0, 12_345.6)] == [
+        "0.0001/s", "0.5/s", "20.0/s", "12,346/s"
+    ]  # fmt: skip
 
 
 def test_the_progress_line_is_compact():
@@ -418,7 +424,7 @@ def test_replay_rejects_a_bad_line_or_skips_it(tmp_path):
             "replay", "bad.ndjson", "--url", receiver.url, "--secret", SECRET, "--skip-bad"
         )
     assert code == 0
-    assert "skipped    1 bad lines of bad.ndjson" in out
+    assert "skipped    1 bad line of bad.ndjson" in out
 
 
 def test_a_body_that_is_not_json_fails_a_run_on_the_built_in_receiver(tmp_path):

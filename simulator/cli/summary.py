@@ -20,6 +20,8 @@ def _ms(value: float | None) -> str:
 def _rate(value: float | None, none: str = "max") -> str:
     if value is None:
         return none
+    if value < 1:
+        return f"{value:.3g}/s"  # 0.0001/s, not 0.0/s
     return f"{value:.1f}/s" if value < 1000 else f"{value:,.0f}/s"
 
 
@@ -123,7 +125,8 @@ def summary_lines(result: SendResult) -> list[str]:
             + (f"  not JSON {r['not_json']:,}" if r["not_json"] else "")
         )
     if result.skipped:
-        lines.append(f"  skipped    {result.skipped:,} bad lines of {config.replay}")
+        bad = f"{result.skipped:,} bad line{'s' if result.skipped != 1 else ''}"
+        lines.append(f"  skipped    {bad} of {config.replay}")
     if result.dead_letter:
         why = f" ({result.not_sent:,} never sent)" if result.not_sent else ""
         events = f"{result.dead_lettered:,} event{'s' if result.dead_lettered != 1 else ''}"
