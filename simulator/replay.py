@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from simulator.errors import RecordError
+from simulator.errors import RecordError, UsageError
 from simulator.record import REDACTED
 from simulator.signing import SCHEMES, signature_header_names
 
@@ -107,7 +107,8 @@ def read_replay(path: str | Path, *, skip_bad: bool = False) -> ReplayFile:
     """Events to send again from a dead-letter file, a `generate` NDJSON file, a log written
     with bodies, or a receiver record file. A delivery log and a record hold one line per
     attempt; each event is taken once, by its id. Raises RecordError naming the file and
-    line of a bad line unless `skip_bad`, which counts them instead."""
+    line of a bad line unless `skip_bad`, which counts them instead, and UsageError when
+    there is no event to send."""
     items: list[ReplayItem] = []
     seen: set[str] = set()
     skipped = 0
@@ -131,6 +132,9 @@ def read_replay(path: str | Path, *, skip_bad: bool = False) -> ReplayFile:
                 items.append(item)
     except OSError as exc:
         raise RecordError(f"cannot read '{path}': {exc.strerror}") from None
+    if not items:
+        why = f"all {skipped:,} of its lines are bad" if skipped else "it holds no event"
+        raise UsageError(f"nothing to send: {why} ('{path}')")
     return ReplayFile(str(path), items, skipped)
 
 

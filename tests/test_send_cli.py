@@ -437,6 +437,17 @@ def test_a_body_that_is_not_json_fails_a_run_on_the_built_in_receiver(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"", "it holds no event"), (b"garbage\n\x00\xff\n", "all 2 of its lines are bad")],
+)
+def test_replay_of_a_file_without_events_says_why_nothing_is_sent(tmp_path, content, why):
+    (tmp_path / "in.ndjson").write_bytes(content)
+    code, _, err = sim("replay", "in.ndjson", "--skip-bad")
+    assert code == 2
+    assert err == f"Error: nothing to send: {why} ('in.ndjson')\n"
+
+
 def test_replay_keep_signature_conflicts_with_sign():
     code, _, err = sim("replay", __file__, "--keep-signature", "--sign", "github")
     assert code == 2
