@@ -180,10 +180,18 @@ def test_validate_reports_every_problem_with_its_path(invoke) -> None:
     ]
 
 
-def test_validate_of_an_unreadable_file(invoke) -> None:
+def test_validate_of_an_unreadable_file_is_a_usage_error(invoke, tmp_path: Path) -> None:
+    # Exit 2, not 1: a wrong path must not look like invalid payloads.
     result = invoke("validate", "/no/such/file.json")
     assert (result.code, result.err) == (
-        1, "Error: cannot read '/no/such/file.json': No such file or directory\n")  # fmt: skip
+        2, "Error: cannot read '/no/such/file.json': No such file or directory\n")  # fmt: skip
+    result = invoke("validate", str(tmp_path))
+    assert (result.code, result.err) == (2, f"Error: cannot read '{tmp_path}': Is a directory\n")
+
+
+def test_validate_help_lists_its_exit_codes(invoke) -> None:
+    help_text = " ".join(invoke("validate", "--help").out.split())
+    assert "Exit: 0 all valid, 1 some invalid (or no JSON found), 2 usage error" in help_text
 
 
 def _commands(group: click.Group) -> list[click.Command]:

@@ -10,7 +10,7 @@ import click
 import orjson
 
 from simulator.cli import ExitStatus, cli, stdout_guard
-from simulator.errors import RecordError
+from simulator.errors import RecordError, UsageError
 from simulator.schema import ENVELOPES, supported_events, validate
 
 
@@ -48,10 +48,11 @@ def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final count.")
 def validate_command(source: str, event: str | None, envelope: str | None, quiet: bool) -> int:
-    """Check bodies against the project's schema; exit 0 if all are valid, 1 if not.
+    """Check bodies against the project's schema; exit 0 if all are valid.
 
     Reads one JSON document, a JSON array, or NDJSON (one body per line), from FILE or
-    stdin. Every problem is printed with its JSON path.
+    stdin. Every problem is printed with its JSON path. Exit: 0 all valid, 1 some invalid
+    (or no JSON found), 2 usage error (such as FILE missing or unreadable).
 
     Example:
 
@@ -60,7 +61,8 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     try:
         raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
     except OSError as exc:
-        raise RecordError(f"cannot read '{source}': {exc.strerror}") from None
+        # A usage error, not exit 1: CI must tell a wrong path from invalid payloads.
+        raise UsageError(f"cannot read '{source}': {exc.strerror}") from None
     with stdout_guard():
         checked, invalid = _report(_documents(raw), event, envelope, quiet)
     if checked == 0:
