@@ -180,6 +180,15 @@ def test_validate_reports_every_problem_with_its_path(invoke) -> None:
     ]
 
 
+def test_validate_names_the_byte_of_a_line_that_is_not_utf8(invoke, tmp_path: Path) -> None:
+    (tmp_path / "bodies.ndjson").write_bytes(b'{"a": 1}\n{"b": "caf\xe9"}\n')
+    result = invoke("validate", str(tmp_path / "bodies.ndjson"), "--envelope", "none")
+    assert result.out.splitlines()[-2:] == [
+        "line 2: not JSON: not UTF-8 text (byte 0xe9 at offset 10 of the line)",
+        "2 checked, 0 valid, 2 invalid",
+    ]
+
+
 def test_validate_of_an_unreadable_file_is_a_usage_error(invoke, tmp_path: Path) -> None:
     # Exit 2, not 1: a wrong path must not look like invalid payloads.
     result = invoke("validate", "/no/such/file.json")

@@ -33,7 +33,17 @@ def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
         try:
             yield f"line {lineno}", orjson.loads(line), None
         except orjson.JSONDecodeError as exc:
-            yield f"line {lineno}", None, f"not JSON: {exc}"
+            yield f"line {lineno}", None, f"not JSON: {_why_not_json(line, exc)}"
+
+
+def _why_not_json(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        line.decode()
+    except UnicodeDecodeError as bad:
+        # orjson words this as its internals see it ("str is not valid UTF-8: surrogates
+        # not allowed"); the byte and where it is let the user find it.
+        return f"not UTF-8 text (byte 0x{line[bad.start]:02x} at offset {bad.start} of the line)"
+    return str(exc)
 
 
 @cli.command("validate")
