@@ -189,6 +189,14 @@ def test_validate_names_the_byte_of_a_line_that_is_not_utf8(invoke, tmp_path: Pa
     ]
 
 
+def test_validate_of_binary_input_is_one_line(invoke, tmp_path: Path) -> None:
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)) * 12)
+    result = invoke("validate", str(png))
+    assert (result.code, result.out, result.err) == (
+        1, "", f"Error: '{png}' is binary (a NUL byte at offset 8), not JSON text\n")  # fmt: skip
+
+
 def test_validate_of_an_unreadable_file_is_a_usage_error(invoke, tmp_path: Path) -> None:
     # Exit 2, not 1: a wrong path must not look like invalid payloads.
     result = invoke("validate", "/no/such/file.json")

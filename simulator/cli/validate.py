@@ -73,6 +73,11 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     except OSError as exc:
         # A usage error, not exit 1: CI must tell a wrong path from invalid payloads.
         raise UsageError(f"cannot read '{source}': {exc.strerror}") from None
+    # JSON text never holds a NUL byte and binary files (images, archives, UTF-16) nearly
+    # always have one early, like git's and grep's test: one line, not one per "line".
+    nul = raw.find(b"\0", 0, 8192)
+    if nul != -1:
+        raise RecordError(f"'{source}' is binary (a NUL byte at offset {nul}), not JSON text")
     with stdout_guard():
         checked, invalid = _report(_documents(raw), event, envelope, quiet)
     if checked == 0:
