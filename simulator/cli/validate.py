@@ -61,8 +61,9 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     """Check bodies against the project's schema; exit 0 if all are valid.
 
     Reads one JSON document, a JSON array, or NDJSON (one body per line), from FILE or
-    stdin. Every problem is printed with its JSON path. Exit: 0 all valid, 1 some invalid
-    (or no JSON found), 2 usage error (such as FILE missing or unreadable).
+    stdin. Every problem is printed with its JSON path, but of many lines in a row that are
+    not JSON only the first 5. Exit: 0 all valid, 1 some invalid (or no JSON found, or
+    binary input), 2 usage error (such as FILE missing or unreadable).
 
     Example:
 
@@ -85,10 +86,24 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     return ExitStatus.FAILED if invalid else ExitStatus.OK
 
 
+# Text that is not NDJSON (a pretty-printed document with a syntax error, a log) fails on
+# every line: past this many such lines in a row, the rest of the run is counted, not listed.
+_NOT_JSON_LISTED = 5
+
+
 def _report(documents: Iterator, event: str | None, envelope: str | None, quiet: bool) -> tuple:
     checked = invalid = 0
+    in_a_row: list[str] = []  # the current run of lines that are not JSON
     for where, document, error in documents:
         checked += 1
+        if error:
+            in_a_row.append(where)
+        elif in_a_row:
+            _unlisted(in_a_row, quiet)
+            in_a_row = []
+        if len(in_a_row) > _NOT_JSON_LISTED:
+            invalid += 1
+            continue
         problems = [error] if error else [
             f"{p.path}: {p.message}" for p in validate(document, event=event, envelope=envelope)
         ]  # fmt: skip
@@ -97,6 +112,16 @@ def _report(documents: Iterator, event: str | None, envelope: str | None, quiet:
             if not quiet:
                 for problem in problems:
                     click.echo(f"{where}: {problem}")
+    _unlisted(in_a_row, quiet)
     if checked:
         click.echo(f"{checked} checked, {checked - invalid} valid, {invalid} invalid")
     return checked, invalid
+
+
+def _unlisted(in_a_row: list[str], quiet: bool) -> None:
+    """One line for the lines that are not JSON past the first few of a run."""
+    unlisted = in_a_row[_NOT_JSON_LISTED:]
+    if unlisted and not quiet:
+        first, last = unlisted[0], unlisted[-1].removeprefix("line ")
+        span = first if len(unlisted) == 1 else f"{first.replace('line', 'lines')}-{last}"
+        click.echo(f"{span}: not JSON either, not listed")
