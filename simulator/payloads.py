@@ -143,7 +143,9 @@ class PayloadFactory:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             # The output is compacted, so its position says little: show the text there.
-            near = body[max(exc.pos - 30, 0) : exc.pos + 10].decode(errors="replace")
+            # orjson's position counts characters, not bytes.
+            text, pos = body.decode(), exc.pos
+            near = text[max(pos - 30, 0) : pos + 10]
             raise TemplateError(
                 f"{event.template} rendered invalid JSON ({exc.msg} at {near!r}); every "
                 "{{ expression }} is already a JSON value, so do not quote it"

@@ -132,6 +132,14 @@ def test_invalid_json_from_a_user_template_is_reported_not_sent(tmp_path: Path) 
     assert "do not quote it" in str(exc.value)
 
 
+def test_invalid_json_shows_the_text_at_the_error_after_non_ascii(tmp_path: Path) -> None:
+    # orjson's position counts characters; slicing the bytes with it drifted left.
+    _write(tmp_path, "accents.json.j2", '{"a": {{ "é" * 40 }}, "b": }')
+    with pytest.raises(TemplateError) as exc:
+        list(generate("accents", count=1, seed=1, templates=[tmp_path]))
+    assert f'at \'{"é" * 24}","b":}}\')' in str(exc.value)
+
+
 def test_a_missing_template_folder_is_reported() -> None:
     with pytest.raises(TemplateError, match="template folder 'no/such/dir' does not exist"):
         PayloadFactory(templates=["no/such/dir"])
