@@ -143,10 +143,20 @@ class PayloadFactory:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             # The output is compacted, so its position says little: show the text there.
-            near = body[max(exc.pos - 30, 0) : exc.pos + 10].decode(errors="replace")
+            # orjson's position counts characters, not bytes.
+            text, pos = body.decode(), exc.pos
+            near = text[max(pos - 30, 0) : pos + 10]
+            # A quoted {{ expression }} puts a JSON string inside a string: "" or "id-"
+            # closes first, and the value's own text follows that quote directly. Any
+            # other failure would get a hint that does not apply.
+            quoted = text[pos - 1 : pos] == '"' and text[pos : pos + 1] not in '",:]}'
+            hint = (
+                "every {{ expression }} is already a JSON value, so do not quote it"
+                if quoted
+                else "look there for a missing or extra value, comma or bracket"
+            )
             raise TemplateError(
-                f"{event.template} rendered invalid JSON ({exc.msg} at {near!r}); every "
-                "{{ expression }} is already a JSON value, so do not quote it"
+                f"{event.template} rendered invalid JSON ({exc.msg} at {near!r}); {hint}"
             ) from None
         if self._overrides:
             for item in self._overrides:

@@ -180,10 +180,54 @@ def test_validate_reports_every_problem_with_its_path(invoke) -> None:
     ]
 
 
-def test_validate_of_an_unreadable_file(invoke) -> None:
+def test_validate_names_the_byte_of_a_line_that_is_not_utf8(invoke, tmp_path: Path) -> None:
+    (tmp_path / "bodies.ndjson").write_bytes(b'{"a": 1}\n{"b": "caf\xe9"}\n')
+    result = invoke("validate", str(tmp_path / "bodies.ndjson"), "--envelope", "none")
+    assert result.out.splitlines()[-2:] == [
+        "line 2: not JSON: not UTF-8 text (byte 0xe9 at offset 10 of the line)",
+        "2 checked, 0 valid, 2 invalid",
+    ]
+
+
+def test_validate_of_binary_input_is_one_line(invoke, tmp_path: Path) -> None:
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)) * 12)
+    result = invoke("validate", str(png))
+    assert (result.code, result.out, result.err) == (
+        1, "", f"Error: '{png}' is binary (a NUL byte at offset 8), not JSON text\n")  # fmt: skip
+
+
+def test_validate_lists_only_the_first_lines_of_a_run_that_is_not_json(invoke) -> None:
+    body = invoke("generate", "--seed", "1").out
+    text = body + "oops\n" * 7 + body + "\n" + "oops\n" * 6 + body
+    result = invoke("validate", input=text)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        *[f"line {n}: not JSON: unexpected character, expected a JSON value: line 1 column 1 "
+          "(char 0)" for n in range(2, 7)],
+        "lines 7-8: not JSON either, not listed",
+        *[f"line {n}: not JSON: unexpected character, expected a JSON value: line 1 column 1 "
+          "(char 0)" for n in range(11, 16)],
+        "line 16: not JSON either, not listed",
+        "16 checked, 3 valid, 13 invalid",
+    ]  # fmt: skip
+    quiet = invoke("validate", "--quiet", input=text)
+    assert (quiet.code, quiet.out) == (1, "16 checked, 3 valid, 13 invalid\n")
+
+
+def test_validate_of_an_unreadable_file_is_a_usage_error(invoke, tmp_path: Path) -> None:
+    # Exit 2, not 1: a wrong path must not look like invalid payloads.
     result = invoke("validate", "/no/such/file.json")
     assert (result.code, result.err) == (
-        1, "Error: cannot read '/no/such/file.json': No such file or directory\n")  # fmt: skip
+        2, "Error: cannot read '/no/such/file.json': No such file or directory\n")  # fmt: skip
+    result = invoke("validate", str(tmp_path))
+    assert (result.code, result.err) == (2, f"Error: cannot read '{tmp_path}': Is a directory\n")
+
+
+def test_validate_help_lists_its_exit_codes(invoke) -> None:
+    help_text = " ".join(invoke("validate", "--help").out.split())
+    assert "Exit: 0 all valid, 1 some invalid" in help_text
+    assert "2 usage error (such as FILE missing or unreadable)" in help_text
 
 
 def _commands(group: click.Group) -> list[click.Command]:

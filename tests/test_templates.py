@@ -132,6 +132,42 @@ def test_invalid_json_from_a_user_template_is_reported_not_sent(tmp_path: Path) 
     assert "do not quote it" in str(exc.value)
 
 
+def test_a_quoted_expression_inside_a_string_gets_the_quoting_hint(tmp_path: Path) -> None:
+    _write(tmp_path, "prefixed.json.j2", '{"ref": "id-{{ customer.id }}"}')
+    with pytest.raises(TemplateError) as exc:
+        list(generate("prefixed", count=1, seed=1, templates=[tmp_path]))
+    assert 'at \'{"ref": "id-"cust_' in str(exc.value)
+    assert str(exc.value).endswith("do not quote it")
+
+
+@pytest.mark.parametrize(
+    ("text", "near"),
+    [
+        ('{"a": {{ fake.name() }}, "b": }', '"b":}'),  # a value missing
+        ('{"a": 1,}', '{"a":1,}'),  # a comma extra
+        ('{"a": "x" "y"}', '{"a":"x""y"}'),  # a comma missing
+        ('{"a": [1, 2}', '{"a":[1,2}'),  # a bracket missing
+    ],
+)
+def test_other_invalid_json_does_not_get_the_quoting_hint(
+    tmp_path: Path, text: str, near: str
+) -> None:
+    _write(tmp_path, "broken.json.j2", text)
+    with pytest.raises(TemplateError) as exc:
+        list(generate("broken", count=1, seed=1, templates=[tmp_path]))
+    message = str(exc.value)
+    assert f"{near}'); look there for a missing or extra value, comma or bracket" in message
+    assert "quote" not in message
+
+
+def test_invalid_json_shows_the_text_at_the_error_after_non_ascii(tmp_path: Path) -> None:
+    # orjson's position counts characters; slicing the bytes with it drifted left.
+    _write(tmp_path, "accents.json.j2", '{"a": {{ "é" * 40 }}, "b": }')
+    with pytest.raises(TemplateError) as exc:
+        list(generate("accents", count=1, seed=1, templates=[tmp_path]))
+    assert f'at \'{"é" * 24}","b":}}\')' in str(exc.value)
+
+
 def test_a_missing_template_folder_is_reported() -> None:
     with pytest.raises(TemplateError, match="template folder 'no/such/dir' does not exist"):
         PayloadFactory(templates=["no/such/dir"])

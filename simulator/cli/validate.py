@@ -10,7 +10,7 @@ import click
 import orjson
 
 from simulator.cli import ExitStatus, cli, stdout_guard
-from simulator.errors import RecordError
+from simulator.errors import RecordError, UsageError
 from simulator.schema import ENVELOPES, supported_events, validate
 
 
@@ -33,7 +33,17 @@ def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
         try:
             yield f"line {lineno}", orjson.loads(line), None
         except orjson.JSONDecodeError as exc:
-            yield f"line {lineno}", None, f"not JSON: {exc}"
+            yield f"line {lineno}", None, f"not JSON: {_why_not_json(line, exc)}"
+
+
+def _why_not_json(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        line.decode()
+    except UnicodeDecodeError as bad:
+        # orjson words this as its internals see it ("str is not valid UTF-8: surrogates
+        # not allowed"); the byte and where it is let the user find it.
+        return f"not UTF-8 text (byte 0x{line[bad.start]:02x} at offset {bad.start} of the line)"
+    return str(exc)
 
 
 @cli.command("validate")
@@ -48,10 +58,12 @@ def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final count.")
 def validate_command(source: str, event: str | None, envelope: str | None, quiet: bool) -> int:
-    """Check bodies against the project's schema; exit 0 if all are valid, 1 if not.
+    """Check bodies against the project's schema; exit 0 if all are valid.
 
     Reads one JSON document, a JSON array, or NDJSON (one body per line), from FILE or
-    stdin. Every problem is printed with its JSON path.
+    stdin. Every problem is printed with its JSON path, but of many lines in a row that are
+    not JSON only the first 5. Exit: 0 all valid, 1 some invalid (or no JSON found, or
+    binary input), 2 usage error (such as FILE missing or unreadable).
 
     Example:
 
@@ -60,7 +72,13 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     try:
         raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
     except OSError as exc:
-        raise RecordError(f"cannot read '{source}': {exc.strerror}") from None
+        # A usage error, not exit 1: CI must tell a wrong path from invalid payloads.
+        raise UsageError(f"cannot read '{source}': {exc.strerror}") from None
+    # JSON text never holds a NUL byte and binary files (images, archives, UTF-16) nearly
+    # always have one early, like git's and grep's test: one line, not one per "line".
+    nul = raw.find(b"\0", 0, 8192)
+    if nul != -1:
+        raise RecordError(f"'{source}' is binary (a NUL byte at offset {nul}), not JSON text")
     with stdout_guard():
         checked, invalid = _report(_documents(raw), event, envelope, quiet)
     if checked == 0:
@@ -68,10 +86,24 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     return ExitStatus.FAILED if invalid else ExitStatus.OK
 
 
+# Text that is not NDJSON (a pretty-printed document with a syntax error, a log) fails on
+# every line: past this many such lines in a row, the rest of the run is counted, not listed.
+_NOT_JSON_LISTED = 5
+
+
 def _report(documents: Iterator, event: str | None, envelope: str | None, quiet: bool) -> tuple:
     checked = invalid = 0
+    in_a_row: list[str] = []  # the current run of lines that are not JSON
     for where, document, error in documents:
         checked += 1
+        if error:
+            in_a_row.append(where)
+        elif in_a_row:
+            _unlisted(in_a_row, quiet)
+            in_a_row = []
+        if len(in_a_row) > _NOT_JSON_LISTED:
+            invalid += 1
+            continue
         problems = [error] if error else [
             f"{p.path}: {p.message}" for p in validate(document, event=event, envelope=envelope)
         ]  # fmt: skip
@@ -80,6 +112,16 @@ def _report(documents: Iterator, event: str | None, envelope: str | None, quiet:
             if not quiet:
                 for problem in problems:
                     click.echo(f"{where}: {problem}")
+    _unlisted(in_a_row, quiet)
     if checked:
         click.echo(f"{checked} checked, {checked - invalid} valid, {invalid} invalid")
     return checked, invalid
+
+
+def _unlisted(in_a_row: list[str], quiet: bool) -> None:
+    """One line for the lines that are not JSON past the first few of a run."""
+    unlisted = in_a_row[_NOT_JSON_LISTED:]
+    if unlisted and not quiet:
+        first, last = unlisted[0], unlisted[-1].removeprefix("line ")
+        span = first if len(unlisted) == 1 else f"{first.replace('line', 'lines')}-{last}"
+        click.echo(f"{span}: not JSON either, not listed")
