@@ -253,20 +253,16 @@ def send(
     )
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False  # one of them does not exist yet
-
-
 def _replays_into_itself(config: SendConfig) -> bool:
     """True when a replay's input is its dead-letter file, which the run then rewrites:
     read whole first, then replaced by what is still undelivered. UsageError when that
     would lose events: a run that does not send them all, or bad lines it would skip."""
     if config.replay is None or config.dead_letter is None:
         return False
-    if not _same_file(config.replay, config.dead_letter):
+    try:
+        if not os.path.samefile(config.replay, config.dead_letter):
+            return False
+    except OSError:
         return False
     replay = read_replay(config.replay, skip_bad=config.skip_bad)
     path, other = config.replay, "or pass --dead-letter OTHER"
