@@ -27,7 +27,8 @@ PREBUILD = 16  # payloads the closed model (--rate max) builds at a time
 
 @dataclass(frozen=True)
 class Progress:
-    """A live snapshot of a run; `rate` is completed events per second so far."""
+    """A live snapshot of a run; `rate` is requests sent per second so far, so that it
+    moves with `sent` even while every event waits for a retry."""
 
     elapsed: float
     sent: int
@@ -191,7 +192,7 @@ class Engine:
             delivered=s.delivered,
             failed=s.failed,
             errors=sum(s.error_kinds.values()),
-            rate=(s.delivered + s.failed) / elapsed if elapsed > 0 else 0.0,
+            rate=s.attempts / elapsed if elapsed > 0 else 0.0,
             p99_ms=hist.percentile(99) / 1000 if hist.count else None,
             worker=self.worker,
         )

@@ -781,6 +781,8 @@ def test_progress_is_reported_while_the_run_goes(receiver):
     assert len(seen) >= 2
     assert seen[-1].sent >= seen[0].sent and seen[-1].elapsed > seen[0].elapsed
     assert seen[-1].delivered > 0 and seen[-1].errors == 0
+    last = seen[-1]
+    assert last.rate == pytest.approx(last.sent / last.elapsed)  # requests out per second
 
 
 def test_tls_is_verified_unless_told_otherwise(self_signed, tmp_path):
