@@ -86,8 +86,14 @@ def _host_name(value: str) -> bytes:
         return value.encode()  # not a name IDNA knows: sent as typed, for the server to judge
 
 
+def _shown(data: bytes) -> str:
+    """Server bytes quoted for a reason, as text: 'SSH-2.0-x', with \\xff for what is not
+    printable ASCII (Python's b'' notation means nothing to a reader of the report)."""
+    return ascii(data.decode("latin-1"))
+
+
 def _not_http(status_line: bytes) -> ResponseError:
-    return ResponseError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
+    return ResponseError(f"not an HTTP/1.x status line: {_shown(status_line[:40])}")
 
 
 def _take_line(buffer: bytes, too_long: str) -> tuple[bytes, bytes] | None:
@@ -175,7 +181,7 @@ class ResponseReader:
                 line, buffer = taken
                 size = line.split(b";", 1)[0].strip()
                 if not size or size.strip(_HEX):
-                    raise ResponseError(f"bad chunk size {size[:20]!r}")
+                    raise ResponseError(f"bad chunk size {_shown(size[:20])}")
                 self._left = int(size, 16)
                 self._state = "chunk-data" if self._left else "trailer"
             elif state == "chunk-data":
@@ -243,7 +249,7 @@ class ResponseReader:
                 continue
             name, colon, value = line.partition(b":")
             if not colon:
-                raise ResponseError(f"header line without a colon: {line[:40]!r}")
+                raise ResponseError(f"header line without a colon: {_shown(line[:40])}")
             fields.append((name.strip().lower(), value.strip()))
         length = chunked = None
         connection = b""
@@ -253,10 +259,10 @@ class ResponseReader:
                 # "5, 5" is one length said twice (RFC 9110 8.6); two lengths are an error.
                 values = {v.strip() for v in value.split(b",")}
                 if len(values) != 1:
-                    raise ResponseError(f"bad Content-Length {value[:20]!r}")
+                    raise ResponseError(f"bad Content-Length {_shown(value[:20])}")
                 (value,) = values
                 if not value.isdigit():
-                    raise ResponseError(f"bad Content-Length {value[:20]!r}")
+                    raise ResponseError(f"bad Content-Length {_shown(value[:20])}")
                 if length is not None and int(value) != length:
                     raise ResponseError(f"two Content-Length headers: {length} and {int(value)}")
                 length = int(value)

@@ -227,7 +227,7 @@ def test_garbage_is_a_failed_attempt_and_the_next_one_gets_a_fresh_connection(ru
         return server, results
 
     server, results = run(main())
-    garbage = (None, "other", "not an HTTP/1.x status line: b'SSH-2.0-nope'", None)
+    garbage = (None, "other", "not an HTTP/1.x status line: 'SSH-2.0-nope'", None)
     assert results == [garbage, (200, None, None, None)]
     assert server.connections == 2
 
@@ -380,7 +380,7 @@ def _ssl_error(reason: str) -> ssl.SSLError:
         (_ssl_error("WRONG_VERSION_NUMBER"), True,
          "TLS: WRONG_VERSION_NUMBER (the server may speak plain HTTP: try an http:// URL)"),
         (_ssl_error("TLSV1_ALERT_PROTOCOL_VERSION"), True, "TLS: TLSV1_ALERT_PROTOCOL_VERSION"),
-        (ResponseError("bad chunk size b'zz'"), False, "bad chunk size b'zz'"),
+        (ResponseError("bad chunk size 'zz'"), False, "bad chunk size 'zz'"),
         (ValueError("odd"), False, "ValueError: odd"),
         (RuntimeError(), False, "RuntimeError"),
     ],

@@ -541,7 +541,7 @@ def test_records_say_why_an_attempt_without_a_status_failed(tmp_path):
     assert result.stats.error_kinds == {"other": 2}
     attempts = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     letters = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
-    reason = "bad Content-Length b'x'"
+    reason = "bad Content-Length 'x'"
     assert [(a["error"], a["error_detail"]) for a in attempts] == [("other", reason)] * 2
     assert [(d["last_error"], d["last_error_detail"]) for d in letters] == [("other", reason)] * 2
 

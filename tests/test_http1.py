@@ -135,27 +135,27 @@ def test_a_reader_is_reused_after_reset():
 @pytest.mark.parametrize(
     "raw, message",
     [
-        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1.x status line: b'SSH-2.0-OpenSSH_9.2'"),
-        (b"HTTP/2 200\r\n\r\n", "not an HTTP/1.x status line: b'HTTP/2 200'"),
-        (b"HTTP/1.1 OK\r\n\r\n", "not an HTTP/1.x status line: b'HTTP/1.1 OK'"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1.x status line: 'SSH-2.0-OpenSSH_9.2'"),
+        (b"HTTP/2 200\r\n\r\n", "not an HTTP/1.x status line: 'HTTP/2 200'"),
+        (b"HTTP/1.1 OK\r\n\r\n", "not an HTTP/1.x status line: 'HTTP/1.1 OK'"),
         (b"HTTP/1.1 099 Low\r\n\r\n", "status 99 out of range"),
         (
             b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
-            "header line without a colon: b'no colon here'",
+            "header line without a colon: 'no colon here'",
         ),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length b'-1'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length '-1'"),
         (
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             "two Content-Length headers: 1 and 2",
         ),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "bad Content-Length b'1, 2'"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1,\r\n\r\n", "bad Content-Length b'1,'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "bad Content-Length '1, 2'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1,\r\n\r\n", "bad Content-Length '1,'"),
         (b"HTTP/1.1 101 Switching\r\nUpgrade: h2c\r\n\r\n", "the server switched protocols"),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\n",
-            "bad chunk size b'0x10'",
+            "bad chunk size '0x10'",
         ),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n", "bad chunk size b'1_0'"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n", "bad chunk size '1_0'"),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
             "chunk not followed by CRLF",
@@ -171,10 +171,10 @@ def test_what_is_not_http_is_refused_with_a_reason(raw, message):
 @pytest.mark.parametrize(
     ("raw", "shown"),
     [
-        (b"SSH-2.0-OpenSSH_9.2\r\n", "b'SSH-2.0-OpenSSH_9.2'"),
-        (b"220 mail.example.com ESMTP\r\n", "b'220 mail.example.com ESMTP'"),
-        (b"ok\n", "b'ok'"),
-        (b"\x00\xff\x16", "b'\\x00\\xff\\x16'"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "'SSH-2.0-OpenSSH_9.2'"),
+        (b"220 mail.example.com ESMTP\r\n", "'220 mail.example.com ESMTP'"),
+        (b"ok\n", "'ok'"),
+        (b"\x00\xff\x16", "'\\x00\\xff\\x16'"),
     ],
 )
 def test_a_banner_is_refused_before_any_blank_line(raw, shown):
