@@ -53,12 +53,25 @@ def real_clock() -> int:
     return time.time_ns() // 1_000_000
 
 
+# Events carry times up to ~93 days before `now` (campaigns, orders): they must stay
+# within the years that ISO 8601 timestamps, and Python's datetime, can write.
+_EARLIEST_NOW_MS = 0  # 1970-01-01T00:00:00Z
+_LATEST_NOW_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 def _clock(now: str | int | Clock | None) -> Clock:
+    """`now` as a clock: None for the real one, a callable, an ISO 8601 instant, or epoch
+    milliseconds (an int)."""
     if now is None:
         return real_clock
     if callable(now):
         return now
     fixed = parse_instant(now) if isinstance(now, str) else int(now)
+    if not _EARLIEST_NOW_MS <= fixed <= _LATEST_NOW_MS:
+        raise UsageError(
+            f"invalid time '{now}': use an instant from 1970-01-01T00:00:00Z to "
+            "9999-12-31T23:59:59.999Z"
+        )
     return lambda: fixed
 
 
@@ -67,6 +80,8 @@ class PayloadFactory:
 
     Every random choice for an event comes from a generator seeded by (seed, index), so
     a run can be split between processes, resumed or replayed without changing a byte.
+    `seed` is 0 or more (None: a random one); `now` is an ISO 8601 instant, epoch
+    milliseconds, or a callable returning them (None: the real clock).
     """
 
     def __init__(
@@ -88,6 +103,8 @@ class PayloadFactory:
             raise UsageError("no event given")
         if envelope is not None and envelope not in ENVELOPES:
             raise UsageError(f"unknown envelope '{envelope}': choose one of {', '.join(ENVELOPES)}")
+        if seed is not None and seed < 0:
+            raise UsageError(f"invalid seed {seed}: use 0 or more")
         self.seed = secrets.randbits(32) if seed is None else seed
         self.spec = EventSpec(scenario=check_scenario(scenario), target_url=target_url)
         self.world = World(self.seed, locale)
@@ -122,6 +139,8 @@ class PayloadFactory:
         return event, template, self.world.pool.faker if uses_fake else None
 
     def build(self, index: int) -> Payload:
+        if index < 0:
+            raise UsageError(f"invalid payload index {index}: payloads are numbered from 0")
         rng = self._rng
         _reseed(rng, mix64(self._salt ^ index))
         plans = self._plans
@@ -133,6 +152,9 @@ class PayloadFactory:
         context["data_template"] = event.template
         if fake is not None:
             fake.seed_instance(mix64(self._salt ^ index ^ 0x5EED))
+            # fake.unique remembers what it gave: across events, payload n would depend on
+            # the ones built before it. Unique within one event is what a template can have.
+            fake.unique.clear()
             context["fake"] = fake
         if self._globals:
             context = {**self._globals, **context}

@@ -299,6 +299,29 @@ def test_unknown_names_are_usage_errors_with_suggestions() -> None:
         PayloadFactory(envelope="v1")
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"now": "0001-01-01T00:00:00Z"}, "invalid time '0001-01-01T00:00:00Z': use an instant"),
+        ({"now": -1}, "invalid time '-1': use an instant from 1970-01-01T00:00:00Z"),
+        ({"seed": -1}, "invalid seed -1: use 0 or more"),
+    ],
+)
+def test_values_no_payload_could_have_are_usage_errors(options, message) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        PayloadFactory(**options).build(0)
+
+
+def test_payloads_are_numbered_from_0() -> None:
+    with pytest.raises(UsageError, match="invalid payload index -1: payloads are numbered from 0"):
+        PayloadFactory(seed=1, now=NOW).build(-1)
+
+
+def test_an_int_now_is_epoch_milliseconds() -> None:
+    (p,) = generate(count=1, seed=1, now=1_710_254_509_128, envelope="v2024")
+    assert p.data["created_at"] == NOW
+
+
 def test_without_a_seed_a_random_one_is_chosen_and_reported() -> None:
     a, b = PayloadFactory(now=NOW), PayloadFactory(now=NOW)
     assert a.seed != b.seed

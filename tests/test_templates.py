@@ -37,6 +37,18 @@ def test_a_user_folder_defines_a_new_event_with_fake_and_helpers() -> None:
     assert single.build(17).body == payloads[17].body
 
 
+def test_fake_unique_is_unique_within_an_event_so_payload_n_stays_the_same(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, "uq.ev.json.j2", '{"a": {{ fake.unique.random_int(min=1, max=3) }}}')
+    factory = PayloadFactory("uq.ev", seed=1, now=NOW, templates=[tmp_path])
+    bodies = {factory.build(5).body for _ in range(3)}
+    assert len(bodies) == 1
+    # Three values in the pool, and ten events: memory across events would run out.
+    run = [p.body for p in generate("uq.ev", count=10, seed=1, now=NOW, templates=[tmp_path])]
+    assert run[5] in bodies
+
+
 def test_a_user_event_defaults_to_no_envelope_and_can_have_one() -> None:
     (bare,) = generate("shop.refund.created", count=1, seed=1, now=NOW, templates=[USER])
     assert bare.data["object"] == "refund"
