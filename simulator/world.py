@@ -53,9 +53,17 @@ CODE_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SHIPPING = Entity(id="prod_5h1pp1ng", name="Shipping", price=None, sku_id=None)
 
 
+# Letters that Unicode does not decompose into a Latin letter and a mark: without this,
+# Michał's email would be micha.… and Geißler's geiler.
+_FOLD = str.maketrans(
+    {"ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "Ae", "ø": "o", "Ø": "O", "đ": "d",
+     "Đ": "D", "œ": "oe", "Œ": "Oe", "þ": "th", "Þ": "Th", "ı": "i"}
+)  # fmt: skip
+
+
 def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z]", "", folded.lower())
+    folded = unicodedata.normalize("NFKD", text.translate(_FOLD)).encode("ascii", "ignore")
+    return re.sub(r"[^a-z]", "", folded.decode().lower())
 
 
 def _consonants(word: str, n: int) -> str:
@@ -64,9 +72,18 @@ def _consonants(word: str, n: int) -> str:
 
 def _identity(fake: Faker) -> tuple[str, str, str]:
     """A name with an email and a shop-side source_id that plausibly belong to it."""
-    first, last = fake.first_name(), fake.last_name()
-    name = f"{last} {first}" if fake.locales[0] == "ja_JP" else f"{first} {last}"
-    a, b = _ascii(first), _ascii(last)
+    if fake.locales[0] == "ja_JP":
+        # Kanji have no letters to fold: the romanized reading of the same name has.
+        (first, _, first_latin), (last, _, last_latin) = (
+            fake.first_name_pair(),
+            fake.last_name_pair(),
+        )
+        name = f"{last} {first}"
+    else:
+        first, last = fake.first_name(), fake.last_name()
+        first_latin, last_latin = first, last
+        name = f"{first} {last}"
+    a, b = _ascii(first_latin), _ascii(last_latin)
     if a and b:
         email = f"{a}.{b}@{fake.free_email_domain()}"
         # Like the docs' "jck-wbhk": the consonants of each name, a few of them.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 
 import pytest
@@ -256,6 +257,24 @@ def test_currency_and_region_follow_the_locale(locale: str, currency: str, regio
         assert (meta["currency"], meta["region"]) == (currency, region)
         if currency == "JPY":
             assert all(i["price"] % 100 == 0 for i in p.data["order"]["items"])
+
+
+@pytest.mark.parametrize("locale", ["en_US", "de_DE", "pl_PL", "fr_FR", "ja_JP"])
+def test_an_email_is_made_of_the_customers_own_name(locale: str) -> None:
+    customers = {
+        c["id"]: c
+        for p in generate(count=300, seed=5, now=NOW, locale=locale, envelope="none")
+        for c in [p.data["customer"]]
+        if c["email"]
+    }
+    assert len(customers) > 100
+    for c in customers.values():
+        local = c["email"].split("@")[0]
+        assert re.fullmatch(r"[a-z]+\.[a-z]+", local), c
+        if locale != "ja_JP":  # kanji have no letters: their reading makes the email
+            letters = unicodedata.normalize("NFKD", c["name"].lower().replace("ß", "ss"))
+            letters = re.sub("[^a-z]", "", letters.replace("ł", "l"))
+            assert local.replace(".", "") == letters, c
 
 
 def test_set_overrides_paths_inside_data_and_at_the_root() -> None:
