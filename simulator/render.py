@@ -234,7 +234,17 @@ class SandboxedJsonEnvironment(_DictFirst, SandboxedEnvironment):
 
 def _partial(env: jinja2.Environment, obj: Any, kind: str) -> Json:
     """`_<kind>.json.j2` rendered with only `obj`, under the name `kind`."""
-    return Json(render(load(env, f"_{kind}.json.j2"), with_globals(env, {kind: obj})))
+    name = f"_{kind}.json.j2"
+    try:
+        template = load(env, name)
+    except TemplateError:
+        if name in env.loader.list_templates():
+            raise  # there, but broken: its own error says where
+        # Raised as Jinja's own, so that render() names the file and line of the call.
+        raise jinja2.TemplateRuntimeError(
+            f"entity(\"{kind}\") renders '{name}', which is in no template folder"
+        ) from None
+    return Json(render(template, with_globals(env, {kind: obj})))
 
 
 @jinja2.pass_environment
@@ -327,7 +337,14 @@ class InliningLoader(jinja2.FileSystemLoader):
             text = parts[0]
             for i in range(1, len(parts), 4):
                 inner = parts[i] or parts[i + 1] or data
-                sub = self._expand(env, inner, data, (*stack, name))
+                try:
+                    sub = self._expand(env, inner, data, (*stack, name))
+                except jinja2.TemplateNotFound as exc:
+                    if exc.name != inner:
+                        raise
+                    raise TemplateError(
+                        f"{origin[0]}:{lineno}: includes '{inner}', which is in no template folder"
+                    ) from None
                 if len(sub) == 1:
                     text += sub[0][0]
                 else:

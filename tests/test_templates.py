@@ -89,9 +89,10 @@ def test_user_templates_cannot_reach_python_internals(tmp_path: Path, expression
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../../../../etc/passwd", "../conftest.py"])
 def test_user_templates_cannot_include_files_outside_the_folders(tmp_path: Path, name: str) -> None:
-    _write(tmp_path, "peek.json.j2", '{"x": {% include "' + name + '" %}}')
-    with pytest.raises(TemplateError, match="not found"):
+    peek = _write(tmp_path, "peek.json.j2", '{"x": {% include "' + name + '" %}}')
+    with pytest.raises(TemplateError) as caught:
         PayloadFactory("peek", seed=1, now=NOW, templates=[tmp_path])
+    assert str(caught.value) == f"{peek}:1: includes '{name}', which is in no template folder"
 
 
 def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
@@ -136,10 +137,10 @@ def test_an_undefined_name_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_invalid_json_from_a_user_template_is_reported_not_sent(tmp_path: Path) -> None:
-    _write(tmp_path, "quoted.json.j2", '{"name": "{{ customer.name }}"}')
+    path = _write(tmp_path, "quoted.json.j2", '{"name": "{{ customer.name }}"}')
     with pytest.raises(TemplateError) as exc:
         list(generate("quoted", count=1, seed=1, templates=[tmp_path]))
-    assert str(exc.value).startswith("quoted.json.j2 rendered invalid JSON (")
+    assert str(exc.value).startswith(f"{path} rendered invalid JSON for payload 0 (")
     assert 'at \'{"name": ""' in str(exc.value)  # the text where it went wrong
     assert "do not quote it" in str(exc.value)
 
@@ -178,6 +179,21 @@ def test_invalid_json_shows_the_text_at_the_error_after_non_ascii(tmp_path: Path
     with pytest.raises(TemplateError) as exc:
         list(generate("accents", count=1, seed=1, templates=[tmp_path]))
     assert f'at \'{"é" * 24}","b":}}\')' in str(exc.value)
+
+
+def test_a_missing_partial_names_the_file_and_line_that_asks_for_it(tmp_path: Path) -> None:
+    included = _write(tmp_path, "inc.json.j2", '{"a": 1,\n "b": {% include "_nope.json.j2" %}}')
+    entity = _write(tmp_path, "ent.json.j2", '{"a": 1,\n "b": {{ customer | entity("nope") }}}')
+    with pytest.raises(TemplateError) as caught:
+        PayloadFactory("inc", templates=[tmp_path])
+    assert str(caught.value) == (
+        f"{included}:2: includes '_nope.json.j2', which is in no template folder"
+    )
+    with pytest.raises(TemplateError) as caught:
+        PayloadFactory("ent", seed=1, templates=[tmp_path]).build(0)
+    assert str(caught.value) == (
+        f"{entity}:2: entity(\"nope\") renders '_nope.json.j2', which is in no template folder"
+    )
 
 
 def test_a_missing_template_folder_is_reported() -> None:
