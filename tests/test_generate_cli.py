@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import orjson
 import pytest
 from conftest import ROOT, VOUCHERIFY
 
 from simulator.cli import cli
+from simulator.cli.generate import _write
+from simulator.payloads import Payload, PayloadFactory
 
 NOW = "2024-03-12T14:41:49.128Z"
 
@@ -280,6 +285,28 @@ def test_pretty_output_is_one_json_text(invoke) -> None:
     several = json.loads(invoke("generate", "-n", "3", *args).out)
     one = json.loads(invoke("generate", *args).out)
     assert len(several) == 3 and several[0] == one
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_pretty_output_is_the_same_bytes_as_indenting_the_whole_run(invoke, count) -> None:
+    # The shape streaming must keep: an object for one payload, else an array.
+    args = ("generate", "-n", str(count), "--seed", "1", "--now", NOW)
+    items = [json.loads(line) for line in invoke(*args).out.splitlines()]
+    whole = orjson.dumps(items[0] if count == 1 else items, option=orjson.OPT_INDENT_2) + b"\n"
+    assert invoke(*args, "--format", "pretty").stdout_bytes == whole
+
+
+def test_pretty_output_is_written_as_the_payloads_are_made() -> None:
+    # A run that is never held whole: what is made is written before the next is built.
+    def two_then_fail() -> Iterator[Payload]:
+        yield from PayloadFactory(seed=1, now=NOW).stream(count=2)
+        raise RuntimeError("the run goes on")
+
+    out = io.BytesIO()
+    with pytest.raises(RuntimeError):
+        _write(out, two_then_fail(), "pretty", 3)
+    assert out.getvalue().startswith(b'[\n  {\n    "id": ')
+    assert out.getvalue().count(b'\n    "event": ') == 2
 
 
 def test_set_on_a_missing_list_item_says_so(invoke) -> None:

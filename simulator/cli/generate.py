@@ -89,26 +89,42 @@ def generate(
     payloads = factory.stream(count=count)
     if output == "-":
         with stdout_guard():
-            _write(sys.stdout.buffer, payloads, fmt)
+            _write(sys.stdout.buffer, payloads, fmt, count)
         return
     try:
         with open(output, "wb") as out:
-            _write(out, payloads, fmt)
+            _write(out, payloads, fmt, count)
     except OSError as exc:
         raise RecordError(f"cannot write '{output}': {exc.strerror}") from None
 
 
-def _write(out: BinaryIO, payloads: Any, fmt: str) -> None:
+def _write(out: BinaryIO, payloads: Any, fmt: str, count: int) -> None:
     if fmt == "ndjson":
         for p in payloads:
             out.write(p.body + b"\n")
-    elif fmt == "pretty":
+        return
+    if fmt == "pretty" and count == 1:
         # One payload is an object; several are an array, so the output stays one JSON text.
-        items = [p.data for p in payloads]
-        value = items[0] if len(items) == 1 else items
-        out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+        for p in payloads:
+            out.write(orjson.dumps(p.data, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    # The array is written an item at a time, never held whole, so memory stays flat and
+    # a reader sees the first payloads at once. "[" waits for the first payload, so a run
+    # that fails on it leaves no output rather than a lone "[".
+    if fmt == "pretty":
+        start, between, end = b"[\n  ", b",\n  ", b"\n]\n"
     else:
-        out.write(b"[")
-        for i, p in enumerate(payloads):
-            out.write(b"," + p.body if i else p.body)
-        out.write(b"]\n")
+        start, between, end = b"[", b",", b"]\n"
+    sep = start
+    for p in payloads:
+        out.write(sep + (_indented(p.data) if fmt == "pretty" else p.body))
+        sep = between
+    out.write(end if sep is between else b"[]\n")
+
+
+def _indented(data: Any) -> bytes:
+    """`data` as indented JSON for an array item: every line after the first moved right.
+
+    JSON strings hold no raw newline (it is escaped as \\n), so each newline is layout.
+    """
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
