@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -98,11 +100,48 @@ def parse_override(text: str) -> Override:
     path_text, sep, raw = text.partition("=")
     if not sep or not path_text.strip():
         raise OverrideError(f"invalid --set '{text}': use PATH=VALUE, e.g. order.amount=5000")
+    _check_numbers(raw, text)
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         value = raw  # `--set order.source_id=abc` should not need JSON quotes
     return Override(parse_path(path_text), value, text)
+
+
+# The integers orjson writes: it reads a larger one as a float, and cannot write one.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _check_numbers(raw: str, text: str) -> None:
+    """Refuse a number the output cannot hold, rather than changing it.
+
+    orjson reads 12345678901234567890123 as 1.2345678901234568e+22 and rejects 1e400
+    (which would then be the string "1e400"); Python's json reads every number as it is
+    written, so each can be checked. Only a value that is JSON as a whole is checked.
+    """
+    unfit: list[str] = []  # why each number that does not fit does not
+
+    def integer(literal: str) -> int:
+        # Past 20 digits it is out of range; int() of thousands of digits would refuse.
+        if len(literal.lstrip("-")) > 20 or not _INT_MIN <= int(literal) <= _INT_MAX:
+            unfit.append(
+                f"the integer {literal} cannot be written exactly (JSON output holds "
+                f"integers from {_INT_MIN} to {_INT_MAX})"
+            )
+            return 0
+        return int(literal)
+
+    def real(literal: str) -> float:
+        if math.isinf(float(literal)):
+            unfit.append(f"the number {literal} is out of range (past about 1.8e308)")
+        return float(literal)
+
+    try:
+        json.loads(raw, parse_int=integer, parse_float=real)
+    except ValueError:
+        return  # not JSON: a plain string, with no number in it
+    if unfit:
+        raise OverrideError(f"--set {text}: {unfit[0]}; quote it to make it a string")
 
 
 def override(path_text: str, value: Any) -> Override:

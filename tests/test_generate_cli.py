@@ -338,3 +338,16 @@ def test_generate_does_not_load_the_http_engine() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert done.stdout == "False\n", done.stderr
+
+
+def test_set_refuses_a_number_it_would_change(invoke) -> None:
+    result = invoke("generate", "--seed", "1", "--set", "order.amount=12345678901234567890123")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(
+        "Error: Invalid value for '--set': --set order.amount=12345678901234567890123: the "
+        "integer 12345678901234567890123 cannot be written exactly (JSON output holds integers "
+        "from -9223372036854775808 to 18446744073709551615); quote it to make it a string\n"
+    )
+    result = invoke("generate", "--seed", "1", "--set", "customer.name=1e400")
+    assert (result.code, result.out) == (2, "")
+    assert "--set customer.name=1e400: the number 1e400 is out of range" in result.err
