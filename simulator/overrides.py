@@ -32,36 +32,38 @@ class Override:
         path = self.path
         if path[0] not in payload and isinstance(payload.get("data"), dict):
             path = ("data", *path)
-        target: Any = payload
-        for depth, key in enumerate(path[:-1]):
-            target = self._step(target, key, path[: depth + 1], create, path[depth + 1])
-        last = path[-1]
-        if isinstance(last, int):
-            if isinstance(target, list) and not 0 <= last < len(target):
-                raise self._out_of_range(path, len(target))
-            if not isinstance(target, list):
-                raise self._missing(path)
-            target[last] = self.value
-        else:
-            if not isinstance(target, dict) or (last not in target and not create):
-                raise self._missing(path)
-            target[last] = self.value
+        *parents, last = path
+        node: Any = payload
+        for depth, key in enumerate(parents):
+            self._check(node, path[:depth], key, create)
+            child = node.get(key) if isinstance(key, str) else node[key]
+            if child is None and create:  # missing or null: make what the next key needs
+                child = node[key] = [] if isinstance(path[depth + 1], int) else {}
+            node = child
+        self._check(node, tuple(parents), last, create)
+        node[last] = self.value
 
-    def _step(self, node: Any, key: str | int, walked: tuple, create: bool, nxt: Any) -> Any:
+    def _check(self, node: Any, at: tuple, key: str | int, create: bool) -> None:
+        """Raise unless `node`, found at path `at`, can be stepped into with `key`."""
         if isinstance(key, int):
-            if isinstance(node, list) and 0 <= key < len(node):
-                return node[key]
-            if isinstance(node, list):
-                raise self._out_of_range(walked, len(node))
-            raise self._missing(walked)
-        if not isinstance(node, dict):
-            raise self._missing(walked)
-        child = node.get(key)
-        if key not in node or (child is None and create):
-            if not create:
-                raise self._missing(walked)
-            child = node[key] = [] if isinstance(nxt, int) else {}
-        return child
+            if not isinstance(node, list):
+                raise self._in_the_way(at, node, "a list")
+            if not 0 <= key < len(node):
+                raise self._out_of_range((*at, key), len(node))
+        elif node is None or (isinstance(node, dict) and key not in node and not create):
+            # Only here can --set-new help: it makes a missing key, or one that is null.
+            raise OverrideError(
+                f"--set {self.text}: path '{_format((*at, key))}' does not exist in the "
+                "payload (use --set-new to create it)"
+            )
+        elif not isinstance(node, dict):
+            raise self._in_the_way(at, node, "an object")
+
+    def _in_the_way(self, at: tuple, node: Any, wanted: str) -> OverrideError:
+        return OverrideError(
+            f"--set {self.text}: '{_format(at)}' is {_kind(node)}, not {wanted}, "
+            "so the path cannot go through it"
+        )
 
     def _out_of_range(self, path: tuple, size: int) -> OverrideError:
         return OverrideError(
@@ -69,12 +71,15 @@ class Override:
             f"(the list has {size} item{'s' if size != 1 else ''}; --set-new does not add items)"
         )
 
-    def _missing(self, path: tuple) -> OverrideError:
-        shown = _format(path)
-        return OverrideError(
-            f"--set {self.text}: path '{shown}' does not exist in the payload "
-            "(use --set-new to create it)"
-        )
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: a bool is an int in Python
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a value")
 
 
 def _format(path: Iterable[str | int]) -> str:

@@ -351,3 +351,10 @@ def test_set_refuses_a_number_it_would_change(invoke) -> None:
     result = invoke("generate", "--seed", "1", "--set", "customer.name=1e400")
     assert (result.code, result.out) == (2, "")
     assert "--set customer.name=1e400: the number 1e400 is out of range" in result.err
+
+
+def test_set_new_is_not_suggested_when_it_was_given(invoke) -> None:
+    result = invoke("generate", "--seed", "1", "--set-new", "--set", "order.amount.x=5")
+    assert result.code == 2
+    assert "--set order.amount.x=5: 'data.order.amount' is a number, not an object" in result.err
+    assert "use --set-new" not in result.err
