@@ -358,3 +358,33 @@ def test_set_new_is_not_suggested_when_it_was_given(invoke) -> None:
     assert result.code == 2
     assert "--set order.amount.x=5: 'data.order.amount' is a number, not an object" in result.err
     assert "use --set-new" not in result.err
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "pretty"])
+def test_a_set_that_fails_part_way_names_the_payload_and_what_was_written(invoke, fmt) -> None:
+    # redemption is null in some payloads only: with seed 1, first in payload index 2.
+    args = ("generate", "-n", "10", "--seed", "1", "--now", NOW, "--format", fmt)
+    result = invoke(*args, "--set", "redemption.amount=1")
+    assert (result.code, result.err) == (
+        2,
+        "Error: payload 3 of 10 (index 2): --set redemption.amount=1: path "
+        "'data.redemption.amount' does not exist in the payload (use --set-new to create it); "
+        "2 payloads were already written before it, so the output is incomplete\n",
+    )
+    whole = invoke(*args, "-n", "2", "--set-new", "--set", "redemption.amount=1").stdout_bytes
+    assert result.stdout_bytes == whole.removesuffix(b"\n]\n" if fmt == "pretty" else b"]\n")
+    first = invoke(*args, "--set", "order.nope.x=1")
+    assert first.err.startswith("Error: payload 1 of 10 (index 0): --set order.nope.x=1: ")
+    assert first.out == "" and first.err.endswith("; nothing was written\n")
+
+
+def test_a_template_that_fails_part_way_names_the_payload(invoke, tmp_path: Path) -> None:
+    (tmp_path / "flaky.json.j2").write_text(
+        '{% if index == 1 %}[{% else %}{"a": {{ index }}}{% endif %}'
+    )
+    result = invoke("generate", "flaky", "--templates", str(tmp_path), "-n", "3", "--seed", "1")
+    assert (result.code, result.out) == (1, '{"a":0}\n')
+    assert result.err.startswith("Error: payload 2 of 3 (index 1): flaky.json.j2 rendered ")
+    assert result.err.endswith(
+        "; 1 payload was already written before it, so the output is incomplete\n"
+    )

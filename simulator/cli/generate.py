@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import click
@@ -11,8 +12,8 @@ import orjson
 from simulator.catalog import discover
 from simulator.cli import cli, stdout_guard
 from simulator.cli.params import factory_options, generation_options
-from simulator.errors import RecordError
-from simulator.payloads import PayloadFactory
+from simulator.errors import OverrideError, RecordError, TemplateError
+from simulator.payloads import Payload, PayloadFactory
 
 DEFAULT_EVENT = "customer.order.created"
 
@@ -86,16 +87,44 @@ def generate(
         click.echo(
             f"seed {factory.seed} (pass --seed {factory.seed} to repeat this output)", err=True
         )
-    payloads = factory.stream(count=count)
-    if output == "-":
-        with stdout_guard():
-            _write(sys.stdout.buffer, payloads, fmt, count)
-        return
+    run = _Counted(factory.stream(count=count))
     try:
-        with open(output, "wb") as out:
-            _write(out, payloads, fmt, count)
-    except OSError as exc:
-        raise RecordError(f"cannot write '{output}': {exc.strerror}") from None
+        if output == "-":
+            with stdout_guard():
+                _write(sys.stdout.buffer, run, fmt, count)
+            return
+        try:
+            with open(output, "wb") as out:
+                _write(out, run, fmt, count)
+        except OSError as exc:
+            raise RecordError(f"cannot write '{output}': {exc.strerror}") from None
+    except (OverrideError, TemplateError) as exc:
+        if count == 1:
+            raise
+        # A --set path or a template can fail on some payloads only, after others were
+        # written: say which payload, and that the output is partial.
+        done = run.done
+        written = (
+            f"{done} payload{' was' if done == 1 else 's were'} already written before it, "
+            "so the output is incomplete"
+            if done
+            else "nothing was written"
+        )
+        raise type(exc)(f"payload {done + 1} of {count} (index {done}): {exc}; {written}") from None
+
+
+class _Counted:
+    """A run's payloads, counting those handed on: _write writes each before asking for
+    the next, so `done` is how many were written."""
+
+    def __init__(self, payloads: Iterator[Payload]) -> None:
+        self._payloads = payloads
+        self.done = 0
+
+    def __iter__(self) -> Iterator[Payload]:
+        for p in self._payloads:
+            yield p
+            self.done += 1
 
 
 def _write(out: BinaryIO, payloads: Any, fmt: str, count: int) -> None:
