@@ -388,3 +388,11 @@ def test_a_template_that_fails_part_way_names_the_payload(invoke, tmp_path: Path
     assert result.err.endswith(
         "; 1 payload was already written before it, so the output is incomplete\n"
     )
+
+
+@pytest.mark.parametrize("text", ["[]\n", " [ ]"])
+def test_validate_of_an_empty_array_says_so(invoke, text) -> None:
+    result = invoke("validate", input=text)
+    assert (result.code, result.out, result.err) == (
+        1, "", "Error: no bodies in '-' (an empty array)\n")  # fmt: skip
+    assert invoke("validate", input="\n \n").err == "Error: no JSON found in '-'\n"

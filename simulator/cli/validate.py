@@ -14,13 +14,15 @@ from simulator.errors import RecordError, UsageError
 from simulator.schema import ENVELOPES, supported_events, validate
 
 
-def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
+def _documents(raw: bytes, source: str) -> Iterator[tuple[str, Any, str | None]]:
     """(where, document, parse error) for a JSON document, a JSON array, or NDJSON lines."""
     try:
         whole = orjson.loads(raw)
     except orjson.JSONDecodeError:
         whole = None
     else:
+        if whole == []:  # valid JSON, so "no JSON found" would be untrue
+            raise RecordError(f"no bodies in '{source}' (an empty array)")
         if isinstance(whole, list):
             for i, item in enumerate(whole):
                 yield f"item {i + 1}", item, None
@@ -62,7 +64,7 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
 
     Reads one JSON document, a JSON array, or NDJSON (one body per line), from FILE or
     stdin. Every problem is printed with its JSON path, but of many lines in a row that are
-    not JSON only the first 5. Exit: 0 all valid, 1 some invalid (or no JSON found, or
+    not JSON only the first 5. Exit: 0 all valid, 1 some invalid (or no bodies found, or
     binary input), 2 usage error (such as FILE missing or unreadable).
 
     Example:
@@ -80,7 +82,7 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     if nul != -1:
         raise RecordError(f"'{source}' is binary (a NUL byte at offset {nul}), not JSON text")
     with stdout_guard():
-        checked, invalid = _report(_documents(raw), event, envelope, quiet)
+        checked, invalid = _report(_documents(raw, source), event, envelope, quiet)
     if checked == 0:
         raise RecordError(f"no JSON found in '{source}'")
     return ExitStatus.FAILED if invalid else ExitStatus.OK
