@@ -396,3 +396,26 @@ def test_validate_of_an_empty_array_says_so(invoke, text) -> None:
     assert (result.code, result.out, result.err) == (
         1, "", "Error: no bodies in '-' (an empty array)\n")  # fmt: skip
     assert invoke("validate", input="\n \n").err == "Error: no JSON found in '-'\n"
+
+
+def test_validate_of_indented_documents_run_together_is_one_line(invoke) -> None:
+    # What `>>` of two `generate --format pretty` runs gives: not JSON, and not NDJSON.
+    pretty = invoke("generate", "--seed", "1", "--now", NOW, "--format", "pretty").out
+    result = invoke("validate", input=pretty + pretty)
+    line = pretty.count("\n") + 1
+    assert (result.code, result.out, result.err) == (
+        1,
+        "",
+        "Error: '-' is neither one JSON document nor NDJSON (its first line is not JSON "
+        f"either): unexpected content after document: line {line} column 1 (char {len(pretty)})\n",
+    )
+
+
+def test_validate_of_a_document_with_a_syntax_error_names_it_once(invoke, tmp_path) -> None:
+    result = invoke("validate", input='{\n  "a": 1,\n}\n')
+    assert (result.code, result.out) == (1, "")
+    assert result.err.endswith("(its first line is not JSON either): trailing comma is not "
+                               "allowed: line 2 column 9 (char 10)\n")  # fmt: skip
+    (tmp_path / "latin1.json").write_bytes(b'caf\xe9\n{"a": 1}\n')
+    result = invoke("validate", str(tmp_path / "latin1.json"))
+    assert result.err.endswith("not UTF-8 text (byte 0xe9 at offset 3 of the input)\n")
