@@ -280,6 +280,15 @@ def test_without_a_seed_generate_says_which_seed_to_repeat_with(invoke) -> None:
     assert invoke("generate", "--seed", "1").err == ""
 
 
+def test_without_a_seed_or_now_the_hint_says_the_dates_will_differ(invoke) -> None:
+    result = invoke("generate", "-n", "0")
+    seed = result.err.split()[1]
+    assert result.err == (
+        f"seed {seed} (--seed {seed} repeats this output but for its dates, which follow "
+        "the clock; add --now to fix them too)\n"
+    )
+
+
 def test_pretty_output_is_one_json_text(invoke) -> None:
     args = ("--seed", "1", "--now", NOW, "--format", "pretty")
     several = json.loads(invoke("generate", "-n", "3", *args).out)

@@ -84,9 +84,16 @@ def generate(
     options = factory_options(params)
     factory = PayloadFactory(event_names or DEFAULT_EVENT, **options)
     if options["seed"] is None:
-        click.echo(
-            f"seed {factory.seed} (pass --seed {factory.seed} to repeat this output)", err=True
+        seed = factory.seed
+        # Without --now each payload reads the clock as it is built, so no single --now
+        # repeats such a run: the seed repeats all but its dates (and names made of them).
+        repeat = (
+            f"pass --seed {seed} to repeat this output"
+            if options["now"] is not None
+            else f"--seed {seed} repeats this output but for its dates, which follow the "
+            "clock; add --now to fix them too"
         )
+        click.echo(f"seed {seed} ({repeat})", err=True)
     run = _Counted(factory.stream(count=count))
     try:
         if output == "-":
