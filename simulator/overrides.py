@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,36 +32,38 @@ class Override:
         path = self.path
         if path[0] not in payload and isinstance(payload.get("data"), dict):
             path = ("data", *path)
-        target: Any = payload
-        for depth, key in enumerate(path[:-1]):
-            target = self._step(target, key, path[: depth + 1], create, path[depth + 1])
-        last = path[-1]
-        if isinstance(last, int):
-            if isinstance(target, list) and not 0 <= last < len(target):
-                raise self._out_of_range(path, len(target))
-            if not isinstance(target, list):
-                raise self._missing(path)
-            target[last] = self.value
-        else:
-            if not isinstance(target, dict) or (last not in target and not create):
-                raise self._missing(path)
-            target[last] = self.value
+        *parents, last = path
+        node: Any = payload
+        for depth, key in enumerate(parents):
+            self._check(node, path[:depth], key, create)
+            child = node.get(key) if isinstance(key, str) else node[key]
+            if child is None and create:  # missing or null: make what the next key needs
+                child = node[key] = [] if isinstance(path[depth + 1], int) else {}
+            node = child
+        self._check(node, tuple(parents), last, create)
+        node[last] = self.value
 
-    def _step(self, node: Any, key: str | int, walked: tuple, create: bool, nxt: Any) -> Any:
+    def _check(self, node: Any, at: tuple, key: str | int, create: bool) -> None:
+        """Raise unless `node`, found at path `at`, can be stepped into with `key`."""
         if isinstance(key, int):
-            if isinstance(node, list) and 0 <= key < len(node):
-                return node[key]
-            if isinstance(node, list):
-                raise self._out_of_range(walked, len(node))
-            raise self._missing(walked)
-        if not isinstance(node, dict):
-            raise self._missing(walked)
-        child = node.get(key)
-        if key not in node or (child is None and create):
-            if not create:
-                raise self._missing(walked)
-            child = node[key] = [] if isinstance(nxt, int) else {}
-        return child
+            if not isinstance(node, list):
+                raise self._in_the_way(at, node, "a list")
+            if not 0 <= key < len(node):
+                raise self._out_of_range((*at, key), len(node))
+        elif node is None or (isinstance(node, dict) and key not in node and not create):
+            # Only here can --set-new help: it makes a missing key, or one that is null.
+            raise OverrideError(
+                f"--set {self.text}: path '{_format((*at, key))}' does not exist in the "
+                "payload (use --set-new to create it)"
+            )
+        elif not isinstance(node, dict):
+            raise self._in_the_way(at, node, "an object")
+
+    def _in_the_way(self, at: tuple, node: Any, wanted: str) -> OverrideError:
+        return OverrideError(
+            f"--set {self.text}: '{_format(at)}' is {_kind(node)}, not {wanted}, "
+            "so the path cannot go through it"
+        )
 
     def _out_of_range(self, path: tuple, size: int) -> OverrideError:
         return OverrideError(
@@ -67,12 +71,15 @@ class Override:
             f"(the list has {size} item{'s' if size != 1 else ''}; --set-new does not add items)"
         )
 
-    def _missing(self, path: tuple) -> OverrideError:
-        shown = _format(path)
-        return OverrideError(
-            f"--set {self.text}: path '{shown}' does not exist in the payload "
-            "(use --set-new to create it)"
-        )
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: a bool is an int in Python
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a value")
 
 
 def _format(path: Iterable[str | int]) -> str:
@@ -98,11 +105,48 @@ def parse_override(text: str) -> Override:
     path_text, sep, raw = text.partition("=")
     if not sep or not path_text.strip():
         raise OverrideError(f"invalid --set '{text}': use PATH=VALUE, e.g. order.amount=5000")
+    _check_numbers(raw, text)
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         value = raw  # `--set order.source_id=abc` should not need JSON quotes
     return Override(parse_path(path_text), value, text)
+
+
+# The integers orjson writes: it reads a larger one as a float, and cannot write one.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _check_numbers(raw: str, text: str) -> None:
+    """Refuse a number the output cannot hold, rather than changing it.
+
+    orjson reads 12345678901234567890123 as 1.2345678901234568e+22 and rejects 1e400
+    (which would then be the string "1e400"); Python's json reads every number as it is
+    written, so each can be checked. Only a value that is JSON as a whole is checked.
+    """
+    unfit: list[str] = []  # why each number that does not fit does not
+
+    def integer(literal: str) -> int:
+        # Past 20 digits it is out of range; int() of thousands of digits would refuse.
+        if len(literal.lstrip("-")) > 20 or not _INT_MIN <= int(literal) <= _INT_MAX:
+            unfit.append(
+                f"the integer {literal} cannot be written exactly (JSON output holds "
+                f"integers from {_INT_MIN} to {_INT_MAX})"
+            )
+            return 0
+        return int(literal)
+
+    def real(literal: str) -> float:
+        if math.isinf(float(literal)):
+            unfit.append(f"the number {literal} is out of range (past about 1.8e308)")
+        return float(literal)
+
+    try:
+        json.loads(raw, parse_int=integer, parse_float=real)
+    except ValueError:
+        return  # not JSON: a plain string, with no number in it
+    if unfit:
+        raise OverrideError(f"--set {text}: {unfit[0]}; quote it to make it a string")
 
 
 def override(path_text: str, value: Any) -> Override:

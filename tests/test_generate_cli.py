@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import orjson
 import pytest
 from conftest import ROOT, VOUCHERIFY
 
 from simulator.cli import cli
+from simulator.cli.generate import _write
+from simulator.payloads import Payload, PayloadFactory
 
 NOW = "2024-03-12T14:41:49.128Z"
 
@@ -275,11 +280,42 @@ def test_without_a_seed_generate_says_which_seed_to_repeat_with(invoke) -> None:
     assert invoke("generate", "--seed", "1").err == ""
 
 
+def test_without_a_seed_or_now_the_hint_says_the_dates_will_differ(invoke) -> None:
+    result = invoke("generate", "-n", "0")
+    seed = result.err.split()[1]
+    assert result.err == (
+        f"seed {seed} (--seed {seed} repeats this output but for its dates, which follow "
+        "the clock; add --now to fix them too)\n"
+    )
+
+
 def test_pretty_output_is_one_json_text(invoke) -> None:
     args = ("--seed", "1", "--now", NOW, "--format", "pretty")
     several = json.loads(invoke("generate", "-n", "3", *args).out)
     one = json.loads(invoke("generate", *args).out)
     assert len(several) == 3 and several[0] == one
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_pretty_output_is_the_same_bytes_as_indenting_the_whole_run(invoke, count) -> None:
+    # The shape streaming must keep: an object for one payload, else an array.
+    args = ("generate", "-n", str(count), "--seed", "1", "--now", NOW)
+    items = [json.loads(line) for line in invoke(*args).out.splitlines()]
+    whole = orjson.dumps(items[0] if count == 1 else items, option=orjson.OPT_INDENT_2) + b"\n"
+    assert invoke(*args, "--format", "pretty").stdout_bytes == whole
+
+
+def test_pretty_output_is_written_as_the_payloads_are_made() -> None:
+    # A run that is never held whole: what is made is written before the next is built.
+    def two_then_fail() -> Iterator[Payload]:
+        yield from PayloadFactory(seed=1, now=NOW).stream(count=2)
+        raise RuntimeError("the run goes on")
+
+    out = io.BytesIO()
+    with pytest.raises(RuntimeError):
+        _write(out, two_then_fail(), "pretty", 3)
+    assert out.getvalue().startswith(b'[\n  {\n    "id": ')
+    assert out.getvalue().count(b'\n    "event": ') == 2
 
 
 def test_set_on_a_missing_list_item_says_so(invoke) -> None:
@@ -311,3 +347,84 @@ def test_generate_does_not_load_the_http_engine() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert done.stdout == "False\n", done.stderr
+
+
+def test_set_refuses_a_number_it_would_change(invoke) -> None:
+    result = invoke("generate", "--seed", "1", "--set", "order.amount=12345678901234567890123")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(
+        "Error: Invalid value for '--set': --set order.amount=12345678901234567890123: the "
+        "integer 12345678901234567890123 cannot be written exactly (JSON output holds integers "
+        "from -9223372036854775808 to 18446744073709551615); quote it to make it a string\n"
+    )
+    result = invoke("generate", "--seed", "1", "--set", "customer.name=1e400")
+    assert (result.code, result.out) == (2, "")
+    assert "--set customer.name=1e400: the number 1e400 is out of range" in result.err
+
+
+def test_set_new_is_not_suggested_when_it_was_given(invoke) -> None:
+    result = invoke("generate", "--seed", "1", "--set-new", "--set", "order.amount.x=5")
+    assert result.code == 2
+    assert "--set order.amount.x=5: 'data.order.amount' is a number, not an object" in result.err
+    assert "use --set-new" not in result.err
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "pretty"])
+def test_a_set_that_fails_part_way_names_the_payload_and_what_was_written(invoke, fmt) -> None:
+    # redemption is null in some payloads only: with seed 1, first in payload index 2.
+    args = ("generate", "-n", "10", "--seed", "1", "--now", NOW, "--format", fmt)
+    result = invoke(*args, "--set", "redemption.amount=1")
+    assert (result.code, result.err) == (
+        2,
+        "Error: payload 3 of 10 (index 2): --set redemption.amount=1: path "
+        "'data.redemption.amount' does not exist in the payload (use --set-new to create it); "
+        "2 payloads were already written before it, so the output is incomplete\n",
+    )
+    whole = invoke(*args, "-n", "2", "--set-new", "--set", "redemption.amount=1").stdout_bytes
+    assert result.stdout_bytes == whole.removesuffix(b"\n]\n" if fmt == "pretty" else b"]\n")
+    first = invoke(*args, "--set", "order.nope.x=1")
+    assert first.err.startswith("Error: payload 1 of 10 (index 0): --set order.nope.x=1: ")
+    assert first.out == "" and first.err.endswith("; nothing was written\n")
+
+
+def test_a_template_that_fails_part_way_names_the_payload(invoke, tmp_path: Path) -> None:
+    (tmp_path / "flaky.json.j2").write_text(
+        '{% if index == 1 %}[{% else %}{"a": {{ index }}}{% endif %}'
+    )
+    result = invoke("generate", "flaky", "--templates", str(tmp_path), "-n", "3", "--seed", "1")
+    assert (result.code, result.out) == (1, '{"a":0}\n')
+    assert result.err.startswith("Error: payload 2 of 3 (index 1): flaky.json.j2 rendered ")
+    assert result.err.endswith(
+        "; 1 payload was already written before it, so the output is incomplete\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["[]\n", " [ ]"])
+def test_validate_of_an_empty_array_says_so(invoke, text) -> None:
+    result = invoke("validate", input=text)
+    assert (result.code, result.out, result.err) == (
+        1, "", "Error: no bodies in '-' (an empty array)\n")  # fmt: skip
+    assert invoke("validate", input="\n \n").err == "Error: no JSON found in '-'\n"
+
+
+def test_validate_of_indented_documents_run_together_is_one_line(invoke) -> None:
+    # What `>>` of two `generate --format pretty` runs gives: not JSON, and not NDJSON.
+    pretty = invoke("generate", "--seed", "1", "--now", NOW, "--format", "pretty").out
+    result = invoke("validate", input=pretty + pretty)
+    line = pretty.count("\n") + 1
+    assert (result.code, result.out, result.err) == (
+        1,
+        "",
+        "Error: '-' is neither one JSON document nor NDJSON (its first line is not JSON "
+        f"either): unexpected content after document: line {line} column 1 (char {len(pretty)})\n",
+    )
+
+
+def test_validate_of_a_document_with_a_syntax_error_names_it_once(invoke, tmp_path) -> None:
+    result = invoke("validate", input='{\n  "a": 1,\n}\n')
+    assert (result.code, result.out) == (1, "")
+    assert result.err.endswith("(its first line is not JSON either): trailing comma is not "
+                               "allowed: line 2 column 9 (char 10)\n")  # fmt: skip
+    (tmp_path / "latin1.json").write_bytes(b'caf\xe9\n{"a": 1}\n')
+    result = invoke("validate", str(tmp_path / "latin1.json"))
+    assert result.err.endswith("not UTF-8 text (byte 0xe9 at offset 3 of the input)\n")

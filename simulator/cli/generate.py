@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import click
@@ -11,8 +12,8 @@ import orjson
 from simulator.catalog import discover
 from simulator.cli import cli, stdout_guard
 from simulator.cli.params import factory_options, generation_options
-from simulator.errors import RecordError
-from simulator.payloads import PayloadFactory
+from simulator.errors import OverrideError, RecordError, TemplateError
+from simulator.payloads import Payload, PayloadFactory
 
 DEFAULT_EVENT = "customer.order.created"
 
@@ -83,32 +84,83 @@ def generate(
     options = factory_options(params)
     factory = PayloadFactory(event_names or DEFAULT_EVENT, **options)
     if options["seed"] is None:
-        click.echo(
-            f"seed {factory.seed} (pass --seed {factory.seed} to repeat this output)", err=True
+        seed = factory.seed
+        # Without --now each payload reads the clock as it is built, so no single --now
+        # repeats such a run: the seed repeats all but its dates (and names made of them).
+        repeat = (
+            f"pass --seed {seed} to repeat this output"
+            if options["now"] is not None
+            else f"--seed {seed} repeats this output but for its dates, which follow the "
+            "clock; add --now to fix them too"
         )
-    payloads = factory.stream(count=count)
-    if output == "-":
-        with stdout_guard():
-            _write(sys.stdout.buffer, payloads, fmt)
-        return
+        click.echo(f"seed {seed} ({repeat})", err=True)
+    run = _Counted(factory.stream(count=count))
     try:
-        with open(output, "wb") as out:
-            _write(out, payloads, fmt)
-    except OSError as exc:
-        raise RecordError(f"cannot write '{output}': {exc.strerror}") from None
+        if output == "-":
+            with stdout_guard():
+                _write(sys.stdout.buffer, run, fmt, count)
+            return
+        try:
+            with open(output, "wb") as out:
+                _write(out, run, fmt, count)
+        except OSError as exc:
+            raise RecordError(f"cannot write '{output}': {exc.strerror}") from None
+    except (OverrideError, TemplateError) as exc:
+        if count == 1:
+            raise
+        # A --set path or a template can fail on some payloads only, after others were
+        # written: say which payload, and that the output is partial.
+        done = run.done
+        written = (
+            f"{done} payload{' was' if done == 1 else 's were'} already written before it, "
+            "so the output is incomplete"
+            if done
+            else "nothing was written"
+        )
+        raise type(exc)(f"payload {done + 1} of {count} (index {done}): {exc}; {written}") from None
 
 
-def _write(out: BinaryIO, payloads: Any, fmt: str) -> None:
+class _Counted:
+    """A run's payloads, counting those handed on: _write writes each before asking for
+    the next, so `done` is how many were written."""
+
+    def __init__(self, payloads: Iterator[Payload]) -> None:
+        self._payloads = payloads
+        self.done = 0
+
+    def __iter__(self) -> Iterator[Payload]:
+        for p in self._payloads:
+            yield p
+            self.done += 1
+
+
+def _write(out: BinaryIO, payloads: Any, fmt: str, count: int) -> None:
     if fmt == "ndjson":
         for p in payloads:
             out.write(p.body + b"\n")
-    elif fmt == "pretty":
+        return
+    if fmt == "pretty" and count == 1:
         # One payload is an object; several are an array, so the output stays one JSON text.
-        items = [p.data for p in payloads]
-        value = items[0] if len(items) == 1 else items
-        out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+        for p in payloads:
+            out.write(orjson.dumps(p.data, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    # The array is written an item at a time, never held whole, so memory stays flat and
+    # a reader sees the first payloads at once. "[" waits for the first payload, so a run
+    # that fails on it leaves no output rather than a lone "[".
+    if fmt == "pretty":
+        start, between, end = b"[\n  ", b",\n  ", b"\n]\n"
     else:
-        out.write(b"[")
-        for i, p in enumerate(payloads):
-            out.write(b"," + p.body if i else p.body)
-        out.write(b"]\n")
+        start, between, end = b"[", b",", b"]\n"
+    sep = start
+    for p in payloads:
+        out.write(sep + (_indented(p.data) if fmt == "pretty" else p.body))
+        sep = between
+    out.write(end if sep is between else b"[]\n")
+
+
+def _indented(data: Any) -> bytes:
+    """`data` as indented JSON for an array item: every line after the first moved right.
+
+    JSON strings hold no raw newline (it is escaped as \\n), so each newline is layout.
+    """
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")

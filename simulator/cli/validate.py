@@ -14,20 +14,32 @@ from simulator.errors import RecordError, UsageError
 from simulator.schema import ENVELOPES, supported_events, validate
 
 
-def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
+def _documents(raw: bytes, source: str) -> Iterator[tuple[str, Any, str | None]]:
     """(where, document, parse error) for a JSON document, a JSON array, or NDJSON lines."""
     try:
         whole = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        whole = None
+    except orjson.JSONDecodeError as exc:
+        not_whole = exc
     else:
+        if whole == []:  # valid JSON, so "no JSON found" would be untrue
+            raise RecordError(f"no bodies in '{source}' (an empty array)")
         if isinstance(whole, list):
             for i, item in enumerate(whole):
                 yield f"item {i + 1}", item, None
         else:
             yield "document", whole, None
         return
-    for lineno, line in enumerate(raw.splitlines(), start=1):
+    lines = raw.splitlines()
+    first = next((line for line in lines if line.strip()), None)
+    if first is not None and not _is_json(first):
+        # Not one document, and not NDJSON either (whose first body would be a whole
+        # line): checking it line by line would report every line of, say, two indented
+        # documents run together. The parse error of the whole says where it went wrong.
+        raise RecordError(
+            f"'{source}' is neither one JSON document nor NDJSON (its first line is not "
+            f"JSON either): {_why_not_json(raw, not_whole, 'the input')}"
+        )
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -36,13 +48,21 @@ def _documents(raw: bytes) -> Iterator[tuple[str, Any, str | None]]:
             yield f"line {lineno}", None, f"not JSON: {_why_not_json(line, exc)}"
 
 
-def _why_not_json(line: bytes, exc: orjson.JSONDecodeError) -> str:
+def _is_json(text: bytes) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _why_not_json(line: bytes, exc: orjson.JSONDecodeError, where: str = "the line") -> str:
     try:
         line.decode()
     except UnicodeDecodeError as bad:
         # orjson words this as its internals see it ("str is not valid UTF-8: surrogates
         # not allowed"); the byte and where it is let the user find it.
-        return f"not UTF-8 text (byte 0x{line[bad.start]:02x} at offset {bad.start} of the line)"
+        return f"not UTF-8 text (byte 0x{line[bad.start]:02x} at offset {bad.start} of {where})"
     return str(exc)
 
 
@@ -62,8 +82,9 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
 
     Reads one JSON document, a JSON array, or NDJSON (one body per line), from FILE or
     stdin. Every problem is printed with its JSON path, but of many lines in a row that are
-    not JSON only the first 5. Exit: 0 all valid, 1 some invalid (or no JSON found, or
-    binary input), 2 usage error (such as FILE missing or unreadable).
+    not JSON only the first 5. Exit: 0 all valid, 1 some invalid (or no bodies found, input
+    neither JSON nor NDJSON, or binary input), 2 usage error (such as FILE missing or
+    unreadable).
 
     Example:
 
@@ -80,7 +101,7 @@ def validate_command(source: str, event: str | None, envelope: str | None, quiet
     if nul != -1:
         raise RecordError(f"'{source}' is binary (a NUL byte at offset {nul}), not JSON text")
     with stdout_guard():
-        checked, invalid = _report(_documents(raw), event, envelope, quiet)
+        checked, invalid = _report(_documents(raw, source), event, envelope, quiet)
     if checked == 0:
         raise RecordError(f"no JSON found in '{source}'")
     return ExitStatus.FAILED if invalid else ExitStatus.OK
