@@ -180,7 +180,7 @@ class PayloadFactory:
             env = template.environment
             where = env.loader.get_source(env, event.template)[1] or event.template
             raise TemplateError(
-                f"{where} rendered invalid JSON for payload {index} ({exc.msg} at {near!r}); {hint}"
+                f"{where} rendered invalid JSON ({exc.msg} at {near!r}); {hint}"
             ) from None
         if self._overrides:
             for item in self._overrides:

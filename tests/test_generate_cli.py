@@ -393,7 +393,8 @@ def test_a_template_that_fails_part_way_names_the_payload(invoke, tmp_path: Path
     )
     result = invoke("generate", "flaky", "--templates", str(tmp_path), "-n", "3", "--seed", "1")
     assert (result.code, result.out) == (1, '{"a":0}\n')
-    assert result.err.startswith("Error: payload 2 of 3 (index 1): flaky.json.j2 rendered ")
+    template = tmp_path / "flaky.json.j2"
+    assert result.err.startswith(f"Error: payload 2 of 3 (index 1): {template} rendered ")
     assert result.err.endswith(
         "; 1 payload was already written before it, so the output is incomplete\n"
     )
