@@ -60,7 +60,8 @@ def events(template_dirs: tuple[str, ...]) -> None:
     type=click.Choice(("ndjson", "json", "pretty")),
     default="ndjson",
     show_default=True,
-    help="One compact body per line, a JSON array, or indented JSON.",
+    help="One compact body per line, a JSON array, or indented JSON (an object for -n 1, "
+    "else an array).",
 )
 @click.option(
     "-o",
