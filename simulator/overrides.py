@@ -150,8 +150,26 @@ def _check_numbers(raw: str, text: str) -> None:
 
 
 def override(path_text: str, value: Any) -> Override:
-    """An override from Python: the value is used as it is."""
-    return Override(parse_path(path_text), value, f"{path_text}={value!r}")
+    """An override from Python: the value is used as it is, if JSON can hold it exactly."""
+    text = f"{path_text}={value!r}"
+    try:
+        orjson.dumps(value)
+    except TypeError as exc:  # a type JSON has no form for, or an int beyond 64 bits
+        raise OverrideError(f"--set {text}: not a JSON value ({exc})") from None
+    if _inexact(value):
+        raise OverrideError(f"--set {text}: JSON has no number for inf or nan")
+    return Override(parse_path(path_text), value, text)
+
+
+def _inexact(value: Any) -> bool:
+    """Whether `value` holds a float that orjson would write as null."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_inexact(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_inexact(v) for v in value)
+    return False
 
 
 def parse_overrides(texts: Iterable[str]) -> tuple[Override, ...]:

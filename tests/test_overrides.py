@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.errors import OverrideError
-from simulator.overrides import parse_override
+from simulator.overrides import override, parse_override
 from simulator.payloads import PayloadFactory
 
 
@@ -108,3 +108,19 @@ def test_the_python_api_does_not_suggest_an_option_it_was_given() -> None:
         "--set order.amount.x=5: 'data.order.amount' is a number, not an object, "
         "so the path cannot go through it"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (10**30, "not a JSON value (Integer exceeds 64-bit range)"),
+        (float("inf"), "JSON has no number for inf or nan"),
+        ({"a": [float("nan")]}, "JSON has no number for inf or nan"),
+        (object(), "not a JSON value (Type is not JSON serializable: object)"),
+    ],
+)
+def test_a_python_value_json_cannot_hold_exactly_is_refused(value, why) -> None:
+    with pytest.raises(OverrideError) as caught:
+        override("order.amount", value)
+    assert str(caught.value).endswith(f": {why}")
+    assert override("order.amount", (1, 2.5)).value == (1, 2.5)
