@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.client import USER_AGENT, Session, tls_for
-from simulator.errors import RecordError, UsageError
+from simulator.errors import OverrideError, RecordError, TemplateError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.record import Records, part_path
 from simulator.replay import ReplaySource
@@ -137,8 +137,12 @@ class Engine:
             self.schedule = config.schedule()
             # Early builds compile the templates and partials they meet and fill value
             # pools: tens of milliseconds that would make the first sends late.
-            for index in range(WARM_UP_BUILDS):
-                self._source.build(index)
+            try:
+                for index in range(WARM_UP_BUILDS):
+                    self._source.build(index)
+            except (TemplateError, OverrideError):
+                # The run may never send that payload: if it does, it fails there, named.
+                pass
         self._tls = tls_for(config.url, config.insecure, config.ca_bundle)
         self._base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._extra = dict(config.headers)
@@ -326,14 +330,23 @@ class Engine:
         Built one at a time between requests, a payload costs half as much again: aiohttp
         has pushed generation's code and data out of the CPU caches each time.
         """
+        index = None
         try:
             for index, _ in itertools.islice(shard, PREBUILD):
                 self._ready.append((index, self._source.build(index)))
         except Exception as exc:  # a broken template: end the run, then raise it
-            if self._fatal is None:
-                self._fatal = exc
-            self.stop()
+            self._fail(exc, index)
         return bool(self._ready) and not self._stopping
+
+    def _fail(self, exc: Exception, index: int | None) -> None:
+        """End the run on an error that would fail the events after it alike (a broken
+        template, a --set path some payloads lack) or a bug; run() raises it."""
+        if self._fatal is None:
+            if isinstance(exc, (TemplateError, OverrideError)) and index is not None:
+                # Payloads before it went out: the one that failed is what to look at.
+                exc = type(exc)(f"payload index {index}: {exc}; the run stopped there")
+            self._fatal = exc
+        self.stop()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         index = self._tasks.pop(task)
@@ -399,9 +412,7 @@ class Engine:
         except Exception as exc:  # a broken template or a bug: end the run, then raise it
             if event is not None and not event.done:
                 self._finish(event, "failed")
-            if self._fatal is None:
-                self._fatal = exc
-            self.stop()
+            self._fail(exc, index)
         finally:
             if slotted:
                 self._slots.release()

@@ -288,6 +288,24 @@ def test_a_log_that_fails_mid_run_stops_it_and_the_rest_is_dead_lettered(tmp_pat
     assert "  records    FAILED: cannot write '/dev/full': No space left on device" in out
 
 
+def _redeemed(seed: int, count: int) -> list[bool]:
+    factory = PayloadFactory(seed=seed, now=NOW)
+    return [factory.build(i).data["data"]["redemption"] is not None for i in range(count)]
+
+
+def test_a_set_path_only_some_payloads_have_stops_the_run_at_the_first_without_it():
+    # A seed whose first 3 payloads have a redemption and a later one has none.
+    seed = next(s for s in range(500) if _redeemed(s, 3) == [True] * 3)
+    first_without = _redeemed(seed, 64).index(False)
+    args = ["send", "--seed", str(seed), "--now", NOW, "--set", "redemption.amount=1"]
+    code, out, err = sim(*args, "--count", "3", "--rate", "100/s")
+    assert code == 0, out + err  # the payloads it never sends do not matter
+    code, out, err = sim(*args, "--count", str(first_without + 1), "--rate", "100/s")
+    assert code == 2
+    assert err.startswith(f"Error: payload index {first_without}: --set redemption.amount=1: ")
+    assert err.endswith("; the run stopped there\n")
+
+
 def test_a_failed_threshold_exits_99(tmp_path):
     with Receiver(secret=SECRET) as receiver:
         code, out, _ = sim(
