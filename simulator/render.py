@@ -75,7 +75,7 @@ def _compact(text: str) -> str:
     balance (a string continued by an expression) is left exactly as written.
     """
     out = []
-    in_string = escaped = False
+    in_string = escaped = spaced = False
     for ch in text:
         if in_string:
             if escaped:
@@ -84,12 +84,24 @@ def _compact(text: str) -> str:
                 escaped = True
             elif ch == '"':
                 in_string = False
+        elif ch in " \t\r\n":
+            spaced = True
+            continue
         elif ch == '"':
             in_string = True
-        elif ch in " \t\r\n":
-            continue
+        if spaced and _WORDY.get(ch) and (not out or _WORDY.get(out[-1])):
+            # Between two values (`1 2`) the space is what makes the JSON invalid: dropped,
+            # the typo would render a valid 12. A token's edge may meet an expression.
+            out.append(" ")
+        spaced = False
         out.append(ch)
+    if spaced and out and _WORDY.get(out[-1]):
+        out.append(" ")
     return text if in_string else "".join(out)
+
+
+# Characters a JSON number or literal is made of: two of them never stand apart in JSON.
+_WORDY = dict.fromkeys("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-", True)
 
 
 class CompactJson(Extension):

@@ -173,6 +173,26 @@ def test_other_invalid_json_does_not_get_the_quoting_hint(
     assert "quote" not in message
 
 
+@pytest.mark.parametrize(
+    "text", ['{"a": 1 2}', '{"a": {{ index }} 2}', '{"a": 1 {{ index }}}', '{"a": tru e}']
+)
+def test_two_values_a_space_apart_stay_invalid_json_when_compacted(
+    tmp_path: Path, text: str
+) -> None:
+    # Dropping that space would turn a typo into a valid, wrong number (12).
+    _write(tmp_path, "typo.json.j2", text)
+    with pytest.raises(TemplateError, match="rendered invalid JSON"):
+        list(generate("typo", count=1, seed=1, templates=[tmp_path]))
+
+
+def test_compacting_still_drops_every_space_json_does_not_need(tmp_path: Path) -> None:
+    _write(
+        tmp_path, "spaced.json.j2", '{\n  "a": [ 1 , true ],\n  "b": {{ index }} ,\n  "c": " x "\n}'
+    )
+    (p,) = generate("spaced", count=1, seed=1, templates=[tmp_path])
+    assert p.body == b'{"a":[1,true],"b":0,"c":" x "}'
+
+
 def test_invalid_json_shows_the_text_at_the_error_after_non_ascii(tmp_path: Path) -> None:
     # orjson's position counts characters; slicing the bytes with it drifted left.
     _write(tmp_path, "accents.json.j2", '{"a": {{ "é" * 40 }}, "b": }')
