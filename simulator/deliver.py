@@ -7,7 +7,7 @@ import collections
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,6 +246,9 @@ class Engine:
                 not_sent = self._dead_letter_rest(shard)
             else:
                 planned = self._planned_not_sent()
+        elif self._fatal is not None:
+            # Built before the payload that failed: generated, so kept, not dropped.
+            self._dead_letter_unsent(self._ready)
         try:
             self._records.close()
         except RecordError as exc:
@@ -542,8 +545,12 @@ class Engine:
         if self._held:
             held.append((self._held[0], None))
         rest = itertools.chain(self._ready, held, ((index, None) for index, _ in shard))
+        return self._dead_letter_unsent(rest)
+
+    def _dead_letter_unsent(self, items: Iterable[tuple[int, Any]]) -> int:
+        """Dead-letter (index, payload or None to build it) pairs that were never tried."""
         count = 0
-        for index, payload in rest:
+        for index, payload in items:
             event = _Event(self._source.build(index) if payload is None else payload, index)
             self.stats.record_not_sent(event.payload.event)
             self._dead_letter(event, "interrupted")

@@ -306,6 +306,23 @@ def test_a_set_path_only_some_payloads_have_stops_the_run_at_the_first_without_i
     assert err.endswith("; the run stopped there\n")
 
 
+def test_payloads_built_before_one_that_fails_are_dead_lettered_not_dropped(tmp_path):
+    # At --rate max payloads are built 16 at a time: a failure at payload k stops the
+    # run with payloads before it built and maybe not sent.
+    seed = next(s for s in range(500) if 3 <= _redeemed(s, 16).index(False) <= 15)
+    first_without = _redeemed(seed, 16).index(False)
+    code, _, err = sim(
+        "send", "--seed", str(seed), "--now", NOW, "--set", "redemption.amount=1",
+        "--count", "16", "--concurrency", "1", "--dead-letter", "dl.ndjson", "--log", "log",
+    )  # fmt: skip
+    assert code == 2 and f"payload index {first_without}: " in err
+    delivered = sum(
+        orjson.loads(line)["status"] == 200 for line in (tmp_path / "log").read_bytes().splitlines()
+    )
+    dead = (tmp_path / "dl.ndjson").read_bytes().splitlines() if delivered < first_without else []
+    assert delivered + len(dead) == first_without  # every payload built is accounted for
+
+
 def test_a_failed_threshold_exits_99(tmp_path):
     with Receiver(secret=SECRET) as receiver:
         code, out, _ = sim(
