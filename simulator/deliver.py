@@ -394,10 +394,10 @@ class Engine:
                 now = self._clock()
                 retry = self.config.retry
                 if retry_after is None:
-                    delay = retry.delay(tries, now - event.first, self._rng, None)
+                    delay = retry.delay(tries, now - event.first, self._rng)
                 else:
-                    delay, capped = retry.retry_after_wait(retry_after)
-                    self.stats.record_retry_after(retry_after * retry.time_scale, capped)
+                    delay, asked = retry.retry_after_wait(retry_after)
+                    self.stats.record_retry_after(asked, capped=delay < asked)
                 due = now + delay
                 if slotted:
                     slotted = False

@@ -167,19 +167,15 @@ class RetryPolicy:
                 f"invalid max Retry-After {self.max_retry_after_s}: use 0 seconds or more"
             )
 
-    def retry_after_wait(self, retry_after: float) -> tuple[float, bool]:
-        """(seconds to wait, whether the cap cut it) for a Retry-After of `retry_after` s."""
-        wait = retry_after * self.time_scale
-        if wait > self.max_retry_after_s:
-            return self.max_retry_after_s, True
-        return wait, False
+    def retry_after_wait(self, retry_after: float) -> tuple[float, float]:
+        """(seconds to wait, seconds asked) for a Retry-After of `retry_after` seconds, both
+        time-scaled: the wait is the asked one, cut to max_retry_after_s."""
+        asked = retry_after * self.time_scale
+        return min(asked, self.max_retry_after_s), asked
 
-    def delay(
-        self, retry: int, since_first: float, rng: random.Random, retry_after: float | None
-    ) -> float:
-        """Seconds to wait before retry number `retry` (1 = the first retry)."""
-        if retry_after is not None:
-            return self.retry_after_wait(retry_after)[0]
+    def delay(self, retry: int, since_first: float, rng: random.Random) -> float:
+        """Seconds to wait before retry number `retry` (1 = the first retry) when no
+        Retry-After sets it."""
         if self.schedule == "none":
             return 0.0
         if self.schedule == "exponential":

@@ -192,22 +192,21 @@ def test_headers_with_control_characters_are_usage_errors(text, shown):
 def test_retry_policies():
     rng = random.Random(1)
     exponential = RetryPolicy(retries=5)
-    delays = [exponential.delay(n, 0.0, rng, None) for n in range(1, 10)]
+    delays = [exponential.delay(n, 0.0, rng) for n in range(1, 10)]
     assert all(0 <= d <= min(60.0, 2 ** (n - 1)) for n, d in enumerate(delays, 1))
     voucherify = RetryPolicy(retries=12, schedule="voucherify", time_scale=0.001)
-    assert voucherify.delay(1, 0.0, rng, None) == pytest.approx(0.06)
-    assert voucherify.delay(3, 0.1, rng, None) == pytest.approx(0.14)
-    assert voucherify.delay(12, 0.0, rng, None) == pytest.approx(86.4)
+    assert voucherify.delay(1, 0.0, rng) == pytest.approx(0.06)
+    assert voucherify.delay(3, 0.1, rng) == pytest.approx(0.14)
+    assert voucherify.delay(12, 0.0, rng) == pytest.approx(86.4)
     assert VOUCHERIFY_OFFSETS_S[:3] == (60.0, 120.0, 240.0) and len(VOUCHERIFY_OFFSETS_S) == 12
-    assert RetryPolicy(schedule="none").delay(4, 0.0, rng, None) == 0.0
-    assert voucherify.delay(1, 0.0, rng, 30.0) == pytest.approx(0.03)  # Retry-After wins
+    assert RetryPolicy(schedule="none").delay(4, 0.0, rng) == 0.0
+    assert voucherify.retry_after_wait(30.0) == pytest.approx((0.03, 0.03))  # scaled too
 
 
 def test_a_retry_after_is_scaled_then_capped():
     policy = RetryPolicy(retries=1, time_scale=0.5, max_retry_after_s=60.0)
-    assert policy.retry_after_wait(100.0) == (50.0, False)
-    assert policy.retry_after_wait(86_400.0) == (60.0, True)
-    assert policy.delay(1, 0.0, random.Random(1), 86_400.0) == 60.0
+    assert policy.retry_after_wait(100.0) == (50.0, 50.0)
+    assert policy.retry_after_wait(86_400.0) == (60.0, 43_200.0)
     with pytest.raises(UsageError, match="invalid max Retry-After -1"):
         RetryPolicy(max_retry_after_s=-1)
 
