@@ -229,3 +229,28 @@ def webhook(
         "group_id": world.ids.hex("v-", index, rng),
         "event_source": world.event_source,
     }
+
+
+def user_event(
+    world: World, event: str, index: int, rng: random.Random, now_ms: int, spec: EventSpec
+) -> dict:
+    """Context for a user-defined event: a customer, the time, and id/money helpers."""
+
+    def alnum_id(prefix: str, length: int = 24, n: int = 0) -> str:
+        return world.ids.alnum(prefix, index << 8 | n, rng, length)
+
+    def hex_id(prefix: str, length: int = 18, n: int = 0) -> str:
+        return world.ids.hex(prefix, index << 8 | n, rng, length)
+
+    return {
+        "customer": world.customer(rng.randrange(CUSTOMER_SLOTS)),
+        "index": index,
+        "now": iso_ms(now_ms),
+        "now_ms": now_ms,
+        "ts": iso_ms,
+        "rng": rng,
+        "alnum_id": alnum_id,
+        "hex_id": hex_id,
+        "currency": world.market.currency,
+        "product": world.product(rng.randrange(64)),
+    }

@@ -13,39 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.builders import SCENARIO_CHOICES, EventSpec, order_event
+from simulator.builders import SCENARIO_CHOICES, EventSpec, order_event, user_event
 from simulator.errors import UnknownEventError
 from simulator.render import BUILTIN_TEMPLATES, SUFFIX
-from simulator.values import iso_ms
-from simulator.world import CUSTOMER_SLOTS, World
+from simulator.world import World
 
 Builder = Callable[[World, str, int, random.Random, int, EventSpec], dict]
 ENVELOPES = ("v2024", "v2018", "none")
-
-
-def user_event(
-    world: World, event: str, index: int, rng: random.Random, now_ms: int, spec: EventSpec
-) -> dict:
-    """Context for a user-defined event: a customer, the time, and id/money helpers."""
-
-    def alnum_id(prefix: str, length: int = 24, n: int = 0) -> str:
-        return world.ids.alnum(prefix, index << 8 | n, rng, length)
-
-    def hex_id(prefix: str, length: int = 18, n: int = 0) -> str:
-        return world.ids.hex(prefix, index << 8 | n, rng, length)
-
-    return {
-        "customer": world.customer(rng.randrange(CUSTOMER_SLOTS)),
-        "index": index,
-        "now": iso_ms(now_ms),
-        "now_ms": now_ms,
-        "ts": iso_ms,
-        "rng": rng,
-        "alnum_id": alnum_id,
-        "hex_id": hex_id,
-        "currency": world.market.currency,
-        "product": world.product(rng.randrange(64)),
-    }
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from simulator import __version__
 from simulator.errors import DeliveryError, UsageError
 from simulator.http1 import ResponseError, ResponseReader, request_head, target
-from simulator.sendconfig import public_url
+from simulator.redaction import public_url
 
 USER_AGENT = f"webhook-simulator/{__version__}"
 CONNECT_TIMEOUT_S = 3.0

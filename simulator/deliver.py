@@ -15,11 +15,12 @@ from simulator.client import USER_AGENT, Session, tls_for
 from simulator.errors import OverrideError, RecordError, TemplateError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.record import Records, part_path
+from simulator.redaction import public_url
 from simulator.replay import ReplaySource
-from simulator.sendconfig import SendConfig, parse_retry_after, public_url
+from simulator.seeds import derive_seed
+from simulator.sendconfig import SendConfig, parse_retry_after
 from simulator.signing import make_signer
 from simulator.stats import RunStats
-from simulator.values import derive_seed
 
 WARM_UP_BUILDS = 64
 PREBUILD = 16  # payloads the closed model (--rate max) builds at a time

@@ -17,7 +17,8 @@ from simulator.builders import EventSpec, check_scenario, webhook
 from simulator.catalog import ENVELOPES, Event, discover, lookup
 from simulator.errors import TemplateError, UsageError
 from simulator.overrides import Override, override, parse_override
-from simulator.values import derive_seed, mix64, parse_instant
+from simulator.seeds import derive_seed, mix64
+from simulator.values import parse_instant
 from simulator.world import World
 
 Clock = Callable[[], int]  # epoch milliseconds

@@ -15,7 +15,7 @@ from typing import IO
 import orjson
 from aiohttp import web
 
-from simulator import signals
+from simulator import runtime
 from simulator.errors import DeliveryError, RecordError, UsageError
 from simulator.receiver_checks import (
     DEFAULT_BEHAVIOUR,
@@ -162,7 +162,7 @@ class Receiver:
         """
         loop = asyncio.get_running_loop()
         stopped = asyncio.Event()
-        with signals.calling(loop, stopped.set):
+        with runtime.calling(loop, stopped.set):
             self._serving = (loop, stopped)
             if self._stop_requested:
                 stopped.set()
@@ -221,7 +221,7 @@ class Receiver:
     # -- sync use ----------------------------------------------------------------
 
     def __enter__(self) -> Receiver:
-        loop = _new_loop()
+        loop = runtime.new_loop()
         started: list[BaseException | None] = []
         ready = threading.Event()
 
@@ -320,15 +320,6 @@ async def _read(request: web.BaseRequest, limit: int) -> tuple[bytes, bool]:
         if len(chunks) > limit:
             return b"", True
     return bytes(chunks), False
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when installed (the `fast` extra), which answers requests faster."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def _reason(exc: OSError) -> str:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import math
 import random
+import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -16,6 +17,7 @@ import orjson
 
 from simulator import schema
 from simulator.errors import UsageError
+from simulator.schedule import parse_duration
 from simulator.signing import Verdict, idempotency_key, make_signer, signature_header_names
 
 VERDICT_HEADER = "X-Webhook-Sim-Verdict"
@@ -24,6 +26,32 @@ _EVENT_HEADERS = ("X-GitHub-Event", "X-Shopify-Topic", "webhook-type")
 _RETRY_STATUSES = frozenset({429, 503})
 # What a strict receiver refuses: an unproven sender, a body it cannot read, a wrong shape.
 _UNAUTHENTIC = frozenset({Verdict.INVALID.value, Verdict.MISSING.value, Verdict.STALE.value})
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)(b|k|kb|kib|m|mb|mib|g|gb|gib)?")
+_SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_ZERO = ("0", "0s", "0ms")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in "1MB", "512KB", "64k" or a bare "65536"; units are binary (1MB = 1,048,576)."""
+    match = _SIZE.fullmatch(text.strip().lower().replace(" ", ""))
+    size = 0
+    if match is not None:
+        size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b")[0]])
+    if size < 1:
+        raise UsageError(f"invalid size '{text}': use e.g. 1MB, 512KB, 65536")
+    return size
+
+
+def parse_delay(text: str) -> tuple[float, float]:
+    """(low, high) seconds from "50ms" or a range "10ms..200ms" (the low end may be 0)."""
+    low_text, dots, high_text = text.partition("..")
+    low = 0.0 if low_text.strip() in _ZERO else parse_duration(low_text)
+    high = parse_duration(high_text) if dots else low
+    if low > high:
+        raise UsageError(f"invalid delay '{text}': the low end is above the high end")
+    return low, high
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from simulator.errors import RecordError, UsageError
-
-REDACTED = "[redacted]"
-# Headers whose values are credentials whatever they contain.
-SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
-
-
-def redact(headers: Mapping[str, str], secrets: Sequence[str]) -> dict[str, str]:
-    """A copy of `headers` with credentials and every value containing a secret replaced."""
-    out = {}
-    for name, value in headers.items():
-        hidden = name.lower() in SENSITIVE_HEADERS or any(s and s in value for s in secrets)
-        out[name] = REDACTED if hidden else value
-    return out
+from simulator.redaction import redact
 
 
 def encode_body(body: bytes) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from simulator.errors import RecordError, UsageError
-from simulator.record import REDACTED
+from simulator.redaction import REDACTED
 from simulator.signing import SCHEMES, signature_header_names
 
 # Keys that mark a line as a record (log, dead letter, receiver capture) rather than a body.

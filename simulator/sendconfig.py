@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from simulator.errors import UsageError
-from simulator.record import REDACTED, redact
+from simulator.redaction import redact
 from simulator.schedule import (
     ARRIVALS,
     Schedule,
@@ -24,7 +24,7 @@ from simulator.schedule import (
     parse_rate,
     parse_stages,
 )
-from simulator.values import derive_seed
+from simulator.seeds import derive_seed
 
 RETRY_SCHEDULES = ("exponential", "voucherify", "none")
 # Voucherify retries a failed sendout at these offsets after the first try.
@@ -66,24 +66,6 @@ def check_url(url: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"invalid URL '{url}': use e.g. http://127.0.0.1:8080/hooks")
     return url
-
-
-def public_url(url: str) -> str:
-    """The URL fit for summaries, reports and records: without user:password, and with
-    every query value redacted, since webhook URLs often carry a token there."""
-    parts = urlsplit(url)
-    if not parts.query and parts.username is None and parts.password is None:
-        return url
-    if parts.query:
-        names = (pair.partition("=")[0] for pair in parts.query.split("&"))
-        parts = parts._replace(query="&".join(f"{n}={REDACTED}" for n in names if n))
-    if parts.username is None and parts.password is None:
-        return urlunsplit(parts)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def parse_header(text: str) -> tuple[str, str]:

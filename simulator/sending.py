@@ -16,12 +16,14 @@ from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
 from simulator.junit import junit_xml
 from simulator.record import check_distinct, check_writable, replacing
+from simulator.redaction import public_url
 from simulator.replay import read_replay
-from simulator.sendconfig import SendConfig, public_url
+from simulator.runtime import stop_on_signals
+from simulator.sendconfig import SendConfig
 from simulator.signing import generate_secret, make_signer
 from simulator.stats import RunStats, summarize
 from simulator.thresholds import Threshold, ThresholdResult, parse_threshold
-from simulator.workers import WorkerPool, run_here, stop_on_signals
+from simulator.workers import WorkerPool, run_here
 
 DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
 OPTIONS = frozenset(f.name for f in fields(SendConfig))

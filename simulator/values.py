@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 from faker import Faker
 
 from simulator.errors import UsageError
+from simulator.seeds import derive_seed, mix64
 
 _MASK64 = (1 << 64) - 1
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -36,24 +36,6 @@ class Entity(dict):
         # (environment, kind, JSON text) of its last rendering: kept on the object, the
         # cache lives exactly as long as the entity does and needs no bound of its own.
         self._rendered: tuple | None = None
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A 64-bit seed for one named stream, so streams never share random state."""
-    text = ":".join([str(seed), *map(str, parts)]).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
-
-
-def mix64(x: int) -> int:
-    """splitmix64's finaliser: a bijection on 64-bit integers that looks random.
-
-    Ids are mix64(salt ^ index): distinct indexes can never give the same id, so ids are
-    unique within a run without remembering the ones already issued (memory stays flat).
-    """
-    z = (x + 0x9E3779B97F4A7C15) & _MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return z ^ (z >> 31)
 
 
 def base62(n: int, width: int) -> str:

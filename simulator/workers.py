@@ -9,13 +9,11 @@ import multiprocessing
 import os
 import queue as queues
 import signal
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from simulator import errors
-from simulator import signals as sigs
+from simulator import errors, runtime
 from simulator.deliver import Engine, Progress, RunResult
 from simulator.errors import DeliveryError, RecordError, SimulatorError
 from simulator.record import concat_parts, part_path
@@ -24,24 +22,11 @@ from simulator.sendconfig import SendConfig
 # Time between "every worker is ready" and the common start: enough for each to wake up.
 START_DELAY_S = 0.2
 RUN_GC_THRESHOLDS = (100_000, 20, 100)
-T = TypeVar("T")
-# Signal masks are POSIX; elsewhere a Ctrl-C during a worker's start-up may be missed.
-_MASKS = hasattr(signal, "pthread_sigmask")
 _ERRORS = {
     cls.__name__: cls
     for cls in vars(errors).values()
     if isinstance(cls, type) and issubclass(cls, SimulatorError)
 }
-
-
-def run_async(main: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on a fresh loop: uvloop's when installed, asyncio's otherwise."""
-    try:
-        import uvloop
-    except ImportError:
-        uvloop = None
-    # Outside the except block, so that an error in `main` is not chained to ImportError.
-    return asyncio.run(main) if uvloop is None else uvloop.run(main)
 
 
 async def run_engine(
@@ -53,7 +38,7 @@ async def run_engine(
 ) -> RunResult:
     """engine.run(), with SIGINT and SIGTERM calling engine.stop() while it runs."""
     loop = asyncio.get_running_loop()
-    with sigs.calling(loop, engine.stop) if signals else contextlib.nullcontext():
+    with runtime.calling(loop, engine.stop) if signals else contextlib.nullcontext():
         return await engine.run(start_at=start_at, on_progress=on_progress)
 
 
@@ -92,26 +77,6 @@ class StopLatch:
         return engine
 
 
-@contextlib.contextmanager
-def stop_on_signals(handler: Callable[[], None] | StopLatch) -> Iterator[None]:
-    """SIGINT and SIGTERM call `handler` instead of raising, while the block runs.
-
-    The signals are also unblocked: a worker process starts with them blocked (see
-    WorkerPool.run), so one sent while it was starting is delivered here, not lost.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = [signal.signal(sig, lambda signum, frame: handler()) for sig in sigs.CAUGHT]
-    if _MASKS:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs.CAUGHT)
-    try:
-        yield
-    finally:
-        for sig, old in zip(sigs.CAUGHT, previous, strict=True):
-            signal.signal(sig, old)
-
-
 def run_here(
     config: SendConfig,
     on_progress: Callable[[Progress], None] | None = None,
@@ -126,7 +91,7 @@ def run_here(
 ) -> RunResult:
     """Build an engine and run it in this process; with `signals`, Ctrl-C stops it cleanly."""
     latch = latch or StopLatch()
-    with stop_on_signals(latch) if signals else contextlib.nullcontext():
+    with runtime.stop_on_signals(latch) if signals else contextlib.nullcontext():
         engine = latch.attach(Engine(config, worker=worker, workers=workers, parts=parts))
         # What is alive now (modules, templates, value pools) lives for the whole run, and
         # a collection walking it stalls every send for tens of milliseconds: freeze it,
@@ -137,7 +102,7 @@ def run_here(
         gc.set_threshold(*RUN_GC_THRESHOLDS)
         try:
             before_start()
-            return run_async(
+            return runtime.run_async(
                 run_engine(engine, start_at=start_at(), on_progress=on_progress, signals=signals)
             )
         finally:
@@ -160,7 +125,7 @@ def _worker(
     # The pool may ask again after this worker's run (when another worker fails): a signal
     # must never raise KeyboardInterrupt here, least of all while the exit flushes the queue.
     # Signals are still blocked (see WorkerPool.run), so this is in place before any arrives.
-    for sig in sigs.CAUGHT:
+    for sig in runtime.CAUGHT:
         signal.signal(sig, latch)
 
     def ready() -> None:
@@ -258,7 +223,7 @@ class WorkerPool:
         # they start up waits until their handler is in place. The parent's is delivered
         # between two starts; the workers started after it see stop_all and stop at once.
         for process in self._processes:
-            with sigs.blocked():
+            with runtime.blocked():
                 process.start()
         if self._stopping:
             self.stop()

@@ -14,12 +14,12 @@ from functools import cached_property
 
 from faker import Faker
 
+from simulator.seeds import derive_seed
 from simulator.values import (
     Entity,
     FakerPool,
     IdMinter,
     base62,
-    derive_seed,
     format_money,
     iso_ms,
     market,

@@ -25,7 +25,8 @@ from simulator.deliver import Engine
 from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
 from simulator.payloads import PayloadFactory
 from simulator.receiver import Behaviour, Receiver
-from simulator.record import REDACTED
+from simulator.redaction import REDACTED, public_url
+from simulator.runtime import run_async
 from simulator.schedule import Stage
 from simulator.sendconfig import (
     VOUCHERIFY_OFFSETS_S,
@@ -35,12 +36,11 @@ from simulator.sendconfig import (
     parse_header,
     parse_retry_after,
     parse_statuses,
-    public_url,
 )
 from simulator.sending import send
 from simulator.signing import SCHEMES, generate_secret, make_signer
 from simulator.thresholds import parse_threshold
-from simulator.workers import WorkerPool, run_async
+from simulator.workers import WorkerPool
 
 NOW = "2024-03-12T14:41:49.128Z"
 FACTORY = {"seed": 7, "now": NOW}

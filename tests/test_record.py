@@ -10,16 +10,15 @@ import pytest
 
 from simulator.errors import RecordError, UsageError
 from simulator.record import (
-    REDACTED,
     NdjsonWriter,
     check_distinct,
     check_writable,
     concat_parts,
     encode_body,
     part_path,
-    redact,
     replacing,
 )
+from simulator.redaction import REDACTED, redact
 from simulator.replay import read_replay
 
 BODY = b'{"id":"whs_1","type":"customer.order.created","data":{"n":1}}'

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
 import threading
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import click
@@ -16,13 +13,11 @@ from simulator.cli import ExitStatus, cli
 from simulator.cli.params import CoreParam
 from simulator.errors import RecordError, UsageError
 from simulator.receiver import Behaviour, ReceivedRequest, Receiver, ReceiverStats
+from simulator.receiver_checks import parse_delay, parse_size
+from simulator.runtime import run_async, stop_on_signals
 from simulator.schedule import parse_duration
 from simulator.signing import SCHEMES
-from simulator.workers import stop_on_signals
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)(b|k|kb|kib|m|mb|mib|g|gb|gib)?")
-_SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_ZERO = ("0", "0s", "0ms")
 # Prepared before listening, so the first requests do not wait for schemas to compile.
 _PREPARED_EVENTS = (
     "customer.order.created",
@@ -30,27 +25,6 @@ _PREPARED_EVENTS = (
     "customer.order.paid",
     "customer.order.canceled",
 )
-
-
-def parse_size(text: str) -> int:
-    """Bytes in "1MB", "512KB", "64k" or a bare "65536"; units are binary (1MB = 1,048,576)."""
-    match = _SIZE.fullmatch(text.strip().lower().replace(" ", ""))
-    size = 0
-    if match is not None:
-        size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b")[0]])
-    if size < 1:
-        raise UsageError(f"invalid size '{text}': use e.g. 1MB, 512KB, 65536")
-    return size
-
-
-def parse_delay(text: str) -> tuple[float, float]:
-    """(low, high) seconds from "50ms" or a range "10ms..200ms" (the low end may be 0)."""
-    low_text, dots, high_text = text.partition("..")
-    low = 0.0 if low_text.strip() in _ZERO else parse_duration(low_text)
-    high = parse_duration(high_text) if dots else low
-    if low > high:
-        raise UsageError(f"invalid delay '{text}': the low end is above the high end")
-    return low, high
 
 
 DURATION = CoreParam("duration", parse_duration)
@@ -226,7 +200,7 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> int:
                     break
                 receiver.prepare((event,))
         if not interrupted.is_set():
-            _run(receiver.serve(ready))
+            run_async(receiver.serve(ready))
         click.echo(summary(receiver.stats))
     # Requested output was lost: the run did not do all it was asked to.
     return ExitStatus.FAILED if receiver.record_error is not None else ExitStatus.OK
@@ -243,17 +217,6 @@ def _check_retry_after(retry_after: float | None, fail_rate: float, fail_status:
             f"--retry-after needs --fail-status 429 or 503, not {fail_status}: "
             "Retry-After is sent only with those"
         )
-
-
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    runner: Callable[[Coroutine[Any, Any, None]], None]
-    try:
-        import uvloop
-    except ImportError:
-        runner = asyncio.run
-    else:
-        runner = uvloop.run
-    runner(main)
 
 
 def request_line(request: ReceivedRequest) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.deliver import Progress
-from simulator.sendconfig import SendConfig, public_url
+from simulator.redaction import public_url
+from simulator.sendconfig import SendConfig
 from simulator.sending import SendResult
 
 _LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
