@@ -27,7 +27,7 @@ from faker import Faker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.payloads import PayloadFactory  # noqa: E402
+from simulator.generation.payloads import PayloadFactory  # noqa: E402
 
 NOW = "2024-03-12T14:41:49.128Z"
 

@@ -39,10 +39,10 @@ def _build(side: str, count: int) -> None:
             naive.build()
         return
 
-    from simulator.payloads import PayloadFactory
-    from simulator.render import entity
-    from simulator.values import parse_instant
-    from simulator.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, PRODUCT_SLOTS
+    from simulator.generation.payloads import PayloadFactory
+    from simulator.generation.render import entity
+    from simulator.generation.values import parse_instant
+    from simulator.generation.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, PRODUCT_SLOTS
 
     factory = PayloadFactory("customer.order.created", seed=1, now=NOW)
     factory.build(0)  # compiles the templates

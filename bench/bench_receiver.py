@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 from aiohttp import web
 
-from simulator.payloads import PayloadFactory
-from simulator.receiver import Behaviour, Receiver
+from simulator.generation.payloads import PayloadFactory
+from simulator.receiving.receiver import Behaviour, Receiver
 from simulator.signing import make_signer
 
 SECRET = "bench-secret"

@@ -38,9 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.payloads import PayloadFactory  # noqa: E402
-from simulator.sendconfig import SendConfig  # noqa: E402
-from simulator.sending import send  # noqa: E402
+from simulator.generation.payloads import PayloadFactory  # noqa: E402
+from simulator.sending.api import send  # noqa: E402
+from simulator.sending.config import SendConfig  # noqa: E402
 
 SECRET = "bench-secret"
 CONCURRENCY = 64
@@ -147,7 +147,7 @@ def _static_client(
 ) -> None:
     import aiohttp
 
-    from simulator.client import Session
+    from simulator.sending.client import Session
 
     headers = {"Content-Type": "application/json"}
 

@@ -14,15 +14,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "generate": "simulator.payloads",
-    "render_context": "simulator.payloads",
-    "PayloadFactory": "simulator.payloads",
-    "Payload": "simulator.payloads",
+    "generate": "simulator.generation.payloads",
+    "render_context": "simulator.generation.payloads",
+    "PayloadFactory": "simulator.generation.payloads",
+    "Payload": "simulator.generation.payloads",
     "validate": "simulator.schema",
     "make_signer": "simulator.signing",
-    "send": "simulator.sending",
-    "Receiver": "simulator.receiver",
-    "Behaviour": "simulator.receiver_checks",
+    "send": "simulator.sending.api",
+    "Receiver": "simulator.receiving.receiver",
+    "Behaviour": "simulator.receiving.checks",
     "SimulatorError": "simulator.errors",
     "UsageError": "simulator.errors",
 }

@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from simulator.payloads import PayloadFactory
-from simulator.receiver import Receiver
+from simulator.generation.payloads import PayloadFactory
+from simulator.receiving.receiver import Receiver
 from simulator.signing import make_signer
 
 SEED = 1234

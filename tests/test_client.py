@@ -16,9 +16,9 @@ from contextlib import contextmanager
 import pytest
 from aiohttp import web
 
-from simulator import client
-from simulator.client import Session, error_detail, error_kind
-from simulator.http1 import ResponseError
+from simulator.sending import client
+from simulator.sending.client import Session, error_detail, error_kind
+from simulator.sending.http1 import ResponseError
 
 BODY = b'{"event":"customer.order.created"}'
 HEADERS = {"Content-Type": "application/json", "X-Signature": "abc"}

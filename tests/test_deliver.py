@@ -19,16 +19,16 @@ import stripe
 from aiohttp import web
 from conftest import make_self_signed
 
-from simulator import sending
-from simulator.client import check_target
-from simulator.deliver import Engine
 from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
-from simulator.payloads import PayloadFactory
-from simulator.receiver import Behaviour, Receiver
+from simulator.generation.payloads import PayloadFactory
+from simulator.receiving.receiver import Behaviour, Receiver
 from simulator.redaction import REDACTED, public_url
+from simulator.reports.thresholds import parse_threshold
 from simulator.runtime import run_async
-from simulator.schedule import Stage
-from simulator.sendconfig import (
+from simulator.sending import api as sending
+from simulator.sending.api import send
+from simulator.sending.client import check_target
+from simulator.sending.config import (
     VOUCHERIFY_OFFSETS_S,
     RetryPolicy,
     SendConfig,
@@ -37,10 +37,10 @@ from simulator.sendconfig import (
     parse_retry_after,
     parse_statuses,
 )
-from simulator.sending import send
+from simulator.sending.engine import Engine
+from simulator.sending.schedule import Stage
+from simulator.sending.workers import WorkerPool
 from simulator.signing import SCHEMES, generate_secret, make_signer
-from simulator.thresholds import parse_threshold
-from simulator.workers import WorkerPool
 
 NOW = "2024-03-12T14:41:49.128Z"
 FACTORY = {"seed": 7, "now": NOW}

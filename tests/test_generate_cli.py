@@ -17,7 +17,7 @@ from conftest import ROOT, VOUCHERIFY
 
 from simulator.cli import cli
 from simulator.cli.generate import _write
-from simulator.payloads import Payload, PayloadFactory
+from simulator.generation.payloads import Payload, PayloadFactory
 
 NOW = "2024-03-12T14:41:49.128Z"
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 from conftest import ORDER_EVENTS
 
-from simulator.payloads import generate
+from simulator.generation.payloads import generate
 from simulator.schema import validate
 
 LOCALES = ("en_US", "de_DE", "ja_JP")

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from simulator.http1 import ResponseError, ResponseReader, request_head, target
+from simulator.sending.http1 import ResponseError, ResponseReader, request_head, target
 
 
 def _read(*pieces: bytes) -> ResponseReader:

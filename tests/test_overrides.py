@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from simulator.errors import OverrideError
-from simulator.overrides import override, parse_override
-from simulator.payloads import PayloadFactory
+from simulator.generation.overrides import override, parse_override
+from simulator.generation.payloads import PayloadFactory
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ def test_the_fixtures_in_a_test_file(pytester):
         import pytest
         import requests
 
-        from simulator.receiver import Behaviour
+        from simulator.receiving.receiver import Behaviour
 
         def test_a_factory_webhook_is_valid_at_the_receiver(webhook_factory, webhook_receiver):
             hook = webhook_factory("customer.order.paid", scenario="promotion")

@@ -25,9 +25,9 @@ from simulator.cli import receive as receive_cli
 from simulator.cli import run
 from simulator.cli.receive import request_line
 from simulator.errors import DeliveryError, RecordError, SigningError, UsageError
-from simulator.payloads import PayloadFactory
-from simulator.receiver import VERDICT_HEADER, Behaviour, ReceivedRequest, Receiver
-from simulator.receiver_checks import Inspector
+from simulator.generation.payloads import PayloadFactory
+from simulator.receiving.checks import Inspector
+from simulator.receiving.receiver import VERDICT_HEADER, Behaviour, ReceivedRequest, Receiver
 from simulator.signing import SCHEMES, generate_secret, make_signer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from simulator.errors import RecordError, UsageError
-from simulator.record import (
+from simulator.redaction import REDACTED, redact
+from simulator.reports.records import (
     NdjsonWriter,
     check_distinct,
     check_writable,
@@ -18,8 +19,7 @@ from simulator.record import (
     part_path,
     replacing,
 )
-from simulator.redaction import REDACTED, redact
-from simulator.replay import read_replay
+from simulator.reports.replay import read_replay
 
 BODY = b'{"id":"whs_1","type":"customer.order.created","data":{"n":1}}'
 

@@ -12,7 +12,7 @@ from collections import Counter, deque
 import pytest
 
 from simulator.errors import UsageError
-from simulator.schedule import (
+from simulator.sending.schedule import (
     Schedule,
     Stage,
     build_schedule,

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 
 from simulator.cli import cli, run
 from simulator.cli.summary import _rate, _reasons, progress_line
-from simulator.deliver import Progress
-from simulator.payloads import PayloadFactory
-from simulator.receiver import Behaviour, Receiver
+from simulator.generation.payloads import PayloadFactory
+from simulator.receiving.receiver import Behaviour, Receiver
+from simulator.sending.engine import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "cli-secret-9f8e7d"

@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from simulator.errors import UsageError
-from simulator.histogram import MAX_VALUE_US, Histogram
-from simulator.junit import junit_xml
-from simulator.stats import MAX_ERROR_DETAILS, OTHER_DETAILS, SCHEMA, RunStats, summarize
-from simulator.thresholds import Threshold, ThresholdResult, parse_threshold
+from simulator.reports.histogram import MAX_VALUE_US, Histogram
+from simulator.reports.junit import junit_xml
+from simulator.reports.stats import MAX_ERROR_DETAILS, OTHER_DETAILS, SCHEMA, RunStats, summarize
+from simulator.reports.thresholds import Threshold, ThresholdResult, parse_threshold
 
 THRESHOLD_HINT = "use e.g. p99<250ms, success>=99.9%, rate>=950/s"
 

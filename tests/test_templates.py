@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES
 
 from simulator.errors import TemplateError
-from simulator.payloads import PayloadFactory, generate
+from simulator.generation.payloads import PayloadFactory, generate
 
 NOW = "2024-03-12T14:41:49.128Z"
 USER = FIXTURES / "templates"

@@ -9,11 +9,11 @@ from typing import Any, BinaryIO
 import click
 import orjson
 
-from simulator.catalog import discover
 from simulator.cli import cli, stdout_guard
 from simulator.cli.params import factory_options, generation_options
 from simulator.errors import OverrideError, RecordError, TemplateError
-from simulator.payloads import Payload, PayloadFactory
+from simulator.generation.catalog import discover
+from simulator.generation.payloads import Payload, PayloadFactory
 
 DEFAULT_EVENT = "customer.order.created"
 

@@ -7,18 +7,18 @@ from typing import Any
 
 import click
 
-from simulator.builders import SCENARIO_CHOICES
 from simulator.errors import SimulatorError
-from simulator.overrides import parse_override
-from simulator.schedule import parse_duration, parse_ramp, parse_rate, parse_stages
-from simulator.sendconfig import (
+from simulator.generation.builders import SCENARIO_CHOICES
+from simulator.generation.overrides import parse_override
+from simulator.generation.values import LOCALES, parse_instant
+from simulator.reports.thresholds import parse_threshold
+from simulator.sending.config import (
     check_url,
     parse_header,
     parse_statuses,
     parse_workers,
 )
-from simulator.thresholds import parse_threshold
-from simulator.values import LOCALES, parse_instant
+from simulator.sending.schedule import parse_duration, parse_ramp, parse_rate, parse_stages
 
 
 class CoreParam(click.ParamType):

@@ -12,10 +12,10 @@ import click
 from simulator.cli import ExitStatus, cli
 from simulator.cli.params import CoreParam
 from simulator.errors import RecordError, UsageError
-from simulator.receiver import Behaviour, ReceivedRequest, Receiver, ReceiverStats
-from simulator.receiver_checks import parse_delay, parse_size
+from simulator.receiving.checks import parse_delay, parse_size
+from simulator.receiving.receiver import Behaviour, ReceivedRequest, Receiver, ReceiverStats
 from simulator.runtime import run_async, stop_on_signals
-from simulator.schedule import parse_duration
+from simulator.sending.schedule import parse_duration
 from simulator.signing import SCHEMES
 
 # Prepared before listening, so the first requests do not wait for schemas to compile.

@@ -26,12 +26,12 @@ from simulator.cli.params import (
     generation_options,
 )
 from simulator.cli.summary import progress_line, summary_lines
-from simulator.deliver import Progress
 from simulator.errors import RecordError
-from simulator.record import check_distinct, check_writable
-from simulator.schedule import ARRIVALS
-from simulator.sendconfig import DEFAULT_DEAD_LETTER, RETRY_SCHEDULES, RetryPolicy, SendConfig
-from simulator.sending import SendResult, send
+from simulator.reports.records import check_distinct, check_writable
+from simulator.sending.api import SendResult, send
+from simulator.sending.config import DEFAULT_DEAD_LETTER, RETRY_SCHEDULES, RetryPolicy, SendConfig
+from simulator.sending.engine import Progress
+from simulator.sending.schedule import ARRIVALS
 from simulator.signing import SCHEMES
 
 DEFAULT_EVENT = "customer.order.created"

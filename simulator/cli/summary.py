@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.deliver import Progress
 from simulator.redaction import public_url
-from simulator.sendconfig import SendConfig
-from simulator.sending import SendResult
+from simulator.sending.api import SendResult
+from simulator.sending.config import SendConfig
+from simulator.sending.engine import Progress
 
 _LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from simulator import runtime
 from simulator.errors import DeliveryError, RecordError, UsageError
-from simulator.receiver_checks import (
+from simulator.receiving.checks import (
     DEFAULT_BEHAVIOUR,
     VERDICT_HEADER,
     Behaviour,

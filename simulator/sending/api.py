@@ -10,20 +10,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from simulator.catalog import discover, lookup
-from simulator.client import check_target, tls_for
-from simulator.deliver import Progress, RunResult
 from simulator.errors import DeliveryError, UsageError
-from simulator.junit import junit_xml
-from simulator.record import check_distinct, check_writable, replacing
+from simulator.generation.catalog import discover, lookup
 from simulator.redaction import public_url
-from simulator.replay import read_replay
+from simulator.reports.junit import junit_xml
+from simulator.reports.records import check_distinct, check_writable, replacing
+from simulator.reports.replay import read_replay
+from simulator.reports.stats import RunStats, summarize
+from simulator.reports.thresholds import Threshold, ThresholdResult, parse_threshold
 from simulator.runtime import stop_on_signals
-from simulator.sendconfig import SendConfig
+from simulator.sending.client import check_target, tls_for
+from simulator.sending.config import SendConfig
+from simulator.sending.engine import Progress, RunResult
+from simulator.sending.workers import WorkerPool, run_here
 from simulator.signing import generate_secret, make_signer
-from simulator.stats import RunStats, summarize
-from simulator.thresholds import Threshold, ThresholdResult, parse_threshold
-from simulator.workers import WorkerPool, run_here
 
 DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
 OPTIONS = frozenset(f.name for f in fields(SendConfig))
@@ -316,6 +316,6 @@ def _prepare(receiver: Any, config: SendConfig, total: int | None) -> None:
 
 
 def _receiver(scheme: str, secret: str | None) -> Any:
-    from simulator.receiver import Receiver
+    from simulator.receiving.receiver import Receiver
 
     return Receiver(host="127.0.0.1", port=0, scheme=scheme, secret=secret, keep_requests=False)

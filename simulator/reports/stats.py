@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.histogram import Histogram
+from simulator.reports.histogram import Histogram
 
 SCHEMA = "webhook-simulator/report/v1"
 

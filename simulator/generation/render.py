@@ -19,14 +19,14 @@ from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
 from simulator.errors import TemplateError
-from simulator.values import Entity
+from simulator.generation.values import Entity
 
 
 def _builtin_templates() -> Path:
     # Installed, `templates/` ships inside the package; in a checkout it sits beside it.
-    here = Path(__file__).resolve().parent
-    packaged = here / "templates"
-    return packaged if packaged.is_dir() else here.parent / "templates"
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "templates"
+    return packaged if packaged.is_dir() else package.parent / "templates"
 
 
 BUILTIN_TEMPLATES = _builtin_templates()

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from simulator.errors import UsageError
 from simulator.redaction import redact
-from simulator.schedule import (
+from simulator.seeds import derive_seed
+from simulator.sending.schedule import (
     ARRIVALS,
     Schedule,
     Stage,
@@ -24,7 +25,6 @@ from simulator.schedule import (
     parse_rate,
     parse_stages,
 )
-from simulator.seeds import derive_seed
 
 RETRY_SCHEDULES = ("exponential", "voucherify", "none")
 # Voucherify retries a failed sendout at these offsets after the first try.

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from simulator import errors, runtime
-from simulator.deliver import Engine, Progress, RunResult
 from simulator.errors import DeliveryError, RecordError, SimulatorError
-from simulator.record import concat_parts, part_path
-from simulator.sendconfig import SendConfig
+from simulator.reports.records import concat_parts, part_path
+from simulator.sending.config import SendConfig
+from simulator.sending.engine import Engine, Progress, RunResult
 
 # Time between "every worker is ready" and the common start: enough for each to wake up.
 START_DELAY_S = 0.2

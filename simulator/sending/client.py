@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from simulator import __version__
 from simulator.errors import DeliveryError, UsageError
-from simulator.http1 import ResponseError, ResponseReader, request_head, target
 from simulator.redaction import public_url
+from simulator.sending.http1 import ResponseError, ResponseReader, request_head, target
 
 USER_AGENT = f"webhook-simulator/{__version__}"
 CONNECT_TIMEOUT_S = 3.0

@@ -14,8 +14,7 @@ from functools import cached_property
 
 from faker import Faker
 
-from simulator.seeds import derive_seed
-from simulator.values import (
+from simulator.generation.values import (
     Entity,
     FakerPool,
     IdMinter,
@@ -24,6 +23,7 @@ from simulator.values import (
     iso_ms,
     market,
 )
+from simulator.seeds import derive_seed
 
 CUSTOMER_SLOTS = 5000
 PRODUCT_SLOTS = 240

@@ -6,8 +6,14 @@ import random
 from dataclasses import dataclass
 
 from simulator.errors import UsageError
-from simulator.values import below, between, iso_ms, weighted
-from simulator.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, PRODUCT_SLOTS, SHIPPING, World
+from simulator.generation.values import below, between, iso_ms, weighted
+from simulator.generation.world import (
+    CAMPAIGN_SLOTS,
+    CUSTOMER_SLOTS,
+    PRODUCT_SLOTS,
+    SHIPPING,
+    World,
+)
 
 SCENARIOS = ("plain", "promotion", "send-code")
 SCENARIO_CHOICES = (*SCENARIOS, "mixed")

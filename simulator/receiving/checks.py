@@ -17,7 +17,7 @@ import orjson
 
 from simulator import schema
 from simulator.errors import UsageError
-from simulator.schedule import parse_duration
+from simulator.sending.schedule import parse_duration
 from simulator.signing import Verdict, idempotency_key, make_signer, signature_header_names
 
 VERDICT_HEADER = "X-Webhook-Sim-Verdict"

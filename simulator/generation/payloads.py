@@ -12,14 +12,14 @@ from typing import Any
 
 import orjson
 
-from simulator import render
-from simulator.builders import EventSpec, check_scenario, webhook
-from simulator.catalog import ENVELOPES, Event, discover, lookup
 from simulator.errors import TemplateError, UsageError
-from simulator.overrides import Override, override, parse_override
+from simulator.generation import render
+from simulator.generation.builders import EventSpec, check_scenario, webhook
+from simulator.generation.catalog import ENVELOPES, Event, discover, lookup
+from simulator.generation.overrides import Override, override, parse_override
+from simulator.generation.values import parse_instant
+from simulator.generation.world import World
 from simulator.seeds import derive_seed, mix64
-from simulator.values import parse_instant
-from simulator.world import World
 
 Clock = Callable[[], int]  # epoch milliseconds
 # Random.seed's Python wrapper only sorts out str/bytes seeds; an int goes straight to

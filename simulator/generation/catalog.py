@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.builders import SCENARIO_CHOICES, EventSpec, order_event, user_event
 from simulator.errors import UnknownEventError
-from simulator.render import BUILTIN_TEMPLATES, SUFFIX
-from simulator.world import World
+from simulator.generation.builders import SCENARIO_CHOICES, EventSpec, order_event, user_event
+from simulator.generation.render import BUILTIN_TEMPLATES, SUFFIX
+from simulator.generation.world import World
 
 Builder = Callable[[World, str, int, random.Random, int, EventSpec], dict]
 ENVELOPES = ("v2024", "v2018", "none")

@@ -11,16 +11,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.client import USER_AGENT, Session, tls_for
 from simulator.errors import OverrideError, RecordError, TemplateError, UsageError
-from simulator.payloads import PayloadFactory
-from simulator.record import Records, part_path
+from simulator.generation.payloads import PayloadFactory
 from simulator.redaction import public_url
-from simulator.replay import ReplaySource
+from simulator.reports.records import Records, part_path
+from simulator.reports.replay import ReplaySource
+from simulator.reports.stats import RunStats
 from simulator.seeds import derive_seed
-from simulator.sendconfig import SendConfig, parse_retry_after
+from simulator.sending.client import USER_AGENT, Session, tls_for
+from simulator.sending.config import SendConfig, parse_retry_after
 from simulator.signing import make_signer
-from simulator.stats import RunStats
 
 WARM_UP_BUILDS = 64
 PREBUILD = 16  # payloads the closed model (--rate max) builds at a time

@@ -1,0 +1,1 @@
+"""Payloads: the event catalog, the run's world, context builders and templates."""

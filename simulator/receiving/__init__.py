@@ -1,0 +1,1 @@
+"""Receiving: the mock receiver and what it checks in each request."""

@@ -1,0 +1,1 @@
+"""What a run leaves behind: records, replay input, stats, thresholds and reports."""
