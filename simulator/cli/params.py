@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from simulator.errors import SimulatorError
-from simulator.generation.builders import SCENARIO_CHOICES
+from simulator.generation.builders.spec import SCENARIO_CHOICES
 from simulator.generation.overrides import parse_override
 from simulator.generation.values import LOCALES, parse_instant
 from simulator.reports.thresholds import parse_threshold

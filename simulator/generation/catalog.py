@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import UnknownEventError
-from simulator.generation.builders import SCENARIO_CHOICES, EventSpec, order_event, user_event
+from simulator.generation.builders.orders import order_event
+from simulator.generation.builders.spec import SCENARIO_CHOICES, EventSpec
+from simulator.generation.builders.user import user_event
 from simulator.generation.render import BUILTIN_TEMPLATES, SUFFIX
 from simulator.generation.world import World
 

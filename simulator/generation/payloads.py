@@ -14,7 +14,8 @@ import orjson
 
 from simulator.errors import TemplateError, UsageError
 from simulator.generation import render
-from simulator.generation.builders import EventSpec, check_scenario, webhook
+from simulator.generation.builders.envelope import webhook
+from simulator.generation.builders.spec import EventSpec, check_scenario
 from simulator.generation.catalog import ENVELOPES, Event, discover, lookup
 from simulator.generation.overrides import Override, override, parse_override
 from simulator.generation.values import parse_instant

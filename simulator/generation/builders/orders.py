@@ -1,11 +1,10 @@
-"""Context builders: the consistent values one event's template renders (Faker-driven)."""
+"""customer.order.*: orders, their lines, discounts, redemptions and publications (FACTS.md)."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
-from simulator.errors import UsageError
+from simulator.generation.builders.spec import SCENARIOS, EventSpec
 from simulator.generation.values import below, between, iso_ms, weighted
 from simulator.generation.world import (
     CAMPAIGN_SLOTS,
@@ -15,8 +14,6 @@ from simulator.generation.world import (
     World,
 )
 
-SCENARIOS = ("plain", "promotion", "send-code")
-SCENARIO_CHOICES = (*SCENARIOS, "mixed")
 # How often "mixed" draws each distribution purpose (cumulative weights).
 _MIXED_WEIGHTS = (0.4, 0.7, 1.0)
 
@@ -34,24 +31,6 @@ _QUANTITIES = (1, 2, 3, 4)
 _QUANTITY_WEIGHTS = (0.6, 0.85, 0.95, 1.0)
 _MINUTE = 60_000
 _DAY = 86_400_000
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    """What the caller asked for, beyond the event name."""
-
-    scenario: str = "mixed"
-    target_url: str | None = None
-    redemption_rate: float = 0.35
-    referrer_rate: float = 0.15
-
-
-def check_scenario(scenario: str) -> str:
-    if scenario not in SCENARIO_CHOICES:
-        raise UsageError(
-            f"unknown scenario '{scenario}': choose one of {', '.join(SCENARIO_CHOICES)}"
-        )
-    return scenario
 
 
 def order_event(
@@ -209,54 +188,3 @@ def _discount_of(discount: dict, base: int) -> int:
     if discount["type"] == "PERCENT":
         return base * discount["percent_off"] // 100
     return min(base, discount["amount_off"])
-
-
-def webhook(
-    world: World, event: str, index: int, rng: random.Random, now_ms: int,
-    context: dict, spec: EventSpec,
-) -> dict:  # fmt: skip
-    """The envelope's own values: sendout and event ids, source distribution, times."""
-    entity = context.get("customer") or {}
-    scenario = "promotion" if context.get("promotion_tier") else (
-        "send-code" if context.get("voucher") else "plain")  # fmt: skip
-    return {
-        "id": world.ids.hex("whs_", index, rng),
-        "project_id": world.project_id,
-        "created_at": iso_ms(now_ms),
-        # The name the user typed for the distribution's webhook; the event name is a
-        # sensible stand-in, and --set type=... changes it.
-        "type": event,
-        # Voucherify always sends the URL it posts to; without one, a placeholder.
-        "source": world.distribution(scenario, spec.target_url or "https://example.com/webhooks"),
-        "event_id": world.ids.hex("evcus_", index, rng),
-        "event_type": event,
-        "event_created_at": iso_ms(now_ms - between(rng, 1, 40)),
-        "entity_id": entity.get("id"),
-        "group_id": world.ids.hex("v-", index, rng),
-        "event_source": world.event_source,
-    }
-
-
-def user_event(
-    world: World, event: str, index: int, rng: random.Random, now_ms: int, spec: EventSpec
-) -> dict:
-    """Context for a user-defined event: a customer, the time, and id/money helpers."""
-
-    def alnum_id(prefix: str, length: int = 24, n: int = 0) -> str:
-        return world.ids.alnum(prefix, index << 8 | n, rng, length)
-
-    def hex_id(prefix: str, length: int = 18, n: int = 0) -> str:
-        return world.ids.hex(prefix, index << 8 | n, rng, length)
-
-    return {
-        "customer": world.customer(rng.randrange(CUSTOMER_SLOTS)),
-        "index": index,
-        "now": iso_ms(now_ms),
-        "now_ms": now_ms,
-        "ts": iso_ms,
-        "rng": rng,
-        "alnum_id": alnum_id,
-        "hex_id": hex_id,
-        "currency": world.market.currency,
-        "product": world.product(rng.randrange(64)),
-    }
