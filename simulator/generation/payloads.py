@@ -138,7 +138,7 @@ class PayloadFactory:
         # Reseeding Faker costs ~6 µs, so built-in templates pay for it only if they use
         # `fake`. A user template always gets it: a macro it imports may use it unseen.
         uses_fake = user or render.uses(env, name, "fake")
-        return event, template, self.world.pool.faker if uses_fake else None
+        return event, template, self.world.fakes.faker if uses_fake else None
 
     def build(self, index: int) -> Payload:
         if index < 0:

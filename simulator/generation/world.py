@@ -16,8 +16,8 @@ from faker import Faker
 
 from simulator.generation.values import (
     Entity,
-    FakerPool,
     IdMinter,
+    SeededFaker,
     base62,
     format_money,
     iso_ms,
@@ -28,6 +28,8 @@ from simulator.seeds import derive_seed
 CUSTOMER_SLOTS = 5000
 PRODUCT_SLOTS = 240
 CAMPAIGN_SLOTS = 12
+# Coprime with CUSTOMER_SLOTS, so slot -> slot * step mod CUSTOMER_SLOTS is a bijection.
+_NUMBER_STEP = 2713
 
 _ADJECTIVES = (
     "Star", "Classic", "Eco", "Urban", "Nordic", "Summit", "Coastal", "Everyday", "Pro",
@@ -70,8 +72,13 @@ def _consonants(word: str, n: int) -> str:
     return re.sub("[aeiou]", "", word)[:n] or word[:n]
 
 
-def _identity(fake: Faker) -> tuple[str, str, str]:
-    """A name with an email and a shop-side source_id that plausibly belong to it."""
+def _identity(fake: Faker, number: int, variant: int) -> tuple[str, str, str]:
+    """A name with an email and a shop-side source_id that plausibly belong to it.
+
+    `number` is the customer's own (World.customer): it ends the email's local part
+    and the source_id, and names are letters only, so two customers never share either,
+    even when Faker gives them the same name (ja_JP has 51 x 50 of them).
+    """
     if fake.locales[0] == "ja_JP":
         # Kanji have no letters to fold: the romanized reading of the same name has.
         (first, _, first_latin), (last, _, last_latin) = (
@@ -84,16 +91,14 @@ def _identity(fake: Faker) -> tuple[str, str, str]:
         first_latin, last_latin = first, last
         name = f"{first} {last}"
     a, b = _ascii(first_latin), _ascii(last_latin)
+    domain = fake.free_email_domain()
     if a and b:
-        email = f"{a}.{b}@{fake.free_email_domain()}"
+        local = (f"{a}.{b}", f"{a}_{b}", f"{a[0]}{b}", f"{a}{b[0]}")[variant % 4]
         # Like the docs' "jck-wbhk": the consonants of each name, a few of them.
-        source_id = (
-            f"{re.sub('[aeiou]', '', a)[:3] or a[:3]}-{re.sub('[aeiou]', '', b)[:4] or b[:4]}"
-        )
+        source_id = f"{_consonants(a, 3)}-{_consonants(b, 4)}-{number}"
     else:
-        email = fake.email()
-        source_id = fake.user_name()
-    return name, email, source_id
+        local, source_id = "customer", f"cust-{number}"
+    return name, f"{local}{number}@{domain}", source_id
 
 
 class World:
@@ -103,7 +108,8 @@ class World:
         self.seed = seed
         self.locale = locale
         self.market = market(locale)
-        self.pool = FakerPool(locale, seed)
+        self.fakes = SeededFaker(locale, seed)
+        self._number_offset = self._rng("customer-number").randrange(CUSTOMER_SLOTS)
         self.ids = IdMinter(seed)
         self._customers: dict[int, dict] = {}
         self._products: dict[int, dict] = {}
@@ -144,7 +150,12 @@ class World:
         if found is not None:
             return found
         rng = self._rng("customer", slot)
-        name, email, source_id = self.pool.pick("identity", _identity, rng)
+        # A bijection of the slots onto 4-digit numbers: the customer's own number.
+        number = 1000 + (slot * _NUMBER_STEP + self._number_offset) % CUSTOMER_SLOTS
+        variant = rng.randrange(2048)  # the draw the identity took before: ids stay put
+        name, email, source_id = self.fakes.at(
+            "identity", slot, lambda fake: _identity(fake, number, variant)
+        )
         roll = rng.random()
         if roll < 0.35:
             metadata = {"region": self.market.customer_region, "sign-up": "true"}
