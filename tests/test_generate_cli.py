@@ -22,18 +22,42 @@ from simulator.generation.payloads import Payload, PayloadFactory
 NOW = "2024-03-12T14:41:49.128Z"
 
 
-def test_events_lists_the_catalog(invoke) -> None:
+def test_events_lists_the_catalog_grouped(invoke) -> None:
     result = invoke("events")
     assert result.code == 0
     lines = result.out.splitlines()
-    assert [line.split()[0] for line in lines] == [
-        "customer.order.canceled",
-        "customer.order.created",
-        "customer.order.paid",
-        "customer.order.updated",
-    ]
-    assert "sign=voucherify" in lines[1]
-    assert "scenarios=plain,promotion,send-code,mixed" in lines[1]
+    headers = [line for line in lines if not line.startswith(" ")]
+    names = [line.split()[0] for line in lines if line.startswith(" ")]
+    assert "customer.* (4)" in headers
+    assert "customer.order.created" in names
+    created = next(line for line in lines if "customer.order.created" in line)
+    assert "distribution" in created and "Order created" in created
+    assert "--scenario plain|promotion|send-code|mixed" in created
+
+
+def test_events_as_json_for_tools(invoke) -> None:
+    result = invoke("events", "--format", "json")
+    assert result.code == 0
+    events = {e["name"]: e for e in json.loads(result.out)}
+    created = events["customer.order.created"]
+    assert created["delivery"] == "distribution"
+    assert created["signing"] == "voucherify"
+    assert created["default_envelope"] == "v2024"
+    assert created["scenarios"] == ["plain", "promotion", "send-code", "mixed"]
+
+
+def test_a_glob_picks_every_event_it_matches(invoke) -> None:
+    result = invoke("generate", "customer.order.*", "-n", "200", "--seed", "3")
+    assert result.code == 0, result.err
+    types = {json.loads(line)["event"]["type"] for line in result.out.splitlines()}
+    assert types == {"customer.order.created", "customer.order.updated",
+                     "customer.order.paid", "customer.order.canceled"}  # fmt: skip
+
+
+def test_a_glob_that_matches_nothing_is_a_usage_error(invoke) -> None:
+    result = invoke("generate", "vouchr.*")
+    assert result.code == 2
+    assert "no event matches 'vouchr.*'" in result.err
 
 
 def test_generate_defaults_to_one_order_created_envelope(invoke) -> None:

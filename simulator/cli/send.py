@@ -27,6 +27,7 @@ from simulator.cli.params import (
 )
 from simulator.cli.summary import progress_line, summary_lines
 from simulator.errors import RecordError
+from simulator.generation.catalog import expand
 from simulator.reports.records import check_distinct, check_writable
 from simulator.sending.api import SendResult, send
 from simulator.sending.config import DEFAULT_DEAD_LETTER, RETRY_SCHEDULES, RetryPolicy, SendConfig
@@ -201,6 +202,8 @@ def delivery_options(func: Callable) -> Callable:
 def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     """Send freshly generated, signed webhooks at a controlled rate.
 
+    EVENT is a name or a glob ('customer.loyalty.*'); several mix at random.
+
     Sends start on schedule whatever earlier responses do (open model); latency is
     measured from the planned time. Undelivered events go to the dead-letter file.
     Exit: 0 all delivered, 1 some not (or --log/--dead-letter could not be written: that
@@ -215,7 +218,9 @@ def send_command(event_names: tuple[str, ...], **params: Any) -> int:
             --secret "$SECRET" --duration 1m --rate 50/s --threshold 'p99<250ms'
     """
     factory = factory_options(params)
-    config = _config(params, events=event_names or (DEFAULT_EVENT,), factory=factory)
+    # Globs become names here: the run, its report and its receiver see event names.
+    names = expand(event_names or (DEFAULT_EVENT,), factory["templates"])
+    config = _config(params, events=names, factory=factory)
     return _deliver(config, params)
 
 

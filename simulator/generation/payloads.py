@@ -16,7 +16,7 @@ from simulator.errors import TemplateError, UsageError
 from simulator.generation import render
 from simulator.generation.builders.envelope import webhook
 from simulator.generation.builders.spec import EventSpec, check_scenario
-from simulator.generation.catalog import ENVELOPES, Event, discover, lookup
+from simulator.generation.catalog import ENVELOPES, Event, discover, lookup, select
 from simulator.generation.overrides import Override, override, parse_override
 from simulator.generation.values import parse_instant
 from simulator.generation.world import World
@@ -125,7 +125,7 @@ class PayloadFactory:
         # on every payload so a broken one is reported, not sent.
         self._check_json = bool(templates)
         catalog = discover(templates)
-        self.events: list[Event] = [lookup(catalog, name) for name in names]
+        self.events: list[Event] = select(catalog, names)
         env = render.make_environment(templates)
         # Built-in templates use no Jinja globals; user templates may (range, namespace…).
         self._globals = dict(env.globals) if templates else {}
@@ -149,7 +149,7 @@ class PayloadFactory:
         event, template, fake = plans[0] if len(plans) == 1 else rng.choice(plans)
         now_ms = self._clock()
         context = event.builder(self.world, event.name, index, rng, now_ms, self.spec)
-        hook = webhook(self.world, event.name, index, rng, now_ms, context, self.spec)
+        hook = webhook(self.world, event, index, rng, now_ms, context, self.spec)
         context["webhook"] = hook
         context["data_template"] = event.template
         if fake is not None:

@@ -270,10 +270,13 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
     """
     if type(obj) is Entity:
         done = obj._rendered
-        if done is not None and done[0] is env and done[1] == kind:
-            return done[2]
+        if done is not None and done[0] is env:
+            text = done[1].get(kind)
+            if text is None:
+                text = done[1][kind] = _partial(env, obj, kind)
+            return text
         text = _partial(env, obj, kind)
-        obj._rendered = (env, kind, text)
+        obj._rendered = (env, {kind: text})
         return text
     if obj is None:
         return None
@@ -281,6 +284,30 @@ def entity(env: jinja2.Environment, obj: Any, kind: str) -> Json | None:
         return Json("[" + ",".join([entity(env, item, kind) or "null" for item in obj]) + "]")
     # A per-event value (a discounted line, a user's dict): rendered every time.
     return _partial(env, obj, kind)
+
+
+@jinja2.pass_environment
+def fields(env: jinja2.Environment, obj: Any, *names: str, **constants: Any) -> Json:
+    """`{{ voucher | fields("id", "code", "holder:customer", object="voucher") }}`.
+
+    A JSON object of the named keys that `obj` has, in the order given, then the
+    constants. Voucherify shows an object with more or fewer keys from one event to the
+    next: the partial lists every key the object can have, and the builder (or a
+    context fixture) gives the ones the event shows. `key:kind` renders the value
+    through `_<kind>.json.j2`, as `entity(kind)` does.
+    """
+    if obj is None:
+        return Json("null")
+    parts = []
+    for name in names:
+        key, _, kind = name.partition(":")
+        if key in obj:
+            value = obj[key]
+            text = (entity(env, value, kind) or "null") if kind else _json_value(value)
+            parts.append(f"{encode_basestring(key)}:{text}")
+    for key, value in constants.items():
+        parts.append(f"{encode_basestring(key)}:{_json_value(value)}")
+    return Json("{" + ",".join(parts) + "}")
 
 
 def template_dirs(user_dirs: Sequence[str | Path] = ()) -> list[Path]:
@@ -387,6 +414,7 @@ def make_environment(user_dirs: Sequence[str | Path] = ()) -> jinja2.Environment
         extensions=[CompactJson, "jinja2.ext.loopcontrols"],
     )
     env.filters["entity"] = entity
+    env.filters["fields"] = fields
     # {{ m() | raw }}: text that is already JSON (a macro's output), inserted as it is.
     env.filters["raw"] = lambda text: Json(text)
     return env

@@ -34,8 +34,8 @@ class Entity(dict):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (environment, kind, JSON text) of its last rendering: kept on the object, the
-        # cache lives exactly as long as the entity does and needs no bound of its own.
+        # (environment, {kind: JSON text}) of its renderings, one per partial that shows
+        # it: kept on the object, the cache lives exactly as long as the entity does.
         self._rendered: tuple | None = None
 
 

@@ -115,6 +115,7 @@ class World:
         self._products: dict[int, dict] = {}
         self._campaigns: dict[tuple[str, int], dict] = {}
         self._distributions: dict[tuple[str, str], dict] = {}
+        self._webhooks: dict[str, dict] = {}
         self._lines: dict[tuple[str, int], dict] = {}
 
     def _rng(self, *parts: object) -> random.Random:
@@ -131,8 +132,29 @@ class World:
 
     @cached_property
     def event_source(self) -> dict:
-        """Who causes the run's events: the shop backend's API key."""
-        return Entity(name="Shop backend", app_id=self.app_id)
+        """Who causes most events: the shop backend, through its API key."""
+        return Entity(channel="API", name="Shop backend", app_id=self.app_id)
+
+    @cached_property
+    def portal_user(self) -> dict:
+        """Who causes the events of what a marketer sets up in the dashboard."""
+        user = "user_" + base62(self._rng("portal-user").getrandbits(128), 24)
+        return Entity(channel="USER_PORTAL", user_id=user)
+
+    @cached_property
+    def internal(self) -> dict:
+        """Voucherify itself: tier changes, points that expire, scheduled jobs."""
+        return Entity(channel="INTERNAL")
+
+    def project_webhook(self, target_url: str) -> dict:
+        """The project settings webhook that posts to `target_url`."""
+        found = self._webhooks.get(target_url)
+        if found is None:
+            rng = self._rng("project-webhook")
+            found = self._webhooks[target_url] = Entity(
+                id="wh_" + base62(rng.getrandbits(144), 24), target_url=target_url
+            )
+        return found
 
     def distribution(self, scenario: str, target_url: str) -> dict:
         """One distribution per purpose (and target), as a project would configure it."""
