@@ -43,6 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import UnknownEventError
+from simulator.generation.builders.campaigns import (
+    campaign_event,
+    loyalty_tier_event,
+    promotion_tier_event,
+)
 from simulator.generation.builders.orders import order_event
 from simulator.generation.builders.spec import SCENARIO_CHOICES, EventSpec
 from simulator.generation.builders.user import user_event
@@ -92,7 +97,22 @@ VOUCHERIFY: dict[str, tuple[Builder, str, str]] = {
     "customer.order.updated": (order_event, DISTRIBUTION, "Order updated"),
     "customer.order.paid": (order_event, DISTRIBUTION, "Order paid"),
     "customer.order.canceled": (order_event, DISTRIBUTION, "Order canceled"),
-}
+    "campaign.created": (campaign_event, PROJECT, "Created"),
+    "campaign.vouchers.generation.completed": (
+        campaign_event, PROJECT, "Vouchers generation completed"),
+    "campaign.disabled": (campaign_event, PROJECT, "Disabled"),
+    "campaign.enabled": (campaign_event, PROJECT, "Enabled"),
+    "campaign.updated": (campaign_event, PROJECT, "Updated"),
+    "campaign.deleted": (campaign_event, PROJECT, "Deleted"),
+    "campaign.loyalty_tier.created": (loyalty_tier_event, PROJECT, "Loyalty_tier created"),
+    "campaign.loyalty_tier.deleted": (loyalty_tier_event, PROJECT, "Loyalty_tier deleted"),
+    "campaign.loyalty_tier.updated": (loyalty_tier_event, PROJECT, "Loyalty_tier updated"),
+    "campaign.promotion_tier.created": (promotion_tier_event, PROJECT, "Promotion_tier created"),
+    "campaign.promotion_tier.disabled": (promotion_tier_event, PROJECT, "Promotion_tier disabled"),
+    "campaign.promotion_tier.enabled": (promotion_tier_event, PROJECT, "Promotion_tier enabled"),
+    "campaign.promotion_tier.updated": (promotion_tier_event, PROJECT, "Promotion_tier updated"),
+    "campaign.promotion_tier.deleted": (promotion_tier_event, PROJECT, "Promotion_tier deleted"),
+}  # fmt: skip
 WIRE_TYPES = {
     **{
         f"bus_val_rule.{action}": f"business_validation_rule.{action}"

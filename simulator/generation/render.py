@@ -298,16 +298,29 @@ def fields(env: jinja2.Environment, obj: Any, *names: str, **constants: Any) -> 
     """
     if obj is None:
         return Json("null")
+    plan = _FIELD_PLANS.get(names)
+    if plan is None:
+        plan = _FIELD_PLANS[names] = [
+            (key, kind, encode_basestring(key) + ":")
+            for key, _, kind in (name.partition(":") for name in names)
+        ]
     parts = []
-    for name in names:
-        key, _, kind = name.partition(":")
+    for key, kind, head in plan:
         if key in obj:
             value = obj[key]
-            text = (entity(env, value, kind) or "null") if kind else _json_value(value)
-            parts.append(f"{encode_basestring(key)}:{text}")
+            if kind:
+                parts.append(head + (entity(env, value, kind) or "null"))
+            elif type(value) is str:
+                parts.append(head + encode_basestring(value))
+            else:
+                parts.append(head + _json_value(value))
     for key, value in constants.items():
         parts.append(f"{encode_basestring(key)}:{_json_value(value)}")
     return Json("{" + ",".join(parts) + "}")
+
+
+# Each partial's list of names, parsed once: (key, kind, the key's JSON text and colon).
+_FIELD_PLANS: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
 
 
 def template_dirs(user_dirs: Sequence[str | Path] = ()) -> list[Path]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any, TypeVar
 
 from faker import Faker
 
+from simulator.generation.programs import full_campaign
 from simulator.generation.values import (
     Entity,
     IdMinter,
@@ -24,6 +27,8 @@ from simulator.generation.values import (
     market,
 )
 from simulator.seeds import derive_seed
+
+T = TypeVar("T")
 
 CUSTOMER_SLOTS = 5000
 PRODUCT_SLOTS = 240
@@ -116,6 +121,7 @@ class World:
         self._campaigns: dict[tuple[str, int], dict] = {}
         self._distributions: dict[tuple[str, str], dict] = {}
         self._webhooks: dict[str, dict] = {}
+        self._memo: dict[object, Any] = {}
         self._lines: dict[tuple[str, int], dict] = {}
 
     def _rng(self, *parts: object) -> random.Random:
@@ -281,8 +287,22 @@ class World:
                 "prefix": prefix,
                 "postfix": "",
             }
-        campaign = self._campaigns[key] = Entity(campaign)
+            campaign["voucher"] = {
+                "type": "DISCOUNT_VOUCHER",
+                "discount": discount,
+                "redemption": {"quantity": None, "redeemed_quantity": 0},
+                "code_config": campaign["code_config"],
+            }
+        # The attributes only the campaign events show, drawn after those orders use.
+        campaign = self._campaigns[key] = Entity(full_campaign(self, campaign, rng, created))
         return campaign
+
+    def memo(self, key: object, make: Callable[[], T]) -> T:
+        """What `make` builds for `key`, built once per run (programs.py's entities)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = make()
+        return found
 
     def _discount(self, rng: random.Random) -> dict:
         effect = "APPLY_TO_ITEMS" if rng.random() < 0.4 else "APPLY_TO_ORDER"

@@ -1,0 +1,52 @@
+"""The catalog: every webhook of the official spec, described from it, and each event's
+templates reproduce the spec's own example from the values of its context fixture."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import VOUCHERIFY
+
+from simulator.errors import UnknownEventError
+from simulator.generation.catalog import builtin, discover, select
+from simulator.generation.payloads import render_context
+
+SPEC = json.loads((VOUCHERIFY / "OpenAPIWebhooks.json").read_text())
+CATALOG = builtin()
+CONTEXTS = sorted(p.name.removesuffix(".json") for p in (VOUCHERIFY / "contexts").glob("*.json"))
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), f"duplicate keys: {keys}"
+    return dict(pairs)
+
+
+@pytest.mark.parametrize("event", CONTEXTS)
+def test_the_official_example_renders_from_its_values(event: str) -> None:
+    context = json.loads((VOUCHERIFY / "contexts" / f"{event}.json").read_text())
+    expected = json.loads((VOUCHERIFY / "official-data" / f"{event}.data.json").read_text())
+    rendered = render_context(event, context)
+    assert json.loads(rendered, object_pairs_hook=_unique_keys) == expected
+
+
+def test_every_catalog_event_has_a_context_fixture() -> None:
+    assert sorted(CATALOG) == CONTEXTS
+
+
+def test_descriptions_are_the_specs_summaries() -> None:
+    for key, webhook in SPEC["webhooks"].items():
+        name = key.removeprefix("EVENTS.").lower()
+        if name in CATALOG:
+            assert CATALOG[name].description == webhook["post"]["summary"], name
+
+
+def test_a_glob_selects_by_name_and_an_event_counts_once() -> None:
+    events = discover()
+    picked = [e.name for e in select(events, ["customer.order.paid", "customer.order.*"])]
+    assert picked[0] == "customer.order.paid"
+    assert sorted(picked) == sorted(set(picked))
+    assert len(picked) == 4
+    with pytest.raises(UnknownEventError, match="no event matches"):
+        select(events, ["nothing.*"])
