@@ -39,6 +39,7 @@ _EXPORTS = {
     "ReceiverStats": "simulator.receiving.checks",
     # schema and signing
     "validate": "simulator.schema",
+    "supported_events": "simulator.schema",
     "make_signer": "simulator.signing",
     "SCHEMES": "simulator.signing",
     # errors
