@@ -14,17 +14,38 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    # generation
     "generate": "simulator.generation.payloads",
     "render_context": "simulator.generation.payloads",
     "PayloadFactory": "simulator.generation.payloads",
     "Payload": "simulator.generation.payloads",
-    "validate": "simulator.schema",
-    "make_signer": "simulator.signing",
+    "GenerationOptions": "simulator.generation.options",
+    "discover": "simulator.generation.catalog",
+    "LOCALES": "simulator.generation.values",
+    "SCENARIO_CHOICES": "simulator.generation.builders.spec",
+    "ENVELOPES": "simulator.generation.catalog",
+    # sending
     "send": "simulator.sending.api",
+    "SendConfig": "simulator.sending.config",
+    "RetryPolicy": "simulator.sending.retry",
+    "SendResult": "simulator.sending.results",
+    "Progress": "simulator.sending.results",
+    "ARRIVALS": "simulator.sending.schedule",
+    "RETRY_SCHEDULES": "simulator.sending.retry",
+    # receiving
     "Receiver": "simulator.receiving.receiver",
-    "Behaviour": "simulator.receiving.checks",
+    "Behaviour": "simulator.receiving.behaviour",
+    "ReceivedRequest": "simulator.receiving.checks",
+    "ReceiverStats": "simulator.receiving.checks",
+    # schema and signing
+    "validate": "simulator.schema",
+    "supported_events": "simulator.schema",
+    "make_signer": "simulator.signing",
+    "SCHEMES": "simulator.signing",
+    # errors
     "SimulatorError": "simulator.errors",
     "UsageError": "simulator.errors",
+    "OptionError": "simulator.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

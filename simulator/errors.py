@@ -44,3 +44,14 @@ class DeliveryError(SimulatorError):
 
 class RecordError(SimulatorError):
     """A log, dead-letter or replay file that cannot be read or written."""
+
+
+class OptionError(UsageError):
+    """A value or a combination of options that a run cannot have, named as the command
+    line names the option, so that the CLI and the Python API say the same words."""
+
+    def __init__(self, flags: tuple[str, ...], message: str) -> None:
+        self.flags = flags
+        self.message = message
+        self.hint = " / ".join(f"'{flag}'" for flag in flags)
+        super().__init__(f"Invalid value for {self.hint}: {message}")

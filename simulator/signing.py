@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.errors import SigningError
+from simulator.errors import OptionError, SigningError, UsageError
 
 SCHEMES: tuple[str, ...] = ("voucherify", "standard", "stripe", "github", "shopify", "none")
 
@@ -33,6 +33,7 @@ _ID_HEADERS: dict[str, str] = {
 }
 
 _WHSEC = "whsec_"
+DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -270,6 +271,22 @@ class Signer:
         self, body: bytes, headers: Mapping[str, str], now: int, tolerance: float
     ) -> Verdict:
         return Verdict.UNSIGNED
+
+
+def read_secret(
+    secret: str | None, secret_env: str | None, environ: Mapping[str, str]
+) -> str | None:
+    """The signing secret: `secret`, or the value of $`secret_env` (default
+    $WEBHOOK_SECRET); None when neither gives one. Naming a variable that is not set is a
+    usage error, and so is naming one beside a secret."""
+    if secret is not None and secret_env is not None:
+        raise OptionError(("--secret-env",), "cannot be combined with --secret")
+    if secret is not None:
+        return secret
+    value = environ.get(secret_env or DEFAULT_SECRET_ENV) or None
+    if secret_env is not None and value is None:
+        raise UsageError(f"environment variable {secret_env} is not set")
+    return value
 
 
 def make_signer(scheme: str, secret: str | None) -> Signer:

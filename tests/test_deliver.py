@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import socket
@@ -20,6 +21,7 @@ from aiohttp import web
 from conftest import make_self_signed
 
 from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
+from simulator.generation.options import GenerationOptions
 from simulator.generation.payloads import PayloadFactory
 from simulator.receiving.receiver import Behaviour, Receiver
 from simulator.redaction import REDACTED, public_url
@@ -28,27 +30,23 @@ from simulator.runtime import run_async
 from simulator.sending import api as sending
 from simulator.sending.api import send
 from simulator.sending.client import check_target
-from simulator.sending.config import (
-    VOUCHERIFY_OFFSETS_S,
-    RetryPolicy,
-    SendConfig,
-    check_url,
-    parse_header,
-    parse_retry_after,
-    parse_statuses,
-)
+from simulator.sending.config import SendConfig
 from simulator.sending.engine import Engine
+from simulator.sending.parsing import check_url, parse_header, parse_retry_after, parse_statuses
+from simulator.sending.retry import VOUCHERIFY_OFFSETS_S, RetryPolicy
 from simulator.sending.schedule import Stage
 from simulator.sending.workers import WorkerPool
 from simulator.signing import SCHEMES, generate_secret, make_signer
 
 NOW = "2024-03-12T14:41:49.128Z"
 FACTORY = {"seed": 7, "now": NOW}
+GEN = GenerationOptions.from_options(**FACTORY)
 SECRET = "s3cr3t-value-for-tests"
 
 
 def _send(url: str | None, **options):
-    options.setdefault("factory", FACTORY)
+    for name, value in FACTORY.items():
+        options.setdefault(name, value)
     options.setdefault("secret", SECRET)
     return send(signals=False, **{"url": url, **options})
 
@@ -185,7 +183,7 @@ def test_headers_with_control_characters_are_usage_errors(text, shown):
     name, _, value = text.partition(":")
     with pytest.raises(UsageError) as caught:
         SendConfig(headers=((name, value.strip()),))
-    assert str(caught.value) == message
+    assert str(caught.value) == f"Invalid value for '-H' / '--header': {message}"
     assert parse_header("X-Tab: a\tb") == ("X-Tab", "a\tb")  # tab is allowed in a value
 
 
@@ -219,14 +217,18 @@ def test_retry_after_reads_seconds_and_dates():
 
 
 def test_conflicting_plans_are_usage_errors():
-    with pytest.raises(UsageError, match="a ramp needs a duration"):
+    with pytest.raises(UsageError) as caught:
         SendConfig(url="http://127.0.0.1:1/", ramp=(1.0, 5.0))
-    with pytest.raises(UsageError, match="give a rate, a ramp or stages, not several"):
+    assert str(caught.value) == (
+        "Invalid value for '--ramp': needs --duration, e.g. --ramp 10/s..500/s --duration 1m"
+    )
+    with pytest.raises(UsageError) as caught:
         SendConfig(url="http://127.0.0.1:1/", rate=5.0, ramp=(1.0, 5.0), duration=1.0)
+    assert str(caught.value) == "Invalid value for '--ramp': cannot be combined with --rate"
 
 
 def test_options_may_be_the_command_lines_text():
-    config = SendConfig(
+    config = SendConfig.from_options(
         rate="3000/m", duration="1m30s", timeout="2s", grace="500ms", workers="auto",
         expect_status="200,202", headers={"X-Team": "payments"}, events="customer.order.paid",
     )  # fmt: skip
@@ -234,12 +236,13 @@ def test_options_may_be_the_command_lines_text():
     assert config.workers == (os.cpu_count() or 1)
     assert config.expect_status == {200, 202} and config.events == ("customer.order.paid",)
     assert config.headers == (("X-Team", "payments"),)
-    assert SendConfig(headers=["X-Team: payments"]).headers == (("X-Team", "payments"),)
-    assert SendConfig(rate="max").closed
-    assert SendConfig(ramp="10/s..500/s", duration="30s").ramp == (10.0, 500.0)
-    assert SendConfig(stages="1s:5/s,2s:0/s").stages == (Stage(1.0, 5.0), Stage(2.0, 0.0))
-    assert SendConfig(stages=[(1.0, 5.0)]).stages == (Stage(1.0, 5.0),)
-    assert SendConfig(rate="50/s") == SendConfig(rate=50.0)
+    text = SendConfig.from_options
+    assert text(headers=["X-Team: payments"]).headers == (("X-Team", "payments"),)
+    assert text(rate="max").closed
+    assert text(ramp="10/s..500/s", duration="30s").ramp == (10.0, 500.0)
+    assert text(stages="1s:5/s,2s:0/s").stages == (Stage(1.0, 5.0), Stage(2.0, 0.0))
+    assert text(stages=[(1.0, 5.0)]).stages == (Stage(1.0, 5.0),)
+    assert text(rate="50/s", environ={}) == text(rate=50.0, environ={})
 
 
 def test_send_takes_text_options_and_names_an_unknown_one():
@@ -249,13 +252,17 @@ def test_send_takes_text_options_and_names_an_unknown_one():
     assert result.config.rate == 50.0 and result.thresholds[0].ok
     with pytest.raises(UsageError) as caught:
         send(count=5, x=1)
-    assert str(caught.value) == "send() got an unknown option 'x'"
+    assert str(caught.value) == "unknown option 'x'"
     with pytest.raises(UsageError) as caught:
         send(count=5, rate="fast")
-    assert str(caught.value) == "invalid rate 'fast': use e.g. 50/s, 3000/m, max"
+    assert str(caught.value) == (
+        "Invalid value for '--rate': invalid rate 'fast': use e.g. 50/s, 3000/m, max"
+    )
     with pytest.raises(UsageError) as caught:
         send(workers="lots")
-    assert str(caught.value) == "invalid workers 'lots': use a number of at least 1, or auto"
+    assert str(caught.value) == (
+        "Invalid value for '--workers': invalid workers 'lots': use a number of at least 1, or auto"
+    )
 
 
 # -- delivery ------------------------------------------------------------------------
@@ -265,7 +272,7 @@ def test_send_takes_text_options_and_names_an_unknown_one():
 def test_every_scheme_is_verified_by_the_receiver(scheme):
     secret = generate_secret(scheme, random.Random(3))
     with Receiver(scheme=scheme, secret=secret) as receiver:
-        result = _send(receiver.url, count=4, scheme=scheme, secret=secret)
+        result = _send(receiver.url, count=4, sign=scheme, secret=secret)
         received = receiver.wait_for(4)
     verdict = "unsigned" if scheme == "none" else "valid"
     assert receiver.stats.signatures[verdict] == 4
@@ -338,12 +345,14 @@ def test_retries_sign_again_with_a_new_timestamp_and_the_same_id(scheme):
     config = SendConfig(
         scheme=scheme,
         secret=secret,
-        factory=FACTORY,
+        generation=GEN,
         retry=RetryPolicy(retries=1, schedule="none"),
         dead_letter=None,
     )
     with serve(flaky) as url:
-        engine = Engine(config.replace(url=url), wall=lambda: 1_700_000_000.0 + next(ticks))
+        engine = Engine(
+            dataclasses.replace(config, url=url), wall=lambda: 1_700_000_000.0 + next(ticks)
+        )
         result = run_async(engine.run())
     assert result.stats.delivered == 1 and result.stats.attempts == 2
     (first, body), (second, again) = seen
@@ -510,7 +519,7 @@ def test_a_run_without_attempts_leaves_an_empty_log_not_an_old_one(tmp_path, rec
     log = tmp_path / "log.ndjson"
     log.write_bytes(b'{"an":"earlier run"}\n')
     config = SendConfig(
-        url=receiver.url, secret=SECRET, factory=FACTORY, count=5, rate=10.0, log=str(log),
+        url=receiver.url, secret=SECRET, generation=GEN, count=5, rate=10.0, log=str(log),
         dead_letter=str(tmp_path / "dl.ndjson"), workers=workers,
     ).resolve(random.Random(1))  # fmt: skip
     if workers == 1:
@@ -656,7 +665,7 @@ def prepared(monkeypatch):
 
 
 def test_the_built_in_receiver_prepares_schemas_before_a_long_run(prepared, tmp_path):
-    quiet = {"environ": {}, "signals": False, "dead_letter": None, "factory": FACTORY}
+    quiet = {"environ": {}, "signals": False, "dead_letter": None, **FACTORY}
     send(count=100, rate=None, **quiet)
     assert prepared == []  # 100 uses never reach the compilation
     result = send(count=101, events=("customer.order.created", "customer.order.paid"), **quiet)
@@ -671,7 +680,7 @@ def test_the_built_in_receiver_prepares_schemas_before_a_long_run(prepared, tmp_
     gen = tmp_path / "gen.ndjson"
     factory = PayloadFactory(events=["customer.order.paid"], envelope="v2018", **FACTORY)
     gen.write_bytes(b"".join(factory.build(i).body + b"\n" for i in range(101)))
-    send(replay=str(gen), **{**quiet, "factory": {}})
+    send(replay=str(gen), environ={}, signals=False, dead_letter=None)
     assert prepared == [(["customer.order.paid"], ["v2018"], 0)]
 
 
@@ -679,7 +688,7 @@ def _stopped_run(delay: float, stop_after: float, dead, **config):
     """An Engine run against a receiver answering after `delay` s, stopped after
     `stop_after` s: (the receiver's url, the RunResult, the dead-letter records)."""
     with Receiver(secret=SECRET, behaviour=Behaviour(delay=(delay, delay))) as slow:
-        options = {"secret": SECRET, "factory": FACTORY, "dead_letter": str(dead)}
+        options = {"secret": SECRET, "generation": GEN, "dead_letter": str(dead)}
         engine = Engine(SendConfig(url=slow.url, **{**options, **config}))
 
         async def main():
@@ -695,7 +704,7 @@ def test_an_event_stopped_while_waiting_for_a_retry_failed_as_its_last_attempt(t
     busy = Behaviour(fail_rate=1.0, fail_status=503, retry_after=60)
     with Receiver(secret=SECRET, behaviour=busy) as receiver:
         config = SendConfig(
-            url=receiver.url, secret=SECRET, factory=FACTORY, count=3, rate=100.0,
+            url=receiver.url, secret=SECRET, generation=GEN, count=3, rate=100.0,
             retry=RetryPolicy(retries=5), dead_letter=str(tmp_path / "dl.ndjson"),
         )  # fmt: skip
         engine = Engine(config)
@@ -864,9 +873,8 @@ def test_connection_close_asks_for_a_new_connection_per_request():
 
 
 def test_a_worker_error_reaches_the_caller_as_the_same_error(receiver):
-    factory = {**FACTORY, "overrides": {"no_such_field.deeper": 1}}
     with pytest.raises(OverrideError, match="no_such_field"):
-        _send(receiver.url, count=4, workers=2, factory=factory)
+        _send(receiver.url, count=4, workers=2, overrides={"no_such_field.deeper": 1})
 
 
 def test_records_that_cannot_be_written_fail_before_sending(tmp_path, receiver):

@@ -311,7 +311,7 @@ def test_set_on_a_missing_path_is_an_error_unless_asked_to_create() -> None:
         "--set order.gift.wrap=true: path 'data.order.gift' does not exist in the payload "
         "(use --set-new to create it)"
     )
-    (p,) = generate(count=1, seed=1, now=NOW, overrides=["order.gift.wrap=true"], create_paths=True)
+    (p,) = generate(count=1, seed=1, now=NOW, overrides=["order.gift.wrap=true"], set_new=True)
     assert p.data["data"]["order"]["gift"] == {"wrap": True}
 
 
@@ -332,7 +332,7 @@ def test_unknown_names_are_usage_errors_with_suggestions() -> None:
     [
         ({"now": "0001-01-01T00:00:00Z"}, "invalid time '0001-01-01T00:00:00Z': use an instant"),
         ({"now": -1}, "invalid time '-1': use an instant from 1970-01-01T00:00:00Z"),
-        ({"seed": -1}, "invalid seed -1: use 0 or more"),
+        ({"seed": -1}, "invalid seed -1: use a whole number, 0 or more"),
     ],
 )
 def test_values_no_payload_could_have_are_usage_errors(options, message) -> None:

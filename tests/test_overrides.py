@@ -101,7 +101,7 @@ def test_only_a_path_that_set_new_can_make_suggests_it() -> None:
 
 
 def test_the_python_api_does_not_suggest_an_option_it_was_given() -> None:
-    factory = PayloadFactory(seed=1, overrides={"order.amount.x": 5}, create_paths=True)
+    factory = PayloadFactory(seed=1, overrides={"order.amount.x": 5}, set_new=True)
     with pytest.raises(OverrideError) as exc:
         factory.build(0)
     assert str(exc.value) == (

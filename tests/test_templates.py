@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from simulator.errors import TemplateError
+from simulator.errors import TemplateError, UsageError
 from simulator.generation.payloads import PayloadFactory, generate
 
 NOW = "2024-03-12T14:41:49.128Z"
@@ -217,8 +217,12 @@ def test_a_missing_partial_names_the_file_and_line_that_asks_for_it(tmp_path: Pa
 
 
 def test_a_missing_template_folder_is_reported() -> None:
-    with pytest.raises(TemplateError, match="template folder 'no/such/dir' does not exist"):
+    with pytest.raises(UsageError) as caught:
         PayloadFactory(templates=["no/such/dir"])
+    assert str(caught.value) == (
+        "Invalid value for '--templates': template folder 'no/such/dir' does not exist or is "
+        "not a folder"
+    )
 
 
 def test_user_templates_call_dict_methods_whatever_the_keys(tmp_path: Path) -> None:

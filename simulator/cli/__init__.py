@@ -12,7 +12,7 @@ from enum import IntEnum
 import click
 
 from simulator import __version__
-from simulator.errors import RecordError, SimulatorError, UsageError
+from simulator.errors import OptionError, RecordError, SimulatorError, UsageError
 
 
 class ExitStatus(IntEnum):
@@ -35,7 +35,18 @@ _COMMANDS = {
 }
 
 
+class _Command(click.Command):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OptionError as exc:
+            # The core names the option; Click shows it with the command's usage.
+            raise click.BadParameter(exc.message, ctx=ctx, param_hint=exc.hint) from None
+
+
 class _LazyGroup(click.Group):
+    command_class = _Command
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 import orjson
 
+from simulator import Payload, discover, generate
 from simulator.cli import cli, stdout_guard
-from simulator.cli.params import factory_options, generation_options
+from simulator.cli.params import generation_options, pop_generation
 from simulator.errors import OverrideError, RecordError, TemplateError
-from simulator.generation.catalog import Event, discover
-from simulator.generation.payloads import Payload, PayloadFactory
+
+if TYPE_CHECKING:
+    from simulator.generation.catalog import Event
 
 DEFAULT_EVENT = "customer.order.created"
+FORMATS = ("ndjson", "json", "pretty")
 
 
 @cli.command()
@@ -23,7 +26,7 @@ DEFAULT_EVENT = "customer.order.created"
     "--templates",
     "template_dirs",
     multiple=True,
-    type=click.Path(exists=True, file_okay=False),
+    metavar="DIRECTORY",
     help="Also list events of these folders.",
 )
 @click.option(
@@ -74,13 +77,13 @@ def _describe(event: Event) -> dict[str, Any]:
     }
 
 
-@cli.command()
+@cli.command(name="generate")
 @click.argument("event_names", metavar="[EVENT]...", nargs=-1)
 @click.option(
     "-n",
     "--count",
-    type=click.IntRange(min=0),
-    default=1,
+    metavar="INTEGER",
+    default="1",
     show_default=True,
     help="How many payloads.",
 )
@@ -88,7 +91,7 @@ def _describe(event: Event) -> dict[str, Any]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(("ndjson", "json", "pretty")),
+    type=click.Choice(FORMATS),
     default="ndjson",
     show_default=True,
     help="One compact body per line, a JSON array, or indented JSON (an object for -n 1, "
@@ -101,8 +104,8 @@ def _describe(event: Event) -> dict[str, Any]:
     default="-",
     help="Write here instead of stdout.",
 )
-def generate(
-    event_names: tuple[str, ...], count: int, fmt: str, output: str, **params: Any
+def generate_command(
+    event_names: tuple[str, ...], count: str, fmt: str, output: str, **params: Any
 ) -> None:
     """Generate realistic webhook bodies (default event: customer.order.created).
 
@@ -114,10 +117,11 @@ def generate(
 
         webhook-sim generate customer.order.paid -n 3 --seed 7 --scenario promotion
     """
-    options = factory_options(params)
-    factory = PayloadFactory(event_names or DEFAULT_EVENT, **options)
+    options = pop_generation(params)
+    payloads = generate(event_names or DEFAULT_EVENT, count, **options)
+    total = payloads.count
     if options["seed"] is None:
-        seed = factory.seed
+        seed = payloads.seed
         # Without --now each payload reads the clock as it is built, so no single --now
         # repeats such a run: the seed repeats all but its dates (and names made of them).
         repeat = (
@@ -127,19 +131,19 @@ def generate(
             "clock; add --now to fix them too"
         )
         click.echo(f"seed {seed} ({repeat})", err=True)
-    run = _Counted(factory.stream(count=count))
+    run = _Counted(payloads)
     try:
         if output == "-":
             with stdout_guard():
-                _write(sys.stdout.buffer, run, fmt, count)
+                _write(sys.stdout.buffer, run, fmt, total)
             return
         try:
             with open(output, "wb") as out:
-                _write(out, run, fmt, count)
+                _write(out, run, fmt, total)
         except OSError as exc:
             raise RecordError(f"cannot write '{output}': {exc.strerror}") from None
     except (OverrideError, TemplateError) as exc:
-        if count == 1:
+        if total == 1:
             raise
         # A --set path or a template can fail on some payloads only, after others were
         # written: say which payload, and that the output is partial.
@@ -150,7 +154,7 @@ def generate(
             if done
             else "nothing was written"
         )
-        raise type(exc)(f"payload {done + 1} of {count} (index {done}): {exc}; {written}") from None
+        raise type(exc)(f"payload {done + 1} of {total} (index {done}): {exc}; {written}") from None
 
 
 class _Counted:

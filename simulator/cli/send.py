@@ -5,38 +5,16 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
+from simulator import ARRIVALS, RETRY_SCHEDULES, SCHEMES, Progress, send
 from simulator.cli import ExitStatus, cli
-from simulator.cli.params import (
-    DURATION,
-    HEADER,
-    RAMP,
-    RATE,
-    STAGES,
-    STATUSES,
-    THRESHOLD,
-    URL,
-    WORKERS,
-    factory_options,
-    generation_options,
-)
+from simulator.cli.params import apply, choices, generation_options, pop_generation
 from simulator.cli.summary import progress_line, summary_lines
-from simulator.errors import RecordError
-from simulator.generation.catalog import expand
-from simulator.reports.records import check_distinct, check_writable
-from simulator.sending.api import SendResult, send
-from simulator.sending.config import DEFAULT_DEAD_LETTER, RETRY_SCHEDULES, RetryPolicy, SendConfig
-from simulator.sending.engine import Progress
-from simulator.sending.schedule import ARRIVALS
-from simulator.signing import SCHEMES
 
-DEFAULT_EVENT = "customer.order.created"
-VOUCHERIFY_RETRIES = 12
+DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
 _EXIT = {
     "ok": ExitStatus.OK,
     "undelivered": ExitStatus.FAILED,
@@ -44,6 +22,8 @@ _EXIT = {
     "threshold": ExitStatus.THRESHOLD,
     "interrupted": ExitStatus.INTERRUPTED,
 }
+# Options of the command line alone: how it prints, not what the run does.
+_DISPLAY = ("quiet", "summary")
 
 
 def delivery_options(func: Callable) -> Callable:
@@ -51,53 +31,55 @@ def delivery_options(func: Callable) -> Callable:
     options = [
         click.option(
             "--url",
-            type=URL,
+            metavar="URL",
             help="Where to POST. Default: a built-in receiver on 127.0.0.1 that verifies "
             "every delivery (signature, duplicates, schema) and fails the run otherwise.",
         ),
-        click.option("-n", "--count", type=click.IntRange(min=1), help="How many events."),
-        click.option("--duration", type=DURATION, help="Send for this long, e.g. 30s, 1m30s."),
+        click.option("-n", "--count", metavar="INTEGER", help="How many events."),
+        click.option("--duration", metavar="DURATION", help="Send for this long, e.g. 30s, 1m30s."),
         click.option(
             "--rate",
-            type=RATE,
+            metavar="RATE",
             help="Events per second (50/s, 3000/m, 10/h) or 'max': as fast as --concurrency "
             "allows. Default: max.",
         ),
         click.option(
-            "--ramp", type=RAMP, help="Rate moving linearly across --duration: 10/s..500/s."
+            "--ramp", metavar="RAMP", help="Rate moving linearly across --duration: 10/s..500/s."
         ),
-        click.option("--stages", type=STAGES, help="k6-style stages: 30s:100/s,1m:500/s,30s:0/s."),
+        click.option(
+            "--stages", metavar="STAGES", help="k6-style stages: 30s:100/s,1m:500/s,30s:0/s."
+        ),
         click.option(
             "--arrivals",
-            type=click.Choice(ARRIVALS),
+            metavar=choices(ARRIVALS),
             default="uniform",
             show_default=True,
             help="Evenly spaced sends, or a Poisson process at the same mean rate.",
         ),
         click.option(
             "--concurrency",
-            type=click.IntRange(min=1),
-            default=64,
+            metavar="INTEGER",
+            default="64",
             show_default=True,
             help="Senders at --rate max (closed model).",
         ),
         click.option(
             "--max-in-flight",
-            type=click.IntRange(min=1),
-            default=512,
+            metavar="INTEGER",
+            default="512",
             show_default=True,
             help="Requests open at once at a fixed rate; sends beyond wait and count as late.",
         ),
         click.option(
             "--workers",
-            type=WORKERS,
+            metavar="N|auto",
             default="1",
             show_default=True,
             help="Processes sharing the run (auto: one per CPU).",
         ),
         click.option(
             "--sign",
-            type=click.Choice(SCHEMES),
+            metavar=choices(SCHEMES),
             help="Signature scheme. Default: the event's own (voucherify).",
         ),
         click.option("--secret", help="Signing secret (default: $WEBHOOK_SECRET)."),
@@ -106,31 +88,31 @@ def delivery_options(func: Callable) -> Callable:
             "-H",
             "--header",
             "headers",
-            type=HEADER,
+            metavar="'NAME: VALUE'",
             multiple=True,
             help="Extra header 'Name: value' (repeatable). 'Host: name' sets the virtual "
             "host; 'Connection: close' opens a new connection for every request.",
         ),
         click.option(
             "--timeout",
-            type=DURATION,
+            metavar="DURATION",
             default="10s",
             show_default=True,
             help="An attempt fails without a response within this (Voucherify: 10s).",
         ),
         click.option(
             "--expect-status",
-            type=STATUSES,
+            metavar="STATUSES",
             help="Statuses that mean delivered: 2xx (default), 200,202, 200-204.",
         ),
         click.option(
             "--retries",
-            type=click.IntRange(min=0),
+            metavar="INTEGER",
             help="Tries after a failed one (default 0; 12 with --retry-schedule voucherify).",
         ),
         click.option(
             "--retry-schedule",
-            type=click.Choice(RETRY_SCHEDULES),
+            metavar=choices(RETRY_SCHEDULES),
             default="exponential",
             show_default=True,
             help="exponential: 1s base, 60s cap, full jitter; voucherify: 1, 2, 4 … 1024 min "
@@ -138,14 +120,14 @@ def delivery_options(func: Callable) -> Callable:
         ),
         click.option(
             "--retry-time-scale",
-            type=click.FloatRange(min=0),
-            default=1.0,
+            metavar="FLOAT",
+            default="1",
             show_default=True,
             help="Multiply every retry wait (e.g. 0.001 runs a day of retries in 90 s).",
         ),
         click.option(
             "--max-retry-after",
-            type=DURATION,
+            metavar="DURATION",
             default="60s",
             show_default=True,
             help="Longest wait a 429/503's Retry-After can set (after --retry-time-scale); "
@@ -154,18 +136,18 @@ def delivery_options(func: Callable) -> Callable:
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
         click.option(
             "--ca-bundle",
-            type=click.Path(exists=True, dir_okay=False),
+            metavar="FILE",
             help="Also trust the CAs in this PEM file.",
         ),
         click.option(
             "--log",
-            type=click.Path(dir_okay=False),
+            metavar="FILE",
             help="One NDJSON line per attempt, written every 100 ms and at the end.",
         ),
         click.option("--log-bodies", is_flag=True, help="Put bodies in --log (replayable)."),
         click.option(
             "--dead-letter",
-            type=click.Path(dir_okay=False),
+            metavar="FILE",
             default=DEFAULT_DEAD_LETTER,
             show_default=True,
             help="Undelivered events are appended here (created only when needed); "
@@ -173,26 +155,24 @@ def delivery_options(func: Callable) -> Callable:
         ),
         click.option(
             "--grace",
-            type=DURATION,
+            metavar="DURATION",
             default="5s",
             show_default=True,
             help="On Ctrl-C, wait this long for requests in flight.",
         ),
-        click.option("--report", type=click.Path(dir_okay=False), help="Write a JSON report."),
-        click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report."),
+        click.option("--report", metavar="FILE", help="Write a JSON report."),
+        click.option("--junit", metavar="FILE", help="Write a JUnit XML report."),
         click.option(
             "--threshold",
             "thresholds",
-            type=THRESHOLD,
+            metavar="THRESHOLD",
             multiple=True,
             help="Fail (exit 99) unless it holds: p99<250ms, success>=99.9%, rate>=950/s.",
         ),
         click.option("-q", "--quiet", is_flag=True, help="No live progress line."),
         click.option("--summary/--no-summary", default=True, help="Print the summary at the end."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return apply(options, func)
 
 
 @cli.command(name="send")
@@ -217,15 +197,12 @@ def send_command(event_names: tuple[str, ...], **params: Any) -> int:
         webhook-sim send customer.order.paid --url https://example.test/hooks \\
             --secret "$SECRET" --duration 1m --rate 50/s --threshold 'p99<250ms'
     """
-    factory = factory_options(params)
-    # Globs become names here: the run, its report and its receiver see event names.
-    names = expand(event_names or (DEFAULT_EVENT,), factory["templates"])
-    config = _config(params, events=names, factory=factory)
-    return _deliver(config, params)
+    generation = pop_generation(params)
+    return _deliver(params, events=event_names, **generation)
 
 
 @cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file")
 @delivery_options
 @click.option(
     "--keep-signature",
@@ -251,120 +228,21 @@ def replay(file: str, keep_signature: bool, skip_bad: bool, **params: Any) -> in
     \b
         webhook-sim replay dead-letter.ndjson --url http://127.0.0.1:8080/hooks --rate 5/s
     """
-    if keep_signature and params["sign"] is not None:
-        raise click.BadParameter("cannot be combined with --sign", param_hint="'--keep-signature'")
-    config = _config(params, replay=file, keep_signature=keep_signature, skip_bad=skip_bad)
-    return _deliver(config, params)
+    return _deliver(params, replay=file, keep_signature=keep_signature, skip_bad=skip_bad)
 
 
-def _given(name: str) -> bool:
-    source = click.get_current_context().get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
-def _check(params: dict[str, Any]) -> None:
-    """Rules between options, each reported against the option that breaks it."""
-
-    def bad(option: str, message: str) -> click.BadParameter:
-        return click.BadParameter(message, param_hint=f"'{option}'")
-
-    if params["ramp"] is not None:
-        if _given("rate"):
-            raise bad("--ramp", "cannot be combined with --rate")
-        if params["duration"] is None:
-            raise bad("--ramp", "needs --duration, e.g. --ramp 10/s..500/s --duration 1m")
-    if params["stages"] is not None:
-        for other in ("rate", "count", "duration"):
-            if _given(other):
-                raise bad(
-                    "--stages", f"cannot be combined with --{other}: the stages set the length"
-                )
-    closed = params["rate"] is None and params["ramp"] is None and params["stages"] is None
-    if params["arrivals"] == "poisson" and closed:
-        raise bad("--arrivals", "poisson needs a rate, e.g. --rate 50/s")
-    if params["secret"] is not None and params["secret_env"] is not None:
-        raise bad("--secret-env", "cannot be combined with --secret")
-    if params["insecure"] and params["ca_bundle"]:
-        raise bad("--insecure", "cannot be combined with --ca-bundle")
-    if params["log_bodies"] and not params["log"]:
-        raise bad("--log-bodies", "needs --log FILE")
-
-
-def _config(params: dict[str, Any], **source: Any) -> SendConfig:
-    _check(params)
-    retries = params["retries"]
-    if retries is None:
-        retries = VOUCHERIFY_RETRIES if params["retry_schedule"] == "voucherify" else 0
-    return SendConfig(
-        url=params["url"],
-        count=params["count"],
-        duration=params["duration"],
-        rate=params["rate"],
-        ramp=params["ramp"],
-        stages=params["stages"],
-        arrivals=params["arrivals"],
-        concurrency=params["concurrency"],
-        max_in_flight=params["max_in_flight"],
-        workers=params["workers"],
-        scheme=params["sign"],
-        secret=params["secret"],
-        headers=tuple(params["headers"]),
-        timeout=params["timeout"],
-        expect_status=params["expect_status"],
-        retry=RetryPolicy(
-            retries=retries,
-            schedule=params["retry_schedule"],
-            time_scale=params["retry_time_scale"],
-            max_retry_after_s=params["max_retry_after"],
-        ),
-        insecure=params["insecure"],
-        ca_bundle=params["ca_bundle"],
-        log=params["log"],
-        log_bodies=params["log_bodies"],
-        dead_letter=params["dead_letter"],
-        grace=params["grace"],
-        **source,
-    )
-
-
-def _deliver(config: SendConfig, params: dict[str, Any]) -> int:
-    outputs = {"--log": params["log"], "--report": params["report"], "--junit": params["junit"]}
-    check_distinct({"--dead-letter": params["dead_letter"], **outputs})
-    # A replay may read its own dead-letter file (it is rewritten), but no other output.
-    check_distinct({"the replayed file": config.replay, **outputs})
-    for path in (params["report"], params["junit"]):
-        if path:
-            check_writable(path)  # send() checks --log and --dead-letter
-    live = sys.stderr.isatty() and not params["quiet"]
+def _deliver(params: dict[str, Any], **source: Any) -> int:
+    quiet, show_summary = (params.pop(name) for name in _DISPLAY)
+    live = sys.stderr.isatty() and not quiet
     printer = _ProgressPrinter() if live else None
     try:
-        result = send(
-            config,
-            thresholds=params["thresholds"],
-            on_progress=printer,
-            secret_env=params["secret_env"],
-        )
+        result = send(on_progress=printer, **params, **source)
     finally:
         if printer is not None:
             printer.clear()
-    if params["summary"]:
+    if show_summary:
         click.echo("\n".join(summary_lines(result)))
-    _write_reports(result, params)
     return _EXIT[result.outcome]
-
-
-def _write_reports(result: SendResult, params: dict[str, Any]) -> None:
-    outputs = []
-    if params["report"]:
-        document = orjson.dumps(result.report(), option=orjson.OPT_INDENT_2) + b"\n"
-        outputs.append((params["report"], document))
-    if params["junit"]:
-        outputs.append((params["junit"], result.junit().encode("utf-8")))
-    for path, data in outputs:
-        try:
-            Path(path).write_bytes(data)
-        except OSError as exc:
-            raise RecordError(f"cannot write '{path}': {exc.strerror}") from None
 
 
 class _ProgressPrinter:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.redaction import public_url
-from simulator.sending.api import SendResult
-from simulator.sending.config import SendConfig
-from simulator.sending.engine import Progress
+from simulator import Progress, SendConfig, SendResult
 
 _LATENCY_KEYS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
 
@@ -100,8 +97,7 @@ def summary_lines(result: SendResult) -> list[str]:
     seed = "" if config.replay else f"  seed {config.seed}"
     made = f"read from {config.replay}" if config.replay else "generated"
     lines = [
-        f"Sent to {target}{public_url(config.url or '')}  "
-        f"scheme {config.scheme}{seed}  workers {config.workers}",
+        f"Sent to {target}{result.target}  scheme {config.scheme}{seed}  workers {config.workers}",
         f"  rate       target {_target(config, s['target_rate'])}  "
         f"achieved {_rate(s['send_rate'], '-')}  in {s['duration_s']:.2f}s",
         f"  events     {result.generated:,} {made}  {counts['delivered']:,} delivered  "

@@ -9,9 +9,9 @@ from typing import Any
 import click
 import orjson
 
+from simulator import ENVELOPES, supported_events, validate
 from simulator.cli import ExitStatus, cli, stdout_guard
 from simulator.errors import RecordError, UsageError
-from simulator.schema import ENVELOPES, supported_events, validate
 
 
 def _documents(raw: bytes, source: str) -> Iterator[tuple[str, Any, str | None]]:

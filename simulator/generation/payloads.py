@@ -6,7 +6,7 @@ import random
 import secrets
 import time
 from _random import Random as _CRandom
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,11 @@ import orjson
 from simulator.errors import TemplateError, UsageError
 from simulator.generation import render
 from simulator.generation.builders.envelope import webhook
-from simulator.generation.builders.spec import EventSpec, check_scenario
+from simulator.generation.builders.spec import EventSpec
 from simulator.generation.catalog import ENVELOPES, Event, discover, lookup, select
-from simulator.generation.overrides import Override, override, parse_override
-from simulator.generation.values import parse_instant
+from simulator.generation.options import GenerationOptions
 from simulator.generation.world import World
+from simulator.options import naming, whole
 from simulator.seeds import derive_seed, mix64
 
 Clock = Callable[[], int]  # epoch milliseconds
@@ -55,71 +55,42 @@ def real_clock() -> int:
     return time.time_ns() // 1_000_000
 
 
-# Events carry times up to ~93 days before `now` (campaigns, orders): they must stay
-# within the years that ISO 8601 timestamps, and Python's datetime, can write.
-_EARLIEST_NOW_MS = 0  # 1970-01-01T00:00:00Z
-_LATEST_NOW_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
-
-
-def _clock(now: str | int | Clock | None) -> Clock:
-    """`now` as a clock: None for the real one, a callable, an ISO 8601 instant, or epoch
-    milliseconds (an int)."""
-    if now is None:
-        return real_clock
-    if callable(now):
-        return now
-    fixed = parse_instant(now) if isinstance(now, str) else int(now)
-    if not _EARLIEST_NOW_MS <= fixed <= _LATEST_NOW_MS:
-        raise UsageError(
-            f"invalid time '{now}': use an instant from 1970-01-01T00:00:00Z to "
-            "9999-12-31T23:59:59.999Z"
-        )
-    return lambda: fixed
-
-
 class PayloadFactory:
     """Builds payload number `index` of a run; the same index always gives the same bytes.
 
     Every random choice for an event comes from a generator seeded by (seed, index), so
     a run can be split between processes, resumed or replayed without changing a byte.
-    `seed` is 0 or more (None: a random one); `now` is an ISO 8601 instant, epoch
-    milliseconds, or a callable returning them (None: the real clock).
+    Give GenerationOptions, or its from_options() keywords: seed (0 or more; None draws
+    one), now (an ISO 8601 instant or epoch milliseconds; None reads the real clock),
+    locale, scenario, envelope, overrides, set_new, templates.
     """
 
     def __init__(
         self,
         events: str | Sequence[str] = "customer.order.created",
+        options: GenerationOptions | None = None,
         *,
-        seed: int | None = None,
-        now: str | int | Clock | None = None,
-        locale: str = "en_US",
-        scenario: str = "mixed",
-        envelope: str | None = None,
-        overrides: Sequence[str | Override] | Mapping[str, Any] = (),
-        create_paths: bool = False,
-        templates: Sequence[str | Path] = (),
         target_url: str | None = None,
+        **keywords: Any,
     ) -> None:
         names = [events] if isinstance(events, str) else list(events)
         if not names:
             raise UsageError("no event given")
-        if envelope is not None and envelope not in ENVELOPES:
-            raise UsageError(f"unknown envelope '{envelope}': choose one of {', '.join(ENVELOPES)}")
-        if seed is not None and seed < 0:
-            raise UsageError(f"invalid seed {seed}: use 0 or more")
-        self.seed = secrets.randbits(32) if seed is None else seed
-        self.spec = EventSpec(scenario=check_scenario(scenario), target_url=target_url)
-        self.world = World(self.seed, locale)
-        self._clock = _clock(now)
+        if options is None:
+            options = GenerationOptions.from_options(**keywords)
+        elif keywords:
+            raise UsageError("pass GenerationOptions or keyword options, not both")
+        self.options = options
+        self.seed = secrets.randbits(32) if options.seed is None else options.seed
+        self.spec = EventSpec(scenario=options.scenario, target_url=target_url)
+        self.world = World(self.seed, options.locale)
+        fixed = options.now
+        self._clock: Clock = real_clock if fixed is None else (lambda: fixed)
         self._salt = derive_seed(self.seed, "event")
         self._rng = random.Random()
-        self._create = create_paths
-        if isinstance(overrides, Mapping):
-            self._overrides = tuple(override(k, v) for k, v in overrides.items())
-        else:
-            self._overrides = tuple(
-                o if isinstance(o, Override) else parse_override(o) for o in overrides
-            )
+        self._create = options.create_paths
+        self._overrides = options.overrides
+        templates = options.templates
 
         # Built-in templates are tested to render valid JSON; user templates are checked
         # on every payload so a broken one is reported, not sent.
@@ -129,6 +100,7 @@ class PayloadFactory:
         env = render.make_environment(templates)
         # Built-in templates use no Jinja globals; user templates may (range, namespace…).
         self._globals = dict(env.globals) if templates else {}
+        envelope = options.envelope
         self._plans = [self._plan(env, ev, envelope, bool(templates)) for ev in self.events]
 
     def _plan(self, env: Any, event: Event, envelope: str | None, user: bool) -> tuple:
@@ -220,15 +192,34 @@ def render_context(
     return render.render(render.load(env, name), render.with_globals(env, context)).encode()
 
 
+class Batch:
+    """`count` payloads of one factory, made as they are asked for; `seed` is the seed
+    that makes them (drawn when none was given), so a run can say how to repeat it."""
+
+    def __init__(self, factory: PayloadFactory, count: int) -> None:
+        self.factory = factory
+        self.seed = factory.seed
+        self.count = count
+        self._payloads = factory.stream(count=count)
+
+    def __iter__(self) -> Iterator[Payload]:
+        return self._payloads
+
+    def __next__(self) -> Payload:
+        return next(self._payloads)
+
+
 def generate(
-    event: str | Sequence[str] = "customer.order.created", count: int = 1, **options: Any
-) -> Iterator[Payload]:
-    """Yield `count` payloads; options are those of PayloadFactory.
+    event: str | Sequence[str] = "customer.order.created",
+    count: int | str = 1,
+    **options: Any,
+) -> Batch:
+    """`count` payloads, made as they are iterated; options are those of PayloadFactory.
 
     Example:
         for p in generate("customer.order.paid", count=3, seed=7, now="2024-03-12T14:41:49Z"):
             print(p.data["data"]["order"]["total_amount"], len(p.body))
     """
-    if count < 0:
-        raise UsageError("count must be 0 or more")
-    return PayloadFactory(event, **options).stream(count=count)
+    with naming("-n", "--count"):
+        total = whole(count, 0, "count")
+    return Batch(PayloadFactory(event, **options), total)

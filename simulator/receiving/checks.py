@@ -6,7 +6,6 @@ import base64
 import hashlib
 import math
 import random
-import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -17,94 +16,14 @@ import orjson
 
 from simulator import schema
 from simulator.errors import UsageError
-from simulator.sending.schedule import parse_duration
+from simulator.receiving.behaviour import DEFAULT_BEHAVIOUR, Behaviour
 from simulator.signing import Verdict, idempotency_key, make_signer, signature_header_names
 
 VERDICT_HEADER = "X-Webhook-Sim-Verdict"
 # Providers that name the event in a header rather than (or as well as) in the body.
 _EVENT_HEADERS = ("X-GitHub-Event", "X-Shopify-Topic", "webhook-type")
-_RETRY_STATUSES = frozenset({429, 503})
 # What a strict receiver refuses: an unproven sender, a body it cannot read, a wrong shape.
 _UNAUTHENTIC = frozenset({Verdict.INVALID.value, Verdict.MISSING.value, Verdict.STALE.value})
-
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)(b|k|kb|kib|m|mb|mib|g|gb|gib)?")
-_SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_ZERO = ("0", "0s", "0ms")
-
-
-def parse_size(text: str) -> int:
-    """Bytes in "1MB", "512KB", "64k" or a bare "65536"; units are binary (1MB = 1,048,576)."""
-    match = _SIZE.fullmatch(text.strip().lower().replace(" ", ""))
-    size = 0
-    if match is not None:
-        size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b")[0]])
-    if size < 1:
-        raise UsageError(f"invalid size '{text}': use e.g. 1MB, 512KB, 65536")
-    return size
-
-
-def parse_delay(text: str) -> tuple[float, float]:
-    """(low, high) seconds from "50ms" or a range "10ms..200ms" (the low end may be 0)."""
-    low_text, dots, high_text = text.partition("..")
-    low = 0.0 if low_text.strip() in _ZERO else parse_duration(low_text)
-    high = parse_duration(high_text) if dots else low
-    if low > high:
-        raise UsageError(f"invalid delay '{text}': the low end is above the high end")
-    return low, high
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    """How the receiver (mis)behaves; with `seed`, the same requests get the same answers.
-
-    By default every request that reaches the path gets `status`, whatever its verdicts
-    (they are in the X-Webhook-Sim-Verdict header). With `strict`, it answers as a
-    production receiver would: 401 to a signature that is invalid, missing or stale,
-    400 to a body that is not JSON, 422 to schema problems; a duplicate still gets
-    `status`, since a careful receiver acknowledges what it already has.
-    """
-
-    status: int = 200
-    fail_rate: float = 0.0
-    fail_status: int = 503
-    retry_after: float | None = None  # seconds, sent as Retry-After on a 429 or 503 failure
-    # Seconds: a range (low, high) draws uniformly per request; a single number is fixed.
-    delay: tuple[float, float] = (0.0, 0.0)
-    drop_rate: float = 0.0  # close the connection without answering
-    max_body: int = 1_048_576  # 413 beyond
-    seed: int | None = None
-    strict: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("status", "fail_status"):
-            # A 1xx is not a final answer: the sender would wait on for one until it times out.
-            if not 200 <= getattr(self, name) <= 599:
-                raise UsageError(f"{name} must be a final HTTP status, from 200 to 599")
-        for name in ("fail_rate", "drop_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UsageError(f"{name} must be from 0 to 1")
-        if isinstance(self.delay, (int, float)):
-            object.__setattr__(self, "delay", (float(self.delay), float(self.delay)))
-        low, high = self.delay
-        if not (0.0 <= low <= high and math.isfinite(high)):
-            raise UsageError("delay must be a range of seconds (low, high) with 0 <= low <= high")
-        if self.retry_after is not None:
-            if not 0.0 <= self.retry_after < math.inf:
-                raise UsageError("retry_after must be 0 seconds or more")
-            # One that is never sent would let a test believe it tried a Retry-After.
-            if not self.fail_rate:
-                raise UsageError("retry_after needs a fail_rate above 0: it is sent on failures")
-            if self.fail_status not in _RETRY_STATUSES:
-                raise UsageError(
-                    "retry_after is sent only with a fail_status of 429 or 503, "
-                    f"not {self.fail_status}"
-                )
-        if self.max_body < 1:
-            raise UsageError("max_body must be 1 byte or more")
-
-
-DEFAULT_BEHAVIOUR = Behaviour()
 
 
 @dataclass(slots=True)

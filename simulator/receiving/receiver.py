@@ -8,23 +8,20 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 from aiohttp import web
 
 from simulator import runtime
 from simulator.errors import DeliveryError, RecordError, UsageError
-from simulator.receiving.checks import (
-    DEFAULT_BEHAVIOUR,
-    VERDICT_HEADER,
-    Behaviour,
-    Inspector,
-    ReceivedRequest,
-    ReceiverStats,
-)
+from simulator.options import choice, naming, whole
+from simulator.receiving.behaviour import DEFAULT_BEHAVIOUR, Behaviour
+from simulator.receiving.checks import VERDICT_HEADER, Inspector, ReceivedRequest, ReceiverStats
+from simulator.sending.schedule import parse_duration
+from simulator.signing import SCHEMES, read_secret
 
 __all__ = ["VERDICT_HEADER", "Behaviour", "ReceivedRequest", "Receiver", "ReceiverStats"]
 
@@ -98,6 +95,52 @@ class Receiver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
         self._serving: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        host: str = "127.0.0.1",
+        port: int | str = 8000,
+        path: str = "/",
+        sign: str = "voucherify",
+        secret: str | None = None,
+        secret_env: str | None = None,
+        tolerance: float | str = 300.0,
+        no_schema: bool = False,
+        record: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        keep_requests: bool = True,
+        on_request: Callable[[ReceivedRequest], None] | None = None,
+        on_record_error: Callable[[RecordError], None] | None = None,
+        **behaviour: Any,
+    ) -> Receiver:
+        """A receiver from the options of `webhook-sim receive`, by their parameter names,
+        as text or as values; `behaviour` holds Behaviour.from_options() keywords. The
+        secret is read from $WEBHOOK_SECRET (or $`secret_env`) when none is given."""
+        with naming("--port"):
+            port = whole(port, 0, "port")
+            if port > 65535:
+                raise UsageError(f"invalid port {port}: use 0 to 65535 (0: any free port)")
+        with naming("--sign"):
+            choice(sign, SCHEMES, "signing scheme")
+        if isinstance(tolerance, str):
+            with naming("--tolerance"):
+                tolerance = parse_duration(tolerance)
+        return cls(
+            host=host,
+            port=port,
+            path=path,
+            scheme=sign,
+            secret=read_secret(secret, secret_env, os.environ if environ is None else environ),
+            tolerance=tolerance,
+            validate_schema=not no_schema,
+            behaviour=Behaviour.from_options(**behaviour),
+            record=record,
+            keep_requests=keep_requests,
+            on_request=on_request,
+            on_record_error=on_record_error,
+        )
 
     def prepare(
         self, events: Iterable[str], envelopes: Iterable[str] = ("v2024",)
@@ -175,6 +218,29 @@ class Receiver:
                 self._serving = None
                 self._stop_requested = False
                 await self.stop()
+
+    def run(
+        self,
+        ready: Callable[[], None] | None = None,
+        stopped: Callable[[], None] | None = None,
+        prepare: Iterable[str] = (),
+    ) -> None:
+        """Serve in this thread until SIGINT, SIGTERM or request_stop(), then stop and
+        call `stopped` (to say what was received, say).
+
+        Until `stopped` returns, those signals only ask the receiver to stop: one that
+        arrives while it prepares the schemas of `prepare`, starts, stops or reports never
+        becomes a KeyboardInterrupt.
+        """
+        with runtime.stop_on_signals(self.request_stop):
+            for event in prepare:  # one at a time: a Ctrl-C ends it in between
+                if self._stop_requested:
+                    break
+                self.prepare((event,))
+            else:
+                runtime.run_async(self.serve(ready))
+            if stopped is not None:
+                stopped()
 
     def request_stop(self) -> None:
         """Make serve() stop and return; safe in a signal handler or from another thread.

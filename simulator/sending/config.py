@@ -1,170 +1,53 @@
-"""What a send run does: target, schedule, signing, retries and records, checked and picklable."""
+"""What a send run is, checked in one place: target, schedule, signing, retries, records.
+
+SendConfig holds typed values and refuses any combination a run cannot have; its
+from_options() takes the command line's text (and the Python API's keywords) and parses
+it. Every error names the option as the command line spells it, so `webhook-sim send`
+and `simulator.send()` refuse the same input in the same words.
+"""
 
 from __future__ import annotations
 
-import email.utils
-import math
+import dataclasses
+import functools
 import os
 import random
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from simulator.errors import UsageError
+from simulator.generation.catalog import discover, expand, lookup
+from simulator.generation.options import GenerationOptions
+from simulator.options import choice, naming, refuse, whole
 from simulator.redaction import redact
+from simulator.reports.records import check_distinct
+from simulator.reports.thresholds import Threshold, parse_threshold
 from simulator.seeds import derive_seed
+from simulator.sending.parsing import (
+    check_header,
+    check_url,
+    check_workers,
+    parse_header,
+    parse_ramp_rates,
+    parse_statuses,
+    parse_workers,
+)
+from simulator.sending.retry import RetryPolicy
 from simulator.sending.schedule import (
     ARRIVALS,
     Schedule,
     Stage,
     build_schedule,
     parse_duration,
-    parse_ramp,
     parse_rate,
     parse_stages,
 )
+from simulator.signing import SCHEMES, make_signer, read_secret
 
-RETRY_SCHEDULES = ("exponential", "voucherify", "none")
-# Voucherify retries a failed sendout at these offsets after the first try.
-VOUCHERIFY_OFFSETS_S = (*(60.0 * 2**k for k in range(11)), 86_400.0)
+DEFAULT_EVENT = "customer.order.created"
 DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
-_STATUS_HINT = "use e.g. 2xx, 200,202 or 200-299"
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
-# How a request is framed is the sender's to say.
-_FRAMING = frozenset({"content-length", "transfer-encoding"})
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every control character but tab
-
-
-def parse_statuses(text: str) -> frozenset[int]:
-    """HTTP statuses counted as success: "2xx", "200,202", "200-204", or a mix."""
-    codes: set[int] = set()
-    for part in re.sub(r"\s+", "", text).lower().split(","):
-        if re.fullmatch(r"[1-5]xx", part):
-            first = int(part[0]) * 100
-            codes.update(range(first, first + 100))
-        elif re.fullmatch(r"\d{3}-\d{3}", part):
-            low, high = (int(n) for n in part.split("-"))
-            codes.update(range(low, high + 1))
-        elif re.fullmatch(r"\d{3}", part):
-            codes.add(int(part))
-        else:
-            raise UsageError(f"invalid status list '{text}': {_STATUS_HINT}")
-    if not codes or not all(100 <= c <= 599 for c in codes):
-        raise UsageError(f"invalid status list '{text}': {_STATUS_HINT}")
-    return frozenset(codes)
-
-
-def check_url(url: str) -> str:
-    """The URL unchanged if it is an absolute http(s) URL with a host, else UsageError."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a port out of range)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"invalid URL '{url}': use e.g. http://127.0.0.1:8080/hooks")
-    return url
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    """("Name", "value") from "Name: value"."""
-    name, sep, value = text.partition(":")
-    return _header(name.strip() if sep else "", value.strip(), text)
-
-
-def check_header(name: str, value: str) -> tuple[str, str]:
-    """(name, value) unchanged if they make one valid header line, else UsageError."""
-    return _header(name, value, f"{name}: {value}")
-
-
-def _header(name: str, value: str, text: str) -> tuple[str, str]:
-    # A CR or LF would end the header line early (and HTTP clients refuse to send it).
-    if _CONTROL.search(text):
-        raise UsageError(
-            f"invalid header '{_shown(text)}': a header cannot contain control characters "
-            "such as CR or LF"
-        )
-    if not _TOKEN.fullmatch(name):
-        raise UsageError(f"invalid header '{text}': use e.g. 'X-Team: payments'")
-    if name.lower() in _FRAMING:
-        raise UsageError(f"invalid header '{text}': the sender sets {name} itself")
-    if name.lower() == "connection" and value.lower() != "close":
-        raise UsageError(
-            f"invalid header '{text}': only 'Connection: close' (a new connection for every "
-            "request) can be asked for"
-        )
-    return name, value
-
-
-def _shown(text: str) -> str:
-    """`text` on one line: control characters written as escapes (\\n, \\x01)."""
-    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(when.timestamp() - now, 0.0)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How many times a failed event is tried again, and when.
-
-    exponential: full jitter, a random wait in [0, min(cap, base * 2**(n-1))]; voucherify:
-    1, 2, 4 … 1024 minutes, then 24 h after the first try; none: at once. time_scale
-    multiplies every wait, Retry-After included, so a day-long schedule can run in seconds.
-    A Retry-After replaces the schedule's wait, up to max_retry_after_s: a server that
-    asks for a day must not stall a test run for a day without a word.
-    """
-
-    retries: int = 0
-    schedule: str = "exponential"
-    time_scale: float = 1.0
-    base_s: float = 1.0
-    cap_s: float = 60.0
-    max_retry_after_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.schedule not in RETRY_SCHEDULES:
-            raise UsageError(
-                f"invalid retry schedule '{self.schedule}': use {', '.join(RETRY_SCHEDULES)}"
-            )
-        if self.retries < 0:
-            raise UsageError(f"invalid retries {self.retries}: use 0 or more")
-        if not (math.isfinite(self.time_scale) and self.time_scale >= 0):
-            raise UsageError(f"invalid retry time scale {self.time_scale}: use e.g. 0.001")
-        if not (math.isfinite(self.max_retry_after_s) and self.max_retry_after_s >= 0):
-            raise UsageError(
-                f"invalid max Retry-After {self.max_retry_after_s}: use 0 seconds or more"
-            )
-
-    def retry_after_wait(self, retry_after: float) -> tuple[float, float]:
-        """(seconds to wait, seconds asked) for a Retry-After of `retry_after` seconds, both
-        time-scaled: the wait is the asked one, cut to max_retry_after_s."""
-        asked = retry_after * self.time_scale
-        return min(asked, self.max_retry_after_s), asked
-
-    def delay(self, retry: int, since_first: float, rng: random.Random) -> float:
-        """Seconds to wait before retry number `retry` (1 = the first retry) when no
-        Retry-After sets it."""
-        if self.schedule == "none":
-            return 0.0
-        if self.schedule == "exponential":
-            ceiling = min(self.cap_s, self.base_s * 2 ** min(retry - 1, 64))
-            return rng.uniform(0.0, ceiling) * self.time_scale
-        offset = VOUCHERIFY_OFFSETS_S[min(retry, len(VOUCHERIFY_OFFSETS_S)) - 1]
-        return max(offset * self.time_scale - since_first, 0.0)
 
 
 @dataclass(frozen=True)
@@ -173,14 +56,14 @@ class SendConfig:
 
     With neither count nor duration one event is sent; rate None means "max": a closed
     model with `concurrency` senders. `ramp` is (start, end) events/s across `duration`;
-    `stages` replace the rate. `scheme` None means the first event's own scheme. `replay`
-    names a file to send again instead of generating. `factory` holds PayloadFactory
-    keywords; its seed is fixed by resolve() so every worker makes the same run.
+    `stages` replace the rate. `scheme` None means the first event's own scheme, fixed
+    by resolve(), as is a random seed, so every worker makes the same run. `replay` names
+    a file to send again instead of generating. `secret_env` says where `secret` was read.
     """
 
     url: str | None = None  # None: the built-in receiver, started by send()
-    events: tuple[str, ...] = ("customer.order.created",)
-    factory: dict[str, Any] = field(default_factory=dict)
+    events: tuple[str, ...] = (DEFAULT_EVENT,)
+    generation: GenerationOptions = field(default_factory=GenerationOptions)
     replay: str | None = None
     skip_bad: bool = False
     keep_signature: bool = False
@@ -195,57 +78,180 @@ class SendConfig:
     workers: int = 1
     scheme: str | None = None
     secret: str | None = field(default=None, repr=False)
+    secret_env: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     timeout: float = 10.0
     expect_status: frozenset[int] | None = None
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    thresholds: tuple[Threshold, ...] = ()
     log: str | None = None
     log_bodies: bool = False
     dead_letter: str | None = DEFAULT_DEAD_LETTER
+    report: str | None = None
+    junit: str | None = None
     insecure: bool = False
     ca_bundle: str | None = None
     grace: float = 5.0
 
     def __post_init__(self) -> None:
-        for name, value in _from_text(self).items():
-            object.__setattr__(self, name, value)  # frozen: this is still construction
+        if not self.events:
+            raise UsageError("no event given")
         if self.url is not None:
-            check_url(self.url)
-        if self.arrivals not in ARRIVALS:
-            raise UsageError(f"invalid arrivals '{self.arrivals}': use uniform or poisson")
-        for name in ("concurrency", "max_in_flight", "workers"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"invalid {name.replace('_', ' ')}: use 1 or more")
-        _check_workers(self.workers)
-        for name, value in self.headers:
-            check_header(name, value)
-        if not (self.timeout > 0 and self.grace >= 0):
-            raise UsageError("timeout must be above 0 and grace 0 or more")
-        if self.ramp is not None and self.duration is None:
-            raise UsageError("a ramp needs a duration: use e.g. ramp 10/s..500/s over 30s")
-        if sum(x is not None for x in (self.rate, self.ramp, self.stages)) > 1:
-            raise UsageError("give a rate, a ramp or stages, not several")
-        if self.stages is not None and (self.count is not None or self.duration is not None):
-            raise UsageError("stages set the run's length: drop the count and the duration")
+            with naming("--url"):
+                check_url(self.url)
+        with naming("--arrivals"):
+            choice(self.arrivals, ARRIVALS, "arrivals")
+        for name, flags in (("count", ("-n", "--count")), ("concurrency", ("--concurrency",)),
+                            ("max_in_flight", ("--max-in-flight",))):  # fmt: skip
+            if name != "count" or self.count is not None:
+                with naming(*flags):
+                    whole(getattr(self, name), 1, name.replace("_", " "))
+        with naming("--workers"):
+            check_workers(whole(self.workers, 1, "workers"))
+        if self.scheme is not None:
+            with naming("--sign"):
+                choice(self.scheme, SCHEMES, "signing scheme")
+        with naming("-H", "--header"):
+            for name, value in self.headers:
+                check_header(name, value)
+        for name, value, least in (("timeout", self.timeout, "above 0"),
+                                   ("grace", self.grace, "0 or more")):  # fmt: skip
+            if not (value > 0 if name == "timeout" else value >= 0):
+                raise refuse(f"--{name}", f"invalid {name} {value!r}: use {least} seconds")
+        self._check_pace()
+        self._check_sources()
+        check_distinct(
+            {"--dead-letter": self.dead_letter, "--log": self.log, "--report": self.report,
+             "--junit": self.junit}
+        )  # fmt: skip
+        # A replay may read its own dead-letter file (it is rewritten), but no other output.
+        check_distinct(
+            {"the replayed file": self.replay, "--log": self.log, "--report": self.report,
+             "--junit": self.junit}
+        )  # fmt: skip
+
+    def _check_pace(self) -> None:
+        if self.ramp is not None:
+            if self.rate is not None:
+                raise refuse("--ramp", "cannot be combined with --rate")
+            if self.duration is None:
+                raise refuse("--ramp", "needs --duration, e.g. --ramp 10/s..500/s --duration 1m")
+        if self.stages is not None:
+            for other in ("rate", "count", "duration"):
+                if getattr(self, other) is not None:
+                    raise refuse(
+                        "--stages", f"cannot be combined with --{other}: the stages set the length"
+                    )
+        if self.arrivals == "poisson" and self.closed:
+            raise refuse("--arrivals", "poisson needs a rate, e.g. --rate 50/s")
+        # The schedule's own checks (a rate above 0, stages that send) in these words.
+        with naming("--rate"):
+            self.schedule()
+
+    def _check_sources(self) -> None:
+        if self.insecure and self.ca_bundle:
+            raise refuse("--insecure", "cannot be combined with --ca-bundle")
+        if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
+            raise refuse("--ca-bundle", f"file '{self.ca_bundle}' does not exist")
+        if self.log_bodies and not self.log:
+            raise refuse("--log-bodies", "needs --log FILE")
+        if self.keep_signature and self.scheme is not None:
+            raise refuse("--keep-signature", "cannot be combined with --sign")
+        if self.replay is not None and not os.path.isfile(self.replay):
+            raise UsageError(f"cannot read '{self.replay}': no such file")
+        if self.url is not None and not self.keep_signature:
+            # A missing or malformed secret is a usage error before any I/O; the built-in
+            # receiver (no url) makes a secret of its own.
+            make_signer(self.scheme or self.own_scheme(), self.secret)
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        events: str | Sequence[str] = (),
+        seed: int | str | None = None,
+        now: str | int | None = None,
+        locale: str = "en_US",
+        scenario: str = "mixed",
+        envelope: str | None = None,
+        overrides: Sequence[str] | Mapping[str, Any] = (),
+        set_new: bool = False,
+        templates: Sequence[str | Path] = (),
+        sign: str | None = None,
+        secret_env: str | None = None,
+        retries: int | str | None = None,
+        retry_schedule: str = "exponential",
+        retry_time_scale: float | str = 1.0,
+        max_retry_after: float | str = 60.0,
+        retry: RetryPolicy | None = None,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> SendConfig:
+        """A config from the command line's options, by their parameter names (`rate`,
+        `max_in_flight`, `sign`, `retry_schedule`, `thresholds`…): text is parsed as the
+        command line parses it ("50/s", "30s", "10/s..500/s", "auto", "2xx", "p99<250ms"),
+        the secret is read from $WEBHOOK_SECRET (or $`secret_env`) when none is given. A
+        RetryPolicy may be given whole as `retry`, in place of the four retry options."""
+        unknown = sorted(set(options) - _FIELDS)
+        if unknown:
+            raise UsageError(f"unknown option '{unknown[0]}'")
+        parsed = {name: _parse(name, value) for name, value in options.items()}
+        generation = GenerationOptions.from_options(
+            seed=seed, now=now, locale=locale, scenario=scenario, envelope=envelope,
+            overrides=overrides, set_new=set_new, templates=templates,
+        )  # fmt: skip
+        if retry is None:
+            with naming("--retry-time-scale"):
+                time_scale = _number(retry_time_scale, "retry time scale")
+            with naming("--max-retry-after"):
+                max_wait = _seconds(max_retry_after)
+            with naming("--retries"):
+                retries = None if retries is None else whole(retries, 0, "retries")
+            retry = RetryPolicy(
+                retries=retries,
+                schedule=retry_schedule,
+                time_scale=time_scale,
+                max_retry_after_s=max_wait,
+            )
+        environ = os.environ if environ is None else environ
+        secret = read_secret(parsed.pop("secret", None), secret_env, environ)
+        names = (events,) if isinstance(events, str) else tuple(events)
+        # Globs ('voucher.*') become the names they pick: a run's report names events.
+        names = expand(names or (DEFAULT_EVENT,), generation.templates)
+        return cls(
+            events=names,
+            generation=generation,
+            scheme=sign,
+            secret=secret,
+            secret_env=secret_env,
+            retry=retry,
+            **parsed,
+        )
 
     @property
     def seed(self) -> int | None:
-        return self.factory.get("seed")
+        return self.generation.seed
 
     @property
     def closed(self) -> bool:
         return self.rate is None and self.ramp is None and self.stages is None
 
-    def resolve(self, rng: random.Random | None = None) -> SendConfig:
-        """This config with a fixed seed, so that every worker plans the same run."""
-        if self.seed is not None:
-            return self
-        seed = (rng or random.SystemRandom()).getrandbits(32)
-        return self.replace(factory={**self.factory, "seed": seed})
+    def resolve(self, rng: random.Random | None = None, **changes: Any) -> SendConfig:
+        """This config made whole for a run, with `changes`: a fixed seed, so that every
+        worker plans the same run, and the signing scheme (the first event's own)."""
+        if self.seed is None and "generation" not in changes:
+            seed = (rng or random.SystemRandom()).getrandbits(32)
+            changes["generation"] = dataclasses.replace(self.generation, seed=seed)
+        # Resent signatures are the recorded ones: no scheme signs them.
+        if self.scheme is None and not self.keep_signature and "scheme" not in changes:
+            changes["scheme"] = self.own_scheme()
+        return dataclasses.replace(self, **changes) if changes else self
 
-    def replace(self, **changes: Any) -> SendConfig:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return SendConfig(**{**values, **changes})
+    def own_scheme(self) -> str:
+        """The scheme events are signed with when none is asked for: the event's own."""
+        if self.replay is not None:
+            return "voucherify"
+        return lookup(discover(self.generation.templates), self.events[0]).signing
 
     def schedule(self, count: int | None = None) -> Schedule:
         """The run's send schedule; `count` caps it (a replay file's length)."""
@@ -255,20 +261,10 @@ class SendConfig:
                 raise UsageError("nothing to send")
         else:
             count = self.count
-        rng = random.Random(derive_seed(self.seed or 0, "arrivals"))
-        if self.ramp is not None:
-            start, end = self.ramp
-            stages = [Stage(0.0, start), Stage(self.duration, end)]
-            return build_schedule(
-                stages=stages, count=count, duration=self.duration, arrivals=self.arrivals, rng=rng
-            )
-        return build_schedule(
-            rate=self.rate,
-            count=count,
-            duration=self.duration,
-            stages=list(self.stages) if self.stages is not None else None,
-            arrivals=self.arrivals,
-            rng=rng,
+        # Only Poisson arrivals draw from the seed: a uniform plan is the same for any.
+        seed = (self.seed or 0) if self.arrivals == "poisson" else 0
+        return _planned(
+            self.rate, self.ramp, self.stages, count, self.duration, self.arrivals, seed
         )
 
     def describe(self) -> dict[str, Any]:
@@ -287,87 +283,97 @@ class SendConfig:
             "headers": redact(dict(self.headers), secrets),
             "timeout_s": self.timeout,
             "expect_status": sorted(self.expect_status) if self.expect_status else "2xx",
-            "retries": self.retry.retries,
+            "retries": self.retry.limit,
             "retry_schedule": self.retry.schedule,
             "retry_time_scale": self.retry.time_scale,
             "max_retry_after_s": self.retry.max_retry_after_s,
             "insecure": self.insecure,
             "replay": self.replay,
             "keep_signature": self.keep_signature,
-            "generation": {k: _plain(v) for k, v in self.factory.items() if k != "seed"},
+            "generation": self.generation.describe(),
         }
 
 
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return getattr(value, "text", None) or str(value)  # an Override keeps its --set text
+_FIELDS = frozenset(f.name for f in dataclasses.fields(SendConfig)) - {
+    "events", "generation", "scheme", "secret_env", "retry",
+}  # fmt: skip
 
 
-def max_workers() -> int:
-    """More processes than this only compete for the CPUs: generation is CPU-bound."""
-    return 4 * (os.cpu_count() or 1)
-
-
-def parse_workers(text: str) -> int:
-    """A worker count: a whole number from 1 to max_workers(), or "auto" for one per CPU."""
-    if text.strip().lower() == "auto":
-        return os.cpu_count() or 1
-    if not text.strip().isdigit() or int(text) < 1:
-        raise UsageError(f"invalid workers '{text}': use a number of at least 1, or auto")
-    return _check_workers(int(text))
-
-
-def _check_workers(workers: int) -> int:
-    if workers > max_workers():
-        raise UsageError(
-            f"invalid workers {workers}: at most {max_workers()} on this machine "
-            f"(4 per CPU); use auto for one per CPU"
+@functools.lru_cache(maxsize=16)
+def _planned(
+    rate: float | None,
+    ramp: tuple[float, float] | None,
+    stages: tuple[Stage, ...] | None,
+    count: int | None,
+    duration: float | None,
+    arrivals: str,
+    seed: int,
+) -> Schedule:
+    """A schedule, planned once per process: validating a config plans it, the run and
+    each worker's engine reuse it (a Schedule never changes once made)."""
+    rng = random.Random(derive_seed(seed, "arrivals"))
+    if ramp is not None:
+        start, end = ramp
+        plan = [Stage(0.0, start), Stage(duration or 0.0, end)]
+        return build_schedule(
+            stages=plan, count=count, duration=duration, arrivals=arrivals, rng=rng
         )
-    return workers
+    return build_schedule(
+        rate=rate,
+        count=count,
+        duration=duration,
+        stages=list(stages) if stages is not None else None,
+        arrivals=arrivals,
+        rng=rng,
+    )
 
 
-def parse_ramp_rates(text: str) -> tuple[float, float]:
-    """(start, end) events/s from "10/s..500/s"."""
-    start, end = parse_ramp(text, 1.0)
-    return start.target, end.target
+def _number(value: float | str, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"invalid {what} {value!r}: use a number, e.g. 0.001") from None
+    return number
 
 
-# Options that may also be given as the command line writes them: "50/s", "30s", "auto".
-_TEXT = {
-    "rate": parse_rate,
-    "duration": parse_duration,
-    "ramp": parse_ramp_rates,
-    "stages": parse_stages,
-    "timeout": parse_duration,
-    "grace": parse_duration,
-    "workers": parse_workers,
-    "expect_status": parse_statuses,
+def _seconds(value: float | str) -> float:
+    return parse_duration(value) if isinstance(value, str) else float(value)
+
+
+# Each option given as text: the flags it is named by, and its parser.
+_TEXT: dict[str, tuple[tuple[str, ...], Any]] = {
+    "url": (("--url",), check_url),
+    "count": (("-n", "--count"), lambda text: whole(text, 1, "count")),
+    "rate": (("--rate",), parse_rate),
+    "duration": (("--duration",), parse_duration),
+    "ramp": (("--ramp",), parse_ramp_rates),
+    "stages": (("--stages",), lambda text: tuple(parse_stages(text))),
+    "concurrency": (("--concurrency",), lambda text: whole(text, 1, "concurrency")),
+    "max_in_flight": (("--max-in-flight",), lambda text: whole(text, 1, "max in flight")),
+    "workers": (("--workers",), parse_workers),
+    "timeout": (("--timeout",), parse_duration),
+    "grace": (("--grace",), parse_duration),
+    "expect_status": (("--expect-status",), parse_statuses),
 }
 
 
-def _from_text(config: SendConfig) -> dict[str, Any]:
-    """The fields of `config` in their typed form: text parsed as the command line does,
-    lists made tuples, headers given as a mapping or as "Name: value" made pairs."""
-    changes = {
-        name: parse(getattr(config, name))
-        for name, parse in _TEXT.items()
-        if isinstance(getattr(config, name), str)
-    }
-    events = config.events
-    changes["events"] = (events,) if isinstance(events, str) else tuple(events)
-    stages = changes.get("stages", config.stages)
-    if stages is not None:
-        changes["stages"] = tuple(s if isinstance(s, Stage) else Stage(*s) for s in stages)
-    if config.ramp is not None:
-        changes["ramp"] = tuple(changes.get("ramp", config.ramp))
-    headers = config.headers
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    changes["headers"] = tuple(parse_header(h) if isinstance(h, str) else tuple(h) for h in pairs)
-    if config.expect_status is not None:
-        changes["expect_status"] = frozenset(changes.get("expect_status", config.expect_status))
-    return changes
+def _parse(name: str, value: Any) -> Any:
+    """One option's typed value; lists become tuples, as a frozen config holds them."""
+    if isinstance(value, str) and name in _TEXT:
+        flags, parse = _TEXT[name]
+        with naming(*flags):
+            return parse(value)
+    if name == "headers":
+        pairs = value.items() if isinstance(value, Mapping) else value
+        with naming("-H", "--header"):
+            return tuple(parse_header(h) if isinstance(h, str) else tuple(h) for h in pairs)
+    if name == "thresholds":
+        with naming("--threshold"):
+            return tuple(parse_threshold(t) if isinstance(t, str) else t for t in value)
+    if name == "stages" and value is not None:
+        return tuple(s if isinstance(s, Stage) else Stage(*s) for s in value)
+    if name == "ramp" and value is not None:
+        return tuple(value)
+    if name == "expect_status" and value is not None:
+        return frozenset(value)
+    return value

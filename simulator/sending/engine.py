@@ -8,7 +8,6 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from simulator.errors import OverrideError, RecordError, TemplateError, UsageError
@@ -19,52 +18,13 @@ from simulator.reports.replay import ReplaySource
 from simulator.reports.stats import RunStats
 from simulator.seeds import derive_seed
 from simulator.sending.client import USER_AGENT, Session, tls_for
-from simulator.sending.config import SendConfig, parse_retry_after
+from simulator.sending.config import SendConfig
+from simulator.sending.parsing import parse_retry_after
+from simulator.sending.results import Progress, RunResult
 from simulator.signing import make_signer
 
 WARM_UP_BUILDS = 64
 PREBUILD = 16  # payloads the closed model (--rate max) builds at a time
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A live snapshot of a run; `rate` is requests sent per second so far, so that it
-    moves with `sent` even while every event waits for a retry."""
-
-    elapsed: float
-    sent: int
-    delivered: int
-    failed: int
-    errors: int
-    rate: float
-    p99_ms: float | None
-    worker: int = 0
-
-
-@dataclass
-class RunResult:
-    """What one engine did. dead_lettered counts failed, interrupted and never-sent events;
-    not_sent those that were asked for but never tried (count mode or a replay, after an
-    interrupt). planned_not_sent counts the planned sends of a --duration run that an
-    interrupt left unmade (None when the plan's length is not known in advance).
-    record_error is set when a record file could not be written: the run stops there."""
-
-    stats: RunStats
-    interrupted: bool
-    dead_lettered: int
-    not_sent: int
-    worker: int = 0
-    skipped: int = 0  # bad replay lines passed over
-    planned_not_sent: int | None = 0
-    record_error: str | None = None  # why --log or --dead-letter could not be written
-    dead_unwritten: int = 0  # dead-letter lines that are not in the file
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**vars(self), "stats": self.stats.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        return cls(**{**data, "stats": RunStats.from_dict(data["stats"])})
 
 
 class _Event:
@@ -134,7 +94,7 @@ class Engine:
         else:
             # Credentials in the URL stay out of bodies, like every other output.
             target = public_url(config.url)
-            self._source = PayloadFactory(config.events, target_url=target, **config.factory)
+            self._source = PayloadFactory(config.events, config.generation, target_url=target)
             self.schedule = config.schedule()
             # Early builds compile the templates and partials they meet and fill value
             # pools: tens of milliseconds that would make the first sends late.
@@ -148,7 +108,7 @@ class Engine:
         self._base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._extra = dict(config.headers)
         self._expect = config.expect_status
-        self._retries = config.retry.retries
+        self._retries = config.retry.limit
         self.stats = RunStats(target_rate=self.schedule.rate)
         log, dead = config.log, config.dead_letter
         self._records = Records(

@@ -1,0 +1,127 @@
+"""The values of a send run as the command line writes them: statuses, URL, headers,
+workers, ramps, and a server's Retry-After."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+from urllib.parse import urlsplit
+
+from simulator.errors import UsageError
+from simulator.sending.schedule import parse_ramp
+
+_STATUS_HINT = "use e.g. 2xx, 200,202 or 200-299"
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+# How a request is framed is the sender's to say.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every control character but tab
+
+
+def parse_statuses(text: str) -> frozenset[int]:
+    """HTTP statuses counted as success: "2xx", "200,202", "200-204", or a mix."""
+    codes: set[int] = set()
+    for part in re.sub(r"\s+", "", text).lower().split(","):
+        if re.fullmatch(r"[1-5]xx", part):
+            first = int(part[0]) * 100
+            codes.update(range(first, first + 100))
+        elif re.fullmatch(r"\d{3}-\d{3}", part):
+            low, high = (int(n) for n in part.split("-"))
+            codes.update(range(low, high + 1))
+        elif re.fullmatch(r"\d{3}", part):
+            codes.add(int(part))
+        else:
+            raise UsageError(f"invalid status list '{text}': {_STATUS_HINT}")
+    if not codes or not all(100 <= c <= 599 for c in codes):
+        raise UsageError(f"invalid status list '{text}': {_STATUS_HINT}")
+    return frozenset(codes)
+
+
+def check_url(url: str) -> str:
+    """The URL unchanged if it is an absolute http(s) URL with a host, else UsageError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"invalid URL '{url}': use e.g. http://127.0.0.1:8080/hooks")
+    return url
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """("Name", "value") from "Name: value"."""
+    name, sep, value = text.partition(":")
+    return _header(name.strip() if sep else "", value.strip(), text)
+
+
+def check_header(name: str, value: str) -> tuple[str, str]:
+    """(name, value) unchanged if they make one valid header line, else UsageError."""
+    return _header(name, value, f"{name}: {value}")
+
+
+def _header(name: str, value: str, text: str) -> tuple[str, str]:
+    # A CR or LF would end the header line early (and HTTP clients refuse to send it).
+    if _CONTROL.search(text):
+        raise UsageError(
+            f"invalid header '{_shown(text)}': a header cannot contain control characters "
+            "such as CR or LF"
+        )
+    if not _TOKEN.fullmatch(name):
+        raise UsageError(f"invalid header '{text}': use e.g. 'X-Team: payments'")
+    if name.lower() in _FRAMING:
+        raise UsageError(f"invalid header '{text}': the sender sets {name} itself")
+    if name.lower() == "connection" and value.lower() != "close":
+        raise UsageError(
+            f"invalid header '{text}': only 'Connection: close' (a new connection for every "
+            "request) can be asked for"
+        )
+    return name, value
+
+
+def _shown(text: str) -> str:
+    """`text` on one line: control characters written as escapes (\\n, \\x01)."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+def max_workers() -> int:
+    """More processes than this only compete for the CPUs: generation is CPU-bound."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def parse_workers(text: str) -> int:
+    """A worker count: a whole number from 1 to max_workers(), or "auto" for one per CPU."""
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    if not text.strip().isdigit() or int(text) < 1:
+        raise UsageError(f"invalid workers '{text}': use a number of at least 1, or auto")
+    return check_workers(int(text))
+
+
+def check_workers(workers: int) -> int:
+    if workers > max_workers():
+        raise UsageError(
+            f"invalid workers {workers}: at most {max_workers()} on this machine "
+            f"(4 per CPU); use auto for one per CPU"
+        )
+    return workers
+
+
+def parse_ramp_rates(text: str) -> tuple[float, float]:
+    """(start, end) events/s from "10/s..500/s"."""
+    start, end = parse_ramp(text, 1.0)
+    return start.target, end.target
