@@ -51,6 +51,11 @@ from simulator.generation.builders.campaigns import (
 from simulator.generation.builders.orders import order_event
 from simulator.generation.builders.spec import SCENARIO_CHOICES, EventSpec
 from simulator.generation.builders.user import user_event
+from simulator.generation.builders.vouchers import (
+    manual_distribution_event,
+    publication_event,
+    voucher_event,
+)
 from simulator.generation.render import SUFFIX
 from simulator.generation.world import World
 
@@ -112,6 +117,16 @@ VOUCHERIFY: dict[str, tuple[Builder, str, str]] = {
     "campaign.promotion_tier.enabled": (promotion_tier_event, PROJECT, "Promotion_tier enabled"),
     "campaign.promotion_tier.updated": (promotion_tier_event, PROJECT, "Promotion_tier updated"),
     "campaign.promotion_tier.deleted": (promotion_tier_event, PROJECT, "Promotion_tier deleted"),
+    "voucher.created": (voucher_event, PROJECT, "Created"),
+    "voucher.disabled": (voucher_event, PROJECT, "Disabled"),
+    "voucher.enabled": (voucher_event, PROJECT, "Enabled"),
+    "voucher.updated": (voucher_event, PROJECT, "Updated"),
+    "voucher.deleted": (voucher_event, PROJECT, "Deleted"),
+    "voucher.published": (publication_event, PROJECT, "Published"),
+    "publication.succeeded": (publication_event, PROJECT, "Succeeded"),
+    "customer.publication.succeeded": (publication_event, DISTRIBUTION, "Publication succeeded"),
+    "distribution.manual_distribution_schedule": (
+        manual_distribution_event, DISTRIBUTION, "Manual_distribution_schedule"),
 }  # fmt: skip
 WIRE_TYPES = {
     **{

@@ -115,7 +115,7 @@ def program(world: World, kind: str, slot: int, now_ms: int) -> dict:
             "gift": None,
             "loyalty_card": None,
             "redemption": {"quantity": None, "redeemed_quantity": 0},
-            "code_config": code_config(rng, prefix, 8),
+            "code_config": code_config(rng, prefix, 11),
         }
         campaign: dict = {
             "id": world.ids.alnum("camp_", _PROGRAM_IDS[kind] + slot, rng),
