@@ -26,8 +26,12 @@ from simulator.seeds import derive_seed
 DAY = programs.DAY
 # Voucher numbers for the id minter: order events use the event index (and index | 1 << 62)
 # for theirs, so the run's own vouchers live apart, one range per kind.
-_RANGES = {"coupons": 1 << 60, "gift": 2 << 56 | 1 << 60, "loyalty": 3 << 56 | 1 << 60,
-           "referral": 4 << 56 | 1 << 60}  # fmt: skip
+_RANGES = {
+    "coupons": 1 << 60,
+    "gift": 2 << 56 | 1 << 60,
+    "loyalty": 3 << 56 | 1 << 60,
+    "referral": 4 << 56 | 1 << 60,
+}
 COUPONS_PER_CAMPAIGN = 400
 ASSETS = "https://dl.voucherify.io/api/v1/assets"
 
@@ -40,9 +44,14 @@ def coupon(world: World, campaign_slot: int, n: int, now_ms: int) -> dict:
     """Code `n` of one of the run's coupon campaigns."""
     return world.memo(
         ("coupon", campaign_slot, n),
-        lambda: _voucher(world, world.campaign("coupons", campaign_slot, now_ms),
-                         campaign_slot * COUPONS_PER_CAMPAIGN + n, None, now_ms),
-    )  # fmt: skip
+        lambda: _voucher(
+            world,
+            world.campaign("coupons", campaign_slot, now_ms),
+            campaign_slot * COUPONS_PER_CAMPAIGN + n,
+            None,
+            now_ms,
+        ),
+    )
 
 
 def any_coupon(world: World, rng: random.Random, now_ms: int) -> dict:
@@ -56,8 +65,9 @@ def card(world: World, kind: str, program_slot: int, customer_slot: int, now_ms:
     def make() -> dict:
         campaign = programs.program(world, kind, program_slot, now_ms)
         holder = world.customer(customer_slot)
-        return _voucher(world, campaign, program_slot * CUSTOMER_SLOTS + customer_slot,
-                        holder, now_ms)  # fmt: skip
+        return _voucher(
+            world, campaign, program_slot * CUSTOMER_SLOTS + customer_slot, holder, now_ms
+        )
 
     return world.memo((kind, program_slot, customer_slot), make)
 
@@ -155,3 +165,56 @@ def _uuid(rng: random.Random) -> str:
 
 def _token(rng: random.Random) -> str:
     return programs.token(rng, 32)
+
+
+def add_credits(state: dict, amount: int) -> tuple[dict, dict]:
+    """(gift card after, balance object): `amount` credits added (negative: removed)."""
+    gift = state["gift"]
+    after = {
+        **state,
+        "gift": {**gift, "amount": gift["amount"] + amount, "balance": gift["balance"] + amount},
+    }
+    balance = {
+        "type": "gift_voucher",
+        "total": after["gift"]["amount"],
+        "amount": amount,
+        "balance": after["gift"]["balance"],
+        "related_object": {"id": state["id"], "type": "voucher"},
+    }
+    return after, balance
+
+
+def add_points(state: dict, points: int) -> tuple[dict, dict]:
+    """(loyalty card after, balance object): `points` earned, or expired if negative."""
+    card = state["loyalty_card"]
+    after = {
+        **state,
+        "loyalty_card": {
+            **card,
+            "points": card["points"] + points,
+            "balance": card["balance"] + points,
+        },
+    }
+    balance = {
+        "type": "loyalty_card",
+        "total": after["loyalty_card"]["points"],
+        "points": points,
+        "balance": after["loyalty_card"]["balance"],
+        "related_object": {"id": state["id"], "type": "voucher"},
+    }
+    return after, balance
+
+
+def spend_points(state: dict, points: int) -> dict:
+    """The loyalty card after a reward bought with `points`: its balance goes down and its
+    redeemed points up by as much; the points it earned stay."""
+    card, redemption = state["loyalty_card"], state["redemption"]
+    return {
+        **state,
+        "loyalty_card": {**card, "balance": card["balance"] - points},
+        "redemption": {
+            **redemption,
+            "redeemed_quantity": redemption["redeemed_quantity"] + 1,
+            "redeemed_points": redemption["redeemed_points"] + points,
+        },
+    }

@@ -43,12 +43,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import UnknownEventError
+from simulator.generation.builders.balances import accrual_event, gift_event, points_event
 from simulator.generation.builders.campaigns import (
     campaign_event,
     loyalty_tier_event,
     promotion_tier_event,
 )
+from simulator.generation.builders.customers import custom_event, customer_event, holder_event
+from simulator.generation.builders.loyalty import (
+    points_rewarded,
+    reward_redemption,
+    rewarded,
+    tier_event,
+)
 from simulator.generation.builders.orders import order_event
+from simulator.generation.builders.pending import pending_event
+from simulator.generation.builders.redemptions import redemption_event
+from simulator.generation.builders.rules import assignment_event, rule_event
 from simulator.generation.builders.spec import SCENARIO_CHOICES, EventSpec
 from simulator.generation.builders.user import user_event
 from simulator.generation.builders.vouchers import (
@@ -127,6 +138,67 @@ VOUCHERIFY: dict[str, tuple[Builder, str, str]] = {
     "customer.publication.succeeded": (publication_event, DISTRIBUTION, "Publication succeeded"),
     "distribution.manual_distribution_schedule": (
         manual_distribution_event, DISTRIBUTION, "Manual_distribution_schedule"),
+    "redemption.succeeded": (redemption_event, PROJECT, "Succeeded"),
+    "redemption.failed": (redemption_event, PROJECT, "Failed"),
+    "redemption.rollback.succeeded": (redemption_event, PROJECT, "Rollback succeeded"),
+    "redemption.rollback.failed": (redemption_event, PROJECT, "Rollback failed"),
+    "customer.created": (customer_event, PROJECT, "Created"),
+    "customer.updated": (customer_event, PROJECT, "Updated"),
+    "customer.deleted": (customer_event, PROJECT, "Deleted"),
+    "customer.redemption.succeeded": (redemption_event, DISTRIBUTION, "Redemption succeeded"),
+    "customer.redemption.rollback.succeeded": (
+        redemption_event, DISTRIBUTION, "Redemption rollback succeeded"),
+    "customer.rewarded": (rewarded, EITHER, "Rewarded"),
+    "customer.rewarded.loyalty_points": (points_rewarded, EITHER, "Rewarded loyalty_points"),
+    "customer.reward_redemptions.created": (
+        reward_redemption, DISTRIBUTION, "Reward_redemptions created"),
+    "customer.reward_redemptions.pending": (
+        reward_redemption, DISTRIBUTION, "Reward_redemptions pending"),
+    "customer.reward_redemptions.completed": (
+        reward_redemption, DISTRIBUTION, "Reward_redemptions completed"),
+    "customer.voucher.loyalty_card.pending_points.activated": (
+        pending_event, DISTRIBUTION, "Voucher loyalty_card pending_points activated"),
+    "customer.voucher.loyalty_card.pending_points.added": (
+        pending_event, DISTRIBUTION, "Voucher loyalty_card pending_points added"),
+    "customer.voucher.loyalty_card.pending_points.canceled": (
+        pending_event, DISTRIBUTION, "Voucher loyalty_card pending_points canceled"),
+    "customer.voucher.loyalty_card.pending_points.updated": (
+        pending_event, DISTRIBUTION, "Voucher loyalty_card pending_points updated"),
+    "customer.voucher.loyalty_card.points_added": (
+        points_event, DISTRIBUTION, "Voucher loyalty_card points_added"),
+    "customer.voucher.loyalty_card.points_expired": (
+        points_event, DISTRIBUTION, "Voucher loyalty_card points_expired"),
+    "customer.voucher.gift.balance_added": (
+        gift_event, DISTRIBUTION, "Voucher gift balance_added"),
+    "customer.segment.entered": (customer_event, DISTRIBUTION, "Segment entered"),
+    "customer.segment.left": (customer_event, DISTRIBUTION, "Segment left"),
+    "customer.loyalty.tier.joined": (tier_event, DISTRIBUTION, "Loyalty tier joined"),
+    "customer.loyalty.tier.upgraded": (tier_event, DISTRIBUTION, "Loyalty tier upgraded"),
+    "customer.loyalty.tier.downgraded": (tier_event, DISTRIBUTION, "Loyalty tier downgraded"),
+    "customer.loyalty.tier.prolonged": (tier_event, DISTRIBUTION, "Loyalty tier prolonged"),
+    "customer.loyalty.tier.left": (tier_event, DISTRIBUTION, "Loyalty tier left"),
+    "customer.holder.assignment.created": (holder_event, PROJECT, "Holder assignment created"),
+    "customer.holder.assignment.deleted": (holder_event, PROJECT, "Holder assignment deleted"),
+    "customer.custom_event": (custom_event, DISTRIBUTION, "Custom_event"),
+    "voucher.loyalty_card.transaction.created": (
+        accrual_event, PROJECT, "Loyalty_card transaction created"),
+    "voucher.loyalty_card.pending_points.activated": (
+        pending_event, PROJECT, "Loyalty_card pending_points activated"),
+    "voucher.loyalty_card.pending_points.added": (
+        pending_event, PROJECT, "Loyalty_card pending_points added"),
+    "voucher.loyalty_card.pending_points.canceled": (
+        pending_event, PROJECT, "Loyalty_card pending_points canceled"),
+    "voucher.loyalty_card.pending_points.updated": (
+        pending_event, PROJECT, "Loyalty_card pending_points updated"),
+    "voucher.loyalty_card.points_added": (points_event, PROJECT, "Loyalty_card points_added"),
+    "voucher.loyalty_card.points_expired": (points_event, PROJECT, "Loyalty_card points_expired"),
+    "voucher.gift.transaction.created": (gift_event, PROJECT, "Gift transaction created"),
+    "voucher.gift.balance_added": (gift_event, PROJECT, "Gift balance_added"),
+    "bus_val_rule.created": (rule_event, PROJECT, "Created"),
+    "bus_val_rule.updated": (rule_event, PROJECT, "Updated"),
+    "bus_val_rule.assignment.created": (assignment_event, PROJECT, "Assignment created"),
+    "bus_val_rule.assignment.deleted": (assignment_event, PROJECT, "Assignment deleted"),
+    "bus_val_rule.deleted": (rule_event, PROJECT, "Deleted"),
 }  # fmt: skip
 WIRE_TYPES = {
     **{

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from simulator.generation.values import Entity, base62, format_money, iso_ms
+from simulator.generation.values import Entity, base62, format_money, iso_ms, parse_instant
 from simulator.seeds import derive_seed
 
 if TYPE_CHECKING:
@@ -50,9 +50,15 @@ _LOYALTY_NAMES = ("Rewards Club", "Loyalty Program", "Members Club", "VIP Points
 _TIER_NAMES = (("Bronze", "Silver", "Gold", "Platinum"), ("Member", "Plus", "Premium", "Elite"))
 _REFERRAL_NAMES = ("Refer a Friend", "Invite & Earn", "Friends Get More")
 _SEGMENTS = (
-    "New Customers", "Returning Customers", "VIP", "Newsletter Subscribers",
-    "Cart Abandoners", "Big Spenders", "Inactive 90 Days", "Mobile App Users",
-)  # fmt: skip
+    "New Customers",
+    "Returning Customers",
+    "VIP",
+    "Newsletter Subscribers",
+    "Cart Abandoners",
+    "Big Spenders",
+    "Inactive 90 Days",
+    "Mobile App Users",
+)
 _CATEGORIES = ("Seasonal", "Always On", "Retention", "Acquisition")
 CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -190,8 +196,11 @@ def loyalty_tiers(world: World, program_slot: int, now_ms: int) -> list[dict]:
         step = rng.choice((100, 250, 500))
         tiers = []
         for n, name in enumerate(names):
-            points = {"from": n * step} if n == len(names) - 1 else {
-                "from": n * step, "to": (n + 1) * step - 1}  # fmt: skip
+            points = (
+                {"from": n * step}
+                if n == len(names) - 1
+                else {"from": n * step, "to": (n + 1) * step - 1}
+            )
             tiers.append(
                 Entity(
                     id=world.ids.hex("ltr_", program_slot << 4 | n, rng),
@@ -248,3 +257,103 @@ def slug(text: str) -> str:
 
 def token(rng: random.Random, width: int) -> str:
     return base62(rng.getrandbits(6 * width), width)
+
+
+def earning_rules(world: World, program_slot: int, now_ms: int) -> list[dict]:
+    """A loyalty program's earning rules: points per amount spent on a paid order, and
+    a fixed number for joining a segment."""
+
+    def make() -> list[dict]:
+        campaign = program(world, "loyalty", program_slot, now_ms)
+        rng = _rng(world, "earning-rules", program_slot)
+        created = iso_ms(programs_created(campaign) + rng.randint(1000, DAY))
+        every = round(rng.choice((100, 500, 1000)) * world.market.price_factor)
+        rules = []
+        for n, (event, banner, loyalty) in enumerate(
+            (
+                (
+                    "order.paid",
+                    "Points for every order",
+                    {
+                        "type": "PROPORTIONAL",
+                        "calculation_type": "ORDER_TOTAL_AMOUNT",
+                        "order": {
+                            "total_amount": {"every": every, "points": rng.choice((1, 5, 10))}
+                        },
+                    },
+                ),
+                ("customer.segment.entered", "Welcome points", {"type": "FIXED", "points": 100}),
+            )
+        ):
+            rules.append(
+                Entity(
+                    id=world.ids.alnum("ern_", program_slot << 4 | n, rng),
+                    created_at=created,
+                    updated_at=None,
+                    validation_rule_id=None,
+                    loyalty=loyalty,
+                    event=event,
+                    source={
+                        "banner": banner,
+                        "object_id": campaign["id"],
+                        "object_type": "campaign",
+                    },
+                    active=True,
+                    automation_id=world.ids.alnum("auto_", program_slot << 4 | n, rng),
+                    metadata={},
+                    campaign_id=campaign["id"],
+                    parameters={"event": event, "banner": banner, "loyalty": loyalty},
+                )
+            )
+        return rules
+
+    return world.memo(("earning-rules", program_slot), make)
+
+
+_REWARDS = (("Free shipping", 200), ("10% off coupon", 500), ("Tote bag", 1000))
+
+
+def rewards(world: World, program_slot: int, now_ms: int) -> list[dict]:
+    """A loyalty program's rewards and what each costs in points (its assignment)."""
+
+    def make() -> list[dict]:
+        campaign = program(world, "loyalty", program_slot, now_ms)
+        rng = _rng(world, "rewards", program_slot)
+        created = programs_created(campaign) + rng.randint(1000, DAY)
+        found = []
+        for n, (name, points) in enumerate(_REWARDS):
+            material = name == "Tote bag"
+            product = world.product(rng.randrange(240)) if material else None
+            reward = Entity(
+                id=world.ids.alnum("rew_", program_slot << 4 | n, rng),
+                name=name,
+                type="MATERIAL" if material else "CAMPAIGN",
+                created_at=iso_ms(created),
+                updated_at=None,
+                parameters=(
+                    {"product": {"id": product["id"], "sku_id": product["sku_id"]}}
+                    if product
+                    else {"campaign": {"id": campaign["id"], "type": "DISCOUNT_COUPONS"}}
+                ),
+                product={"id": product["id"], "name": product["name"]} if product else None,
+                assignment=Entity(
+                    id=world.ids.alnum("rewa_", program_slot << 4 | n, rng),
+                    reward_id=None,
+                    related_object_id=campaign["id"],
+                    related_object_type="campaign",
+                    parameters={"loyalty": {"points": points}},
+                    created_at=iso_ms(created + 60_000),
+                    updated_at=None,
+                ),
+            )
+            reward["assignment"]["reward_id"] = reward["id"]
+            reward["assignment_id"] = reward["assignment"]["id"]
+            found.append(reward)
+        return found
+
+    return world.memo(("rewards", program_slot), make)
+
+
+def programs_created(campaign: dict) -> int:
+    """When a program's campaign was created, in epoch milliseconds."""
+    return parse_instant(campaign["created_at"])

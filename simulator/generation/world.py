@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from faker import Faker
 
-from simulator.generation.programs import full_campaign
+from simulator.generation.programs import FRESH, full_campaign
 from simulator.generation.values import (
     Entity,
     IdMinter,
@@ -177,12 +177,22 @@ class World:
         found = self._customers.get(slot)
         if found is not None:
             return found
-        rng = self._rng("customer", slot)
         # A bijection of the slots onto 4-digit numbers: the customer's own number.
         number = 1000 + (slot * _NUMBER_STEP + self._number_offset) % CUSTOMER_SLOTS
+        customer = self._customers[slot] = self._make_customer(slot, slot, number)
+        return customer
+
+    def new_customer(self, index: int) -> dict:
+        """A customer that event `index` creates: not one of the slots, not kept. Its
+        number follows the slots' (1000 + CUSTOMER_SLOTS onwards), so it shares no email
+        or source_id with any customer of the run."""
+        return self._make_customer(FRESH | index, f"new-{index}", 1000 + CUSTOMER_SLOTS + index)
+
+    def _make_customer(self, id_number: int, seed_key: object, number: int) -> dict:
+        rng = self._rng("customer", seed_key)
         variant = rng.randrange(2048)  # the draw the identity took before: ids stay put
         name, email, source_id = self.fakes.at(
-            "identity", slot, lambda fake: _identity(fake, number, variant)
+            "identity", seed_key, lambda fake: _identity(fake, number, variant)
         )
         roll = rng.random()
         if roll < 0.35:
@@ -192,15 +202,14 @@ class World:
         else:
             metadata = {}
         customer = {
-            "id": self.ids.alnum("cust_", slot, rng),
+            "id": self.ids.alnum("cust_", id_number, rng),
             "name": name,
             # Voucherify sends null when the shop never gave it one, as in the docs example.
             "email": None if rng.random() < 0.2 else email,
             "source_id": source_id,
             "metadata": metadata,
         }
-        customer = self._customers[slot] = Entity(customer)
-        return customer
+        return Entity(customer)
 
     def product(self, slot: int) -> dict:
         found = self._products.get(slot)

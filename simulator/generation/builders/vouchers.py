@@ -17,8 +17,11 @@ from simulator.generation.values import below, between, iso_ms
 from simulator.generation.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, World
 
 _HELD = ("gift", "loyalty", "referral")
-_SLOTS = {"gift": programs.GIFT_SLOTS, "loyalty": programs.LOYALTY_SLOTS,
-          "referral": programs.REFERRAL_SLOTS}  # fmt: skip
+_SLOTS = {
+    "gift": programs.GIFT_SLOTS,
+    "loyalty": programs.LOYALTY_SLOTS,
+    "referral": programs.REFERRAL_SLOTS,
+}
 _CHANNELS = ("API", "voucherify-web-ui", "Automation")
 
 
@@ -80,18 +83,24 @@ def new_coupon(world: World, index: int, rng: random.Random, now_ms: int) -> dic
 
 
 def publication(
-    world: World, index: int, rng: random.Random, now_ms: int, slot: int
+    world: World, index: int, rng: random.Random, now_ms: int, slot: int, coupon: bool = False
 ) -> tuple[dict, dict, dict]:
-    """(campaign, voucher, publication): a voucher published to customer `slot` just now."""
+    """(campaign, voucher, publication): a voucher published to customer `slot` just now,
+    a new coupon (always, with `coupon`) or one of the customer's cards."""
     customer = world.customer(slot)
     created = now_ms - between(rng, 5, 900)
-    if rng.random() < 0.5:
+    if coupon or rng.random() < 0.5:
         voucher = new_coupon(world, index, rng, now_ms)
-        voucher = {**voucher, "holder_id": customer["id"], "updated_at": iso_ms(created),
-                   "publish": {**voucher["publish"], "count": 1}}  # fmt: skip
+        voucher = {
+            **voucher,
+            "holder_id": customer["id"],
+            "updated_at": iso_ms(created),
+            "publish": {**voucher["publish"], "count": 1},
+        }
     else:
-        voucher = cards.with_state(held(world, _HELD[below(rng, 3)], slot, rng, now_ms),
-                                   rng, now_ms)  # fmt: skip
+        voucher = cards.with_state(
+            held(world, _HELD[below(rng, 3)], slot, rng, now_ms), rng, now_ms
+        )
     channel = _CHANNELS[below(rng, 3)]
     published = {
         "id": world.ids.alnum("pub_", index, rng, length=32),
@@ -146,8 +155,11 @@ def manual_distribution_event(
     # The distribution that sends this webhook: the envelope's source (builders/envelope).
     distribution = world.distribution("send-code", spec.target_url or PLACEHOLDER_URL)
     published["channel"] = "Dashboard"
-    published["metadata"] = {"source_type": "distribution", "source_id": distribution["id"],
-                             "distribution_id": distribution["id"]}  # fmt: skip
+    published["metadata"] = {
+        "source_type": "distribution",
+        "source_id": distribution["id"],
+        "distribution_id": distribution["id"],
+    }
     del published["voucher"]
     return {
         "distribution": {
