@@ -74,8 +74,9 @@ def discover(user_dirs: Sequence[str | Path] = ()) -> dict[str, Event]:
                 signing=folder.name,
                 description=description,
             )
-    for folder in user_dirs:
-        for name in _names_in(Path(folder)):
+    for user_dir in user_dirs:
+        folder = Path(user_dir)
+        for name in _names_in(folder):
             if name not in events:
                 events[name] = Event(
                     name=name,

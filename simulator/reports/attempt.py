@@ -15,7 +15,7 @@ class Attempt(NamedTuple):
     answer: `error` is its kind and `detail` the reason in words."""
 
     payload: Any  # .id, .event, .body
-    index: int
+    index: int  # type: ignore[assignment]  # the event's index, not tuple.index
     number: int
     scheduled: float
     started: float

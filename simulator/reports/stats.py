@@ -244,7 +244,9 @@ def _in_ms(hist: Histogram, keys: tuple[str, ...]) -> dict[str, float | None]:
     if not hist.count:
         return dict.fromkeys(keys)
     wanted = [key for key in keys if key in _PERCENTILES]
-    values = dict(zip(wanted, hist.percentiles(_PERCENTILES[k] for k in wanted), strict=True))
+    values: dict[str, float] = dict(
+        zip(wanted, hist.percentiles(_PERCENTILES[k] for k in wanted), strict=True)
+    )
     values.update(min=hist.min, mean=hist.mean, max=hist.max)
     return {key: round(values[key] / 1000, 3) for key in keys}
 

@@ -174,8 +174,10 @@ class Attempts:
             self._record(event, due, started, now, None, event.error, event.detail, resend)
             raise
         finished = self._clock()
-        ok = error is None and (
-            status in self._expect if self._expect is not None else 200 <= status < 300
+        ok = (
+            error is None
+            and status is not None
+            and (status in self._expect if self._expect is not None else 200 <= status < 300)
         )
         if error is None and not ok:
             error = "status"

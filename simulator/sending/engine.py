@@ -52,6 +52,7 @@ class Engine:
     ) -> None:
         if config.url is None:
             raise UsageError("the engine needs a url (send() starts a receiver when none is given)")
+        self._url: str = config.url
         self.config = config
         self.worker, self.workers = worker, workers
         self._clock, self._wall = clock, wall
@@ -131,19 +132,7 @@ class Engine:
             self._pacer.cancel()
 
     def progress(self) -> Progress:
-        s = self.stats
-        elapsed = max(self._clock() - self._t0, 0.0)
-        hist = s.latency_corrected
-        return Progress(
-            elapsed=elapsed,
-            sent=s.attempts,
-            delivered=s.delivered,
-            failed=s.failed,
-            errors=sum(s.error_kinds.values()),
-            rate=s.attempts / elapsed if elapsed > 0 else 0.0,
-            p99_ms=hist.percentile(99) / 1000 if hist.count else None,
-            worker=self.worker,
-        )
+        return Progress.of(self.stats, max(self._clock() - self._t0, 0.0), self.worker)
 
     async def run(
         self,
@@ -161,7 +150,7 @@ class Engine:
         # A --header "Connection: close" asks for a new connection for every request.
         keep_alive = all(name.lower() != "connection" for name in self._extra)
         async with Session(
-            config.url, timeout=config.timeout, tls=self._tls, keep_alive=keep_alive
+            self._url, timeout=config.timeout, tls=self._tls, keep_alive=keep_alive
         ) as session:
             # The clock starts once everything is in place, so the first sends are on time.
             now_wall, now = self._wall(), self._clock()
@@ -184,7 +173,7 @@ class Engine:
         if stats.first_send is not None and stats.last_send is not None:
             stats.first_send += self._wall0
             stats.last_send += self._wall0
-        not_sent, planned = 0, 0
+        not_sent, planned = 0, 0  # type: tuple[int, int | None]
         if self._stopping and self._fatal is None:
             if self._counted:
                 not_sent = self._dead_letter_rest(shard)
@@ -219,8 +208,9 @@ class Engine:
         # stop() may cancel the pacer before its first step; what it never took from the
         # shard is still there for the dead-letter pass.
         await asyncio.wait((pacer,))
-        if not pacer.cancelled() and pacer.exception() is not None:
-            raise pacer.exception()
+        failure = None if pacer.cancelled() else pacer.exception()
+        if failure is not None:
+            raise failure
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
@@ -319,7 +309,7 @@ class Engine:
 
     async def nap(self, delay: float) -> bool:
         """Wait `delay` seconds unless stopped first; True if stopped."""
-        if delay > 0 and not self._stopping:
+        if delay > 0 and not self._stopping and self._stop_future is not None:
             await asyncio.wait((self._stop_future,), timeout=delay)
         return self._stopping
 
