@@ -76,12 +76,15 @@ def stop_on_signals(handler: Callable[[], None]) -> Iterator[None]:
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on a fresh loop: uvloop's when installed, asyncio's otherwise."""
+    runner: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run
     try:
         import uvloop
+
+        runner = uvloop.run
     except ImportError:
-        uvloop = None
+        pass
     # Outside the except block, so that an error in `main` is not chained to ImportError.
-    return asyncio.run(main) if uvloop is None else uvloop.run(main)
+    return runner(main)
 
 
 def new_loop() -> asyncio.AbstractEventLoop:

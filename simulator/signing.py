@@ -99,7 +99,7 @@ class Signer:
     scheme: str
     secret: str = field(repr=False)
     # Derived in __post_init__; excluded from init, repr and equality.
-    _key: bytes | None = field(init=False, repr=False, compare=False, default=None)
+    _key: bytes = field(init=False, repr=False, compare=False, default=b"")
     _headers: Any = field(init=False, repr=False, compare=False, default=None)
     _verify: Any = field(init=False, repr=False, compare=False, default=None)
 

@@ -1,4 +1,6 @@
-"""Shared fixtures: the CLI run in-process through its real error boundary, and paths."""
+"""Shared fixtures and constants: the CLI run in-process through its real error boundary,
+one clock, one secret, and paths. The project's own receiver comes from its pytest
+plugin: `webhook_receiver` (parametrize it indirectly for another scheme or behaviour)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import run
+from simulator.pytest_plugin import SECRET
+
+__all__ = ["FIXTURES", "NOW", "ORDER_EVENTS", "ROOT", "SECRET", "VOUCHERIFY", "CliResult"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 VOUCHERIFY = FIXTURES / "voucherify"
+NOW = "2024-03-12T14:41:49.128Z"  # the docs example's time: --now in every seeded test
 ORDER_EVENTS = (
     "customer.order.created",
     "customer.order.updated",
@@ -33,11 +39,16 @@ class CliResult:
 
 @pytest.fixture
 def invoke():
-    """Run `webhook-sim ARGS` in-process through main's error boundary."""
+    """Run `webhook-sim ARGS` in-process through main's error boundary, with no
+    $WEBHOOK_SECRET unless `env` sets one."""
 
     def _invoke(*args: str, input: str | None = None, env: dict | None = None) -> CliResult:
         runner = CliRunner()
-        with runner.isolation(input=input, env=env) as (out, err, _):
+        with runner.isolation(input=input, env={"WEBHOOK_SECRET": None, **(env or {})}) as (
+            out,
+            err,
+            _,
+        ):
             code = run(list(args))
         raw = out.getvalue()
         return CliResult(code, raw.decode(), err.getvalue().decode(), raw)

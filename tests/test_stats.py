@@ -9,12 +9,22 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from simulator.errors import UsageError
+from simulator.generation.payloads import Payload
+from simulator.reports.attempt import Attempt
 from simulator.reports.histogram import MAX_VALUE_US, Histogram
 from simulator.reports.junit import junit_xml
 from simulator.reports.stats import MAX_ERROR_DETAILS, OTHER_DETAILS, SCHEMA, RunStats, summarize
 from simulator.reports.thresholds import Threshold, ThresholdResult, parse_threshold
 
 THRESHOLD_HINT = "use e.g. p99<250ms, success>=99.9%, rate>=950/s"
+PAYLOAD = Payload("voucher.published", 0, "whs_1", b"{}")
+
+
+def record(stats: RunStats, *, scheduled: float, started: float, finished: float,
+           **outcome: object) -> None:  # fmt: skip
+    """One attempt, with no status, error or detail unless given."""
+    fields = {"status": None, "error": None, "detail": None, **outcome}
+    stats.record_attempt(Attempt(PAYLOAD, 0, 1, scheduled, started, finished, headers={}, **fields))
 
 
 def filled(values: list[int]) -> Histogram:
@@ -105,7 +115,8 @@ def sample_run(offset: float = 0.0) -> RunStats:
         scheduled = 100.0 + offset + i / 10
         late = 0.050 if i == 7 else 0.0
         ok = i not in FAILED
-        stats.record_attempt(
+        record(
+            stats,
             scheduled=scheduled,
             started=scheduled + late,
             finished=scheduled + late + 0.020 + i / 10_000,
@@ -113,7 +124,8 @@ def sample_run(offset: float = 0.0) -> RunStats:
             error=None if ok else "status",
         )
         if not ok:
-            stats.record_attempt(
+            record(
+                stats,
                 scheduled=scheduled + 0.1,
                 started=scheduled + 0.1,
                 finished=scheduled + 0.2,
@@ -205,7 +217,7 @@ def paced(count: int, rate: float, start: float = 0.0, latency: float = 0.05) ->
     for i in range(count):
         at = start + i / rate
         stats.record_event("voucher.published")
-        stats.record_attempt(scheduled=at, started=at, finished=at + latency, status=200)
+        record(stats, scheduled=at, started=at, finished=at + latency, status=200)
         stats.record_outcome("voucher.published", delivered=True)
     stats.finished_at = start + (count - 1) / rate + latency
     return stats
@@ -222,7 +234,7 @@ def test_a_perfectly_paced_run_reports_its_target_as_the_send_rate() -> None:
 
 def test_the_send_rate_ignores_retries_and_merges_across_workers() -> None:
     stats = paced(10, 10.0)
-    stats.record_attempt(scheduled=5.0, started=5.0, finished=5.1, status=200, retry=True)
+    record(stats, scheduled=5.0, started=5.0, finished=5.1, status=200, retry=True)
     assert summarize(stats)["send_rate"] == pytest.approx(10.0)
     # Two workers of a 20/s run, each sending every other event.
     even, odd = paced(10, 10.0), paced(10, 10.0, start=0.05)
@@ -237,7 +249,7 @@ def test_the_send_rate_ignores_retries_and_merges_across_workers() -> None:
 
 def test_a_resend_is_an_attempt_but_neither_a_retry_nor_a_send_nor_late() -> None:
     stats = paced(3, 10.0)
-    stats.record_attempt(scheduled=0.0, started=5.0, finished=5.01, status=200, resend=True)
+    record(stats, scheduled=0.0, started=5.0, finished=5.01, status=200, resend=True)
     assert (stats.attempts, stats.retries, stats.resends, stats.late) == (4, 0, 1, 0)
     assert stats.schedule_lag.count == 3 and stats.latency_corrected.count == 4
     assert summarize(stats)["send_rate"] == pytest.approx(10.0)  # its start is no send
@@ -248,7 +260,7 @@ def test_error_details_are_bounded_in_a_run_and_across_workers() -> None:
     def garbage(first: int) -> RunStats:
         stats = RunStats()
         for i in range(first, first + MAX_ERROR_DETAILS + 5):
-            stats.record_attempt(scheduled=0.0, started=0.0, finished=0.1, error="other",
+            record(stats, scheduled=0.0, started=0.0, finished=0.1, error="other",
                                  detail=f"not an HTTP/1.x status line: b'{i}'")  # fmt: skip
         return stats
 
@@ -421,7 +433,7 @@ def test_junit_xml_of_an_interrupted_run_fails() -> None:
 def test_junit_xml_of_a_clean_run_has_no_failures() -> None:
     stats = RunStats(started_at=0.0, finished_at=1.0)
     stats.record_event("voucher.published")
-    stats.record_attempt(scheduled=0.0, started=0.0, finished=0.01, status=200)
+    record(stats, scheduled=0.0, started=0.0, finished=0.01, status=200)
     stats.record_outcome("voucher.published", delivered=True)
     root = ET.fromstring(junit_xml(summarize(stats), []))
     assert root.find("testsuite").get("failures") == "0"

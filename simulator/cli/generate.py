@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import click
 import orjson
@@ -13,9 +13,6 @@ from simulator import Payload, discover, generate
 from simulator.cli import cli, stdout_guard
 from simulator.cli.params import generation_options, pop_generation
 from simulator.errors import OverrideError, RecordError, TemplateError
-
-if TYPE_CHECKING:
-    from simulator.generation.catalog import Event
 
 DEFAULT_EVENT = "customer.order.created"
 FORMATS = ("ndjson", "json", "pretty")
@@ -50,7 +47,7 @@ def events(template_dirs: tuple[str, ...], fmt: str) -> None:
     if fmt == "json":
         click.echo(orjson.dumps([_describe(e) for e in catalog.values()]).decode())
         return
-    groups: dict[str, list[Event]] = {}
+    groups: dict[str, list[Any]] = {}
     for event in catalog.values():
         groups.setdefault(event.group if event.source != "user" else "user", []).append(event)
     width = max(len(name) for name in catalog)
@@ -62,7 +59,8 @@ def events(template_dirs: tuple[str, ...], fmt: str) -> None:
             click.echo(f"  {event.name:<{width}}  {event.delivery:<23}  {event.description}{extra}")
 
 
-def _describe(event: Event) -> dict[str, Any]:
+def _describe(event: Any) -> dict[str, Any]:
+    """One catalog Event as JSON for tools."""
     return {
         "name": event.name,
         "group": event.group,

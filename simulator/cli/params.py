@@ -17,7 +17,7 @@ def choices(values: Sequence[str]) -> str:
     return "[" + "|".join(values) + "]"
 
 
-def apply(options: list[Callable[[Callable], Callable]], func: Callable) -> Callable:
+def apply(options: Sequence[Callable[[Any], Any]], func: Callable) -> Callable:
     for option in reversed(options):
         func = option(func)
     return func

@@ -237,8 +237,9 @@ def builtin() -> dict[str, Event]:
 def discover(user_dirs: Sequence[str | Path] = ()) -> dict[str, Event]:
     """All events: the built-in ones, then those the user folders add."""
     events = builtin()
-    for folder in user_dirs:
-        for name in _names_in(Path(folder)):
+    for user_dir in user_dirs:
+        folder = Path(user_dir)
+        for name in _names_in(folder):
             if name not in events:
                 events[name] = Event(
                     name=name,

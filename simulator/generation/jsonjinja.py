@@ -60,7 +60,7 @@ def _compact(text: str) -> str:
     Voucherify sends) without a parse and re-dump per payload. Text whose quotes do not
     balance (a string continued by an expression) is left exactly as written.
     """
-    out = []
+    out: list[str] = []
     in_string = escaped = spaced = False
     for ch in text:
         if in_string:

@@ -185,10 +185,10 @@ def full_campaign(world: World, campaign: dict, rng: random.Random, created: int
     }
 
 
-def loyalty_tiers(world: World, program_slot: int, now_ms: int) -> list[dict]:
+def loyalty_tiers(world: World, program_slot: int, now_ms: int) -> list[Entity]:
     """A loyalty program's tiers, lowest first; the top one has no upper bound."""
 
-    def make() -> list[dict]:
+    def make() -> list[Entity]:
         campaign = program(world, "loyalty", program_slot, now_ms)
         rng = _rng(world, "tiers", program_slot)
         names = _TIER_NAMES[program_slot % len(_TIER_NAMES)][: rng.randint(3, 4)]
@@ -259,11 +259,11 @@ def token(rng: random.Random, width: int) -> str:
     return base62(rng.getrandbits(6 * width), width)
 
 
-def earning_rules(world: World, program_slot: int, now_ms: int) -> list[dict]:
+def earning_rules(world: World, program_slot: int, now_ms: int) -> list[Entity]:
     """A loyalty program's earning rules: points per amount spent on a paid order, and
     a fixed number for joining a segment."""
 
-    def make() -> list[dict]:
+    def make() -> list[Entity]:
         campaign = program(world, "loyalty", program_slot, now_ms)
         rng = _rng(world, "earning-rules", program_slot)
         created = iso_ms(programs_created(campaign) + rng.randint(1000, DAY))
@@ -313,10 +313,10 @@ def earning_rules(world: World, program_slot: int, now_ms: int) -> list[dict]:
 _REWARDS = (("Free shipping", 200), ("10% off coupon", 500), ("Tote bag", 1000))
 
 
-def rewards(world: World, program_slot: int, now_ms: int) -> list[dict]:
+def rewards(world: World, program_slot: int, now_ms: int) -> list[Entity]:
     """A loyalty program's rewards and what each costs in points (its assignment)."""
 
-    def make() -> list[dict]:
+    def make() -> list[Entity]:
         campaign = program(world, "loyalty", program_slot, now_ms)
         rng = _rng(world, "rewards", program_slot)
         created = programs_created(campaign) + rng.randint(1000, DAY)

@@ -34,13 +34,19 @@ BUILTIN_TEMPLATES = _builtin_templates()
 SUFFIX = ".json.j2"
 
 
+def _loader(env: jinja2.Environment) -> jinja2.BaseLoader:
+    if env.loader is None:  # every environment make_environment() makes has one
+        raise TemplateError("the template environment has no loader")
+    return env.loader
+
+
 def _partial(env: jinja2.Environment, obj: Any, kind: str) -> Json:
     """`_<kind>.json.j2` rendered with only `obj`, under the name `kind`."""
     name = f"_{kind}.json.j2"
     try:
         template = load(env, name)
     except TemplateError:
-        if name in env.loader.list_templates():
+        if name in _loader(env).list_templates():
             raise  # there, but broken: its own error says where
         # Raised as Jinja's own, so that render() names the file and line of the call.
         raise jinja2.TemplateRuntimeError(
@@ -256,7 +262,7 @@ def _syntax_error(
 
 def uses(env: jinja2.Environment, name: str, variable: str) -> bool:
     """Whether a loaded template (partials inlined) refers to `variable`."""
-    source = env.loader.get_source(env, name)[0]
+    source = _loader(env).get_source(env, name)[0]
     return variable in meta.find_undeclared_variables(env.parse(source))
 
 
@@ -297,11 +303,11 @@ def _where(exc: BaseException, template: jinja2.Template) -> str:
     # deepest template frame is where it failed: this template, or a file it imported.
     env = template.environment
     names = getattr(env.loader, "names", {})
-    where = None
+    where: tuple[str, int] | None = None
     tb = exc.__traceback__
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename == template.filename:
+        if filename == template.filename and template.name is not None:
             where = (template.name, tb.tb_lineno)
         elif filename in names:
             where = (names[filename], tb.tb_lineno)

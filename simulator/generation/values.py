@@ -216,6 +216,6 @@ class SeededFaker:
         self.faker = Faker(locale, use_weighting=False)
         self._seed = seed
 
-    def at(self, field: str, slot: int, make: Callable[[Faker], T]) -> T:
+    def at(self, field: str, slot: object, make: Callable[[Faker], T]) -> T:
         self.faker.seed_instance(derive_seed(self._seed, field, slot))
         return make(self.faker)

@@ -268,7 +268,7 @@ class World:
         created = now_ms - rng.randint(2, 90) * 86_400_000 - rng.randint(0, 86_399_999)
         year = 1970 + created // 31_556_952_000
         discount = self._discount(rng)
-        campaign = {
+        campaign: dict[str, Any] = {
             "id": self.ids.alnum("camp_", slot * 2 + (kind == "promotion"), rng),
             "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
             "kind": kind,

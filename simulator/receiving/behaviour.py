@@ -130,6 +130,8 @@ class Behaviour:
         if isinstance(delay, str):
             with naming("--delay"):
                 delay = parse_delay(delay)
+        elif isinstance(delay, (int, float)):
+            delay = (float(delay), float(delay))
         if isinstance(max_body, str):
             with naming("--max-body"):
                 max_body = parse_size(max_body)

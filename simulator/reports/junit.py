@@ -56,8 +56,9 @@ def junit_xml(
     failures = sum(message is not None for *_, message in cases)
     counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0"}
     elapsed = f"{summary['duration_s']:.3f}"
-    root = ET.Element("testsuites", name=_xml_text(name), time=elapsed, **counts)
-    suite = ET.SubElement(root, "testsuite", name=_xml_text(name), time=elapsed, **counts)
+    attributes = {"name": _xml_text(name), "time": elapsed, **counts}
+    root = ET.Element("testsuites", attributes)
+    suite = ET.SubElement(root, "testsuite", attributes)
     properties = ET.SubElement(suite, "properties")
     for key in ("target_rate", "send_rate", "achieved_rate", "success_ratio", "interrupted"):
         ET.SubElement(properties, "property", name=key, value=json.dumps(summary[key]))

@@ -17,6 +17,7 @@ import orjson
 
 from simulator.errors import RecordError, UsageError
 from simulator.redaction import redact
+from simulator.reports.attempt import Attempt
 
 
 def encode_body(body: bytes) -> dict[str, Any]:
@@ -210,7 +211,9 @@ def part_path(path: str | Path, worker: int) -> Path:
 class Records:
     """A run's delivery log and dead-letter file, each optional, secrets always redacted.
 
-    Times are epoch seconds. Payloads are anything with `id`, `event` and `body`.
+    Times written are epoch seconds: an attempt's times, on the sender's own clock, are
+    moved by `offset` (that clock's reading at the epoch). Payloads are anything with
+    `id`, `event` and `body`.
     """
 
     def __init__(
@@ -230,41 +233,32 @@ class Records:
         self._secrets = [s for s in secrets if s]
         self._url, self._scheme = url, scheme
         self.dead_lettered = 0
+        self.offset = 0.0
 
-    def attempt(
-        self,
-        payload: Any,
-        index: int,
-        attempt: int,
-        *,
-        scheduled: float,
-        started: float,
-        finished: float,
-        status: int | None,
-        error: str | None,
-        detail: str | None,
-        headers: Mapping[str, str],
-    ) -> None:
+    def attempt(self, attempt: Attempt) -> None:
+        """Log one attempt (its times are on the sender's clock: see `offset`)."""
         if self._log is None:
             return
+        payload, offset = attempt.payload, self.offset
+        scheduled, started = attempt.scheduled + offset, attempt.started + offset
         line = {
             "id": payload.id,
-            "index": index,
+            "index": attempt.index,
             "event": payload.event,
-            "attempt": attempt,
+            "attempt": attempt.number,
             "scheduled": iso(scheduled),
             "scheduled_epoch": round(scheduled, 6),
             "started": iso(started),
             "started_epoch": round(started, 6),
-            "status": status,
-            "latency_ms": round((finished - scheduled) * 1000, 3),
-            "service_ms": round((finished - started) * 1000, 3),
-            "error": error,
-            "error_detail": detail,
+            "status": attempt.status,
+            "latency_ms": round((attempt.finished - attempt.scheduled) * 1000, 3),
+            "service_ms": round((attempt.finished - attempt.started) * 1000, 3),
+            "error": attempt.error,
+            "error_detail": attempt.detail,
             "bytes": len(payload.body),
         }
         if self._bodies:
-            line["headers"] = redact(headers, self._secrets)
+            line["headers"] = redact(attempt.headers, self._secrets)
             line.update(encode_body(payload.body))
         self._log.write(line)
 

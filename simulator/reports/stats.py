@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.reports.attempt import Attempt
 from simulator.reports.histogram import Histogram
 
 SCHEMA = "webhook-simulator/report/v1"
@@ -99,40 +100,30 @@ class RunStats:
         counters.events += 1
         counters.not_sent += 1
 
-    def record_attempt(
-        self,
-        *,
-        scheduled: float,
-        started: float,
-        finished: float,
-        status: int | None = None,
-        error: str | None = None,
-        detail: str | None = None,
-        retry: bool = False,
-        resend: bool = False,
-    ) -> None:
+    def record_attempt(self, attempt: Attempt) -> None:
         """One HTTP attempt. Latency counted from `scheduled` includes any time spent
         waiting for the sender (coordinated omission corrected, as in wrk2); latency from
         `started` is the service time alone. For a retry, `scheduled` is when it was due.
         A resend (the client trying again at once on a new connection) is neither a retry
         nor a send: nothing scheduled it, so it has no lag and is never late."""
+        scheduled, started, finished = attempt.scheduled, attempt.started, attempt.finished
         self.attempts += 1
-        if resend:
+        if attempt.resend:
             self.resends += 1
-        elif retry:
+        elif attempt.retry:
             self.retries += 1
         else:
             if self.first_send is None or started < self.first_send:
                 self.first_send = started
             if self.last_send is None or started > self.last_send:
                 self.last_send = started
-        if status is not None:
-            self.status_codes[status] += 1
-        if error is not None:
-            self.error_kinds[error] += 1
-        if detail is not None:
-            self._count_detail(detail, 1)
-        if not resend:
+        if attempt.status is not None:
+            self.status_codes[attempt.status] += 1
+        if attempt.error is not None:
+            self.error_kinds[attempt.error] += 1
+        if attempt.detail is not None:
+            self._count_detail(attempt.detail, 1)
+        if not attempt.resend:
             lag = started - scheduled
             self.late += lag > self.late_after_s
             self.schedule_lag.record(_us(lag))
@@ -253,7 +244,9 @@ def _in_ms(hist: Histogram, keys: tuple[str, ...]) -> dict[str, float | None]:
     if not hist.count:
         return dict.fromkeys(keys)
     wanted = [key for key in keys if key in _PERCENTILES]
-    values = dict(zip(wanted, hist.percentiles(_PERCENTILES[k] for k in wanted), strict=True))
+    values: dict[str, float] = dict(
+        zip(wanted, hist.percentiles(_PERCENTILES[k] for k in wanted), strict=True)
+    )
     values.update(min=hist.min, mean=hist.mean, max=hist.max)
     return {key: round(values[key] / 1000, 3) for key in keys}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,17 +18,24 @@ _THRESHOLD = re.compile(
 _THRESHOLD_HINT = "use e.g. p99<250ms, success>=99.9%, rate>=950/s"
 # Per metric: the unit results are reported in, and the factor from each accepted suffix
 # to it. Latencies are the default, and a bare number is milliseconds, as in k6.
-_LATENCY_UNITS = ("ms", {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001})
-_UNITS = {
+_Units = tuple[str, dict[str | None, float]]
+_LATENCY_UNITS: _Units = ("ms", {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001})
+_UNITS: dict[str, _Units] = {
     "success": ("%", {"%": 1.0}),
     "rate": ("/s", {None: 1.0, "/s": 1.0, "/m": 1 / 60, "/h": 1 / 3600}),
     **{name: ("", {None: 1.0}) for name in ("errors", "failed", "late", "retries")},
 }
-_METRICS = {
+
+
+def _count(name: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda summary: summary["counts"][name]
+
+
+_METRICS: dict[str, Callable[[dict[str, Any]], float | None]] = {
     "success": lambda s: None if s["success_ratio"] is None else s["success_ratio"] * 100,
     "rate": lambda s: s["send_rate"],
     "errors": lambda s: sum(s["error_kinds"].values()),
-    **{name: lambda s, name=name: s["counts"][name] for name in ("failed", "late", "retries")},
+    **{name: _count(name) for name in ("failed", "late", "retries")},
 }
 
 

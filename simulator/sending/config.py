@@ -114,10 +114,10 @@ class SendConfig:
         with naming("-H", "--header"):
             for name, value in self.headers:
                 check_header(name, value)
-        for name, value, least in (("timeout", self.timeout, "above 0"),
-                                   ("grace", self.grace, "0 or more")):  # fmt: skip
-            if not (value > 0 if name == "timeout" else value >= 0):
-                raise refuse(f"--{name}", f"invalid {name} {value!r}: use {least} seconds")
+        if not self.timeout > 0:
+            raise refuse("--timeout", f"invalid timeout {self.timeout!r}: use above 0 seconds")
+        if not self.grace >= 0:
+            raise refuse("--grace", f"invalid grace {self.grace!r}: use 0 or more seconds")
         self._check_pace()
         self._check_sources()
         check_distinct(

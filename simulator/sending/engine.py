@@ -17,37 +17,14 @@ from simulator.reports.records import Records, part_path
 from simulator.reports.replay import ReplaySource
 from simulator.reports.stats import RunStats
 from simulator.seeds import derive_seed
-from simulator.sending.client import USER_AGENT, Session, tls_for
+from simulator.sending.attempts import Attempts, Event
+from simulator.sending.client import Session, tls_for
 from simulator.sending.config import SendConfig
-from simulator.sending.parsing import parse_retry_after
 from simulator.sending.results import Progress, RunResult
 from simulator.signing import make_signer
 
 WARM_UP_BUILDS = 64
 PREBUILD = 16  # payloads the closed model (--rate max) builds at a time
-
-
-class _Event:
-    """One event on its way: its payload and the outcome of its last attempt."""
-
-    __slots__ = (
-        "attempts", "detail", "done", "error", "first", "headers", "index", "payload",
-        "resends", "status",
-    )  # fmt: skip
-
-    def __init__(self, payload: Any, index: int) -> None:
-        self.payload = payload
-        self.index = index
-        self.attempts = 0
-        # Tries the client made again at once on a new connection: not retries, so they
-        # take nothing from --retries.
-        self.resends = 0
-        self.status: int | None = None
-        self.error: str | None = None
-        self.detail: str | None = None  # what the error was, in words, when no status came
-        self.headers: dict[str, str] | None = None
-        self.first: float | None = None
-        self.done = False
 
 
 class Engine:
@@ -75,14 +52,14 @@ class Engine:
     ) -> None:
         if config.url is None:
             raise UsageError("the engine needs a url (send() starts a receiver when none is given)")
+        self._url: str = config.url
         self.config = config
         self.worker, self.workers = worker, workers
         self._clock, self._wall = clock, wall
-        self._rng = rng or random.Random(derive_seed(config.seed or 0, "retry", worker))
         self.scheme = config.scheme or "voucherify"
         self._keep = config.keep_signature and config.replay is not None
         # Resending recorded signatures needs no secret; signing anew does.
-        self._signer = None if self._keep else make_signer(self.scheme, config.secret)
+        signer = None if self._keep else make_signer(self.scheme, config.secret)
         self._source: Any
         self._skipped = 0
         if config.replay is not None:
@@ -105,10 +82,7 @@ class Engine:
                 # The run may never send that payload: if it does, it fails there, named.
                 pass
         self._tls = tls_for(config.url, config.insecure, config.ca_bundle)
-        self._base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._extra = dict(config.headers)
-        self._expect = config.expect_status
-        self._retries = config.retry.limit
         self.stats = RunStats(target_rate=self.schedule.rate)
         log, dead = config.log, config.dead_letter
         self._records = Records(
@@ -119,6 +93,16 @@ class Engine:
             secrets=[config.secret or ""],
             url=public_url(config.url),
             scheme=self.scheme,
+        )
+        self._attempts = Attempts(
+            config,
+            self.stats,
+            self._records,
+            signer,
+            closed=self.schedule.closed,
+            clock=clock,
+            wall=wall,
+            rng=rng or random.Random(derive_seed(config.seed or 0, "retry", worker)),
         )
         self._stopping = False
         self._stop_future: asyncio.Future[None] | None = None
@@ -148,19 +132,7 @@ class Engine:
             self._pacer.cancel()
 
     def progress(self) -> Progress:
-        s = self.stats
-        elapsed = max(self._clock() - self._t0, 0.0)
-        hist = s.latency_corrected
-        return Progress(
-            elapsed=elapsed,
-            sent=s.attempts,
-            delivered=s.delivered,
-            failed=s.failed,
-            errors=sum(s.error_kinds.values()),
-            rate=s.attempts / elapsed if elapsed > 0 else 0.0,
-            p99_ms=hist.percentile(99) / 1000 if hist.count else None,
-            worker=self.worker,
-        )
+        return Progress.of(self.stats, max(self._clock() - self._t0, 0.0), self.worker)
 
     async def run(
         self,
@@ -178,11 +150,11 @@ class Engine:
         # A --header "Connection: close" asks for a new connection for every request.
         keep_alive = all(name.lower() != "connection" for name in self._extra)
         async with Session(
-            config.url, timeout=config.timeout, tls=self._tls, keep_alive=keep_alive
+            self._url, timeout=config.timeout, tls=self._tls, keep_alive=keep_alive
         ) as session:
             # The clock starts once everything is in place, so the first sends are on time.
             now_wall, now = self._wall(), self._clock()
-            self._wall0 = now_wall - now
+            self._wall0 = self._records.offset = now_wall - now
             self._t0 = now + max((start_at or now_wall) - now_wall, 0.0)
             self.stats.started_at = self._t0 + self._wall0
             ticker = asyncio.create_task(self._tick(on_progress, progress_every))
@@ -201,7 +173,7 @@ class Engine:
         if stats.first_send is not None and stats.last_send is not None:
             stats.first_send += self._wall0
             stats.last_send += self._wall0
-        not_sent, planned = 0, 0
+        not_sent, planned = 0, 0  # type: tuple[int, int | None]
         if self._stopping and self._fatal is None:
             if self._counted:
                 not_sent = self._dead_letter_rest(shard)
@@ -236,8 +208,9 @@ class Engine:
         # stop() may cancel the pacer before its first step; what it never took from the
         # shard is still there for the dead-letter pass.
         await asyncio.wait((pacer,))
-        if not pacer.cancelled() and pacer.exception() is not None:
-            raise pacer.exception()
+        failure = None if pacer.cancelled() else pacer.exception()
+        if failure is not None:
+            raise failure
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
@@ -263,7 +236,7 @@ class Engine:
             task.add_done_callback(self._task_done)
 
     async def _drive_closed(self, session: Any, shard: Iterator[tuple[int, float]]) -> None:
-        await self._nap(self._t0 - self._clock())
+        await self.nap(self._t0 - self._clock())
         duration = self.schedule.duration
         deadline = None if duration is None else self._t0 + duration
         senders = [
@@ -328,168 +301,39 @@ class Engine:
             if pending:
                 await asyncio.wait(pending)
 
-    async def _nap(self, delay: float) -> bool:
+    # -- what an event's attempts need of the pace (attempts.Pace) --------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    async def nap(self, delay: float) -> bool:
         """Wait `delay` seconds unless stopped first; True if stopped."""
-        if delay > 0 and not self._stopping:
+        if delay > 0 and not self._stopping and self._stop_future is not None:
             await asyncio.wait((self._stop_future,), timeout=delay)
         return self._stopping
+
+    async def take_slot(self) -> None:
+        await self._slots.acquire()
+
+    def give_slot(self) -> None:
+        self._slots.release()
 
     # -- one event ---------------------------------------------------------------
 
     async def _deliver(
-        self, session: Any, index: int, due: float, slotted: bool, payload: Any = None
+        self, session: Session, index: int, due: float, slotted: bool, payload: Any = None
     ) -> None:
-        event = None
         try:
-            event = _Event(self._source.build(index) if payload is None else payload, index)
-            self.stats.record_event(event.payload.event)
-            while True:
-                ok, retry_after = await self._attempt(session, event, due)
-                if ok:
-                    return self._finish(event, None)
-                if self._stopping:
-                    return self._finish(event, "interrupted")
-                tries = event.attempts - event.resends
-                if tries > self._retries:
-                    return self._finish(event, "failed")
-                now = self._clock()
-                retry = self.config.retry
-                if retry_after is None:
-                    delay = retry.delay(tries, now - event.first, self._rng)
-                else:
-                    delay, asked = retry.retry_after_wait(retry_after)
-                    self.stats.record_retry_after(asked, capped=delay < asked)
-                due = now + delay
-                if slotted:
-                    slotted = False
-                    self._slots.release()
-                if await self._nap(delay):
-                    return self._finish(event, "interrupted")
-                if not self.schedule.closed:
-                    await self._slots.acquire()
-                    slotted = True
-                if self._stopping:
-                    return self._finish(event, "interrupted")
-        except asyncio.CancelledError:
-            if event is not None and not event.done:
-                self._finish(event, "interrupted")
-        except Exception as exc:  # a broken template or a bug: end the run, then raise it
-            if event is not None and not event.done:
-                self._finish(event, "failed")
-            self._fail(exc, index)
-        finally:
+            event = Event(self._source.build(index) if payload is None else payload, index)
+        except Exception as exc:  # a broken template: end the run, then raise it
             if slotted:
-                self._slots.release()
-
-    def _headers(self, payload: Any, timestamp: int) -> dict[str, str]:
-        if self._signer is None:
-            signed = ReplaySource.recorded_headers(payload)
-        else:
-            signed = self._signer.headers(
-                payload.body, msg_id=payload.id, timestamp=timestamp, event_type=payload.event
-            )
-        # --header comes last, so a run can send a deliberately wrong signature.
-        return {**self._base, **signed, **self._extra}
-
-    async def _attempt(self, session: Any, event: _Event, due: float) -> tuple[bool, float | None]:
-        payload = event.payload
-        event.attempts += 1
-        wall = self._wall()
-        headers = event.headers = self._headers(payload, int(wall))
-        started = self._clock()
-        if event.first is None:
-            event.first = started
-
-        resend = False
-
-        def resent(error: str, detail: str) -> None:
-            # The client sent it again on a new connection: the failed try is an attempt
-            # of its own, which the server may have received.
-            nonlocal started, resend
-            now = self._clock()
-            self._record(event, due, started, now, None, error, detail, resend)
-            event.attempts += 1
-            event.resends += 1
-            started, resend = now, True
-
+                self.give_slot()
+            return self._fail(exc, index)
         try:
-            status, error, detail, retry_after = await session.post(payload.body, headers, resent)
-        except asyncio.CancelledError:
-            # Stopped with the request out (after --grace): the server may have it, so the
-            # records show the attempt, cut short.
-            event.error, event.detail = "interrupted", "the run stopped before an answer came"
-            now = self._clock()
-            self._record(event, due, started, now, None, event.error, event.detail, resend)
-            raise
-        finished = self._clock()
-        ok = error is None and (
-            status in self._expect if self._expect is not None else 200 <= status < 300
-        )
-        if error is None and not ok:
-            error = "status"
-        event.status, event.error, event.detail = status, error, detail
-        self._record(event, due, started, finished, status, error, detail, resend)
-        return ok, parse_retry_after(retry_after, wall)
-
-    def _record(
-        self,
-        event: _Event,
-        due: float,
-        started: float,
-        finished: float,
-        status: int | None,
-        error: str | None,
-        detail: str | None,
-        resend: bool = False,
-    ) -> None:
-        self.stats.record_attempt(
-            scheduled=due,
-            started=started,
-            finished=finished,
-            status=status,
-            error=error,
-            detail=detail,
-            retry=event.attempts - event.resends > 1,
-            resend=resend,
-        )
-        w0 = self._wall0
-        self._records.attempt(
-            event.payload,
-            event.index,
-            event.attempts,
-            scheduled=due + w0,
-            started=started + w0,
-            finished=finished + w0,
-            status=status,
-            error=error,
-            detail=detail,
-            headers=event.headers or {},
-        )
-
-    def _finish(self, event: _Event, reason: str | None) -> None:
-        event.done = True
-        name = event.payload.event
-        if reason is None:
-            self.stats.record_outcome(name, delivered=True)
-            return
-        # An event stopped while it waited for a retry failed as its last attempt did.
-        error = (event.error or "interrupted") if reason == "interrupted" else event.error
-        self.stats.record_outcome(name, delivered=False, error=error)
-        self._dead_letter(event, reason)
-
-    def _dead_letter(self, event: _Event, reason: str) -> None:
-        payload = event.payload
-        self._records.dead(
-            payload,
-            event.index,
-            reason=reason,
-            attempts=event.attempts,
-            status=event.status,
-            error=event.error,
-            detail=event.detail,
-            first_attempt=None if event.first is None else event.first + self._wall0,
-            headers=event.headers or self._headers(payload, int(self._wall())),
-        )
+            await self._attempts.deliver(session, event, due, self, slotted)
+        except Exception as exc:  # a bug: end the run, then raise it
+            self._fail(exc, index)
 
     @property
     def _counted(self) -> bool:
@@ -512,9 +356,9 @@ class Engine:
         """Dead-letter (index, payload or None to build it) pairs that were never tried."""
         count = 0
         for index, payload in items:
-            event = _Event(self._source.build(index) if payload is None else payload, index)
+            event = Event(self._source.build(index) if payload is None else payload, index)
             self.stats.record_not_sent(event.payload.event)
-            self._dead_letter(event, "interrupted")
+            self._attempts.dead_letter(event, "interrupted")
             count += 1
         return count
 

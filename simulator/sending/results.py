@@ -26,6 +26,21 @@ class Progress:
     p99_ms: float | None
     worker: int = 0
 
+    @classmethod
+    def of(cls, stats: RunStats, elapsed: float, worker: int = 0) -> Progress:
+        """A snapshot of `stats`, `elapsed` seconds into the run."""
+        hist = stats.latency_corrected
+        return cls(
+            elapsed=elapsed,
+            sent=stats.attempts,
+            delivered=stats.delivered,
+            failed=stats.failed,
+            errors=sum(stats.error_kinds.values()),
+            rate=stats.attempts / elapsed if elapsed > 0 else 0.0,
+            p99_ms=hist.percentile(99) / 1000 if hist.count else None,
+            worker=worker,
+        )
+
 
 @dataclass
 class RunResult:

@@ -74,12 +74,12 @@ class Stage:
 def parse_ramp(text: str, duration: float) -> list[Stage]:
     """Stages for "10/s..500/s": a step to 10/s at the start, then a linear ramp to 500/s."""
     parts = text.split("..")
-    rates = [_rate_value(p) for p in parts] if len(parts) == 2 else [None]
-    if any(r is None or r < 0 for r in rates) or not any(rates):
+    start, end = (_rate_value(p) for p in parts) if len(parts) == 2 else (None, None)
+    if start is None or end is None or start < 0 or end < 0 or not (start or end):
         raise UsageError(f"invalid ramp '{text}': use e.g. 10/s..500/s")
     if not (math.isfinite(duration) and duration > 0):
         raise UsageError(f"invalid ramp duration {duration!r}: use e.g. 30s")
-    return [Stage(0.0, rates[0]), Stage(duration, rates[1])]
+    return [Stage(0.0, start), Stage(duration, end)]
 
 
 def parse_stages(text: str) -> list[Stage]:
@@ -184,37 +184,41 @@ class Schedule:
         self.duration = duration
         self._count = count
         self._end = math.inf if duration is None else duration
-        self._segments = segments
+        # Arithmetic's forms of the optional ones: rate 0 and cap 0 are never used so.
+        self._rate = rate or 0.0
+        self._segments = segments or []
+        self._staged = segments is not None
         self._rng_state = rng_state
-        self._cap = None if segments is None else _integral_at(segments, self._end)
+        self._cap = 0.0 if segments is None else _integral_at(segments, self._end)
         self.total = self._total()
 
     def _total(self) -> int | None:
         count = self._count
         if self.closed or self.arrivals == "poisson":
             return count if self.duration is None else None
-        if self._segments is not None:
+        if self._staged:
             planned = math.ceil(self._cap)
         elif math.isinf(self._end):
             return count
         else:
             # Count the k with k/rate < end exactly as offsets() will, rounding included.
-            planned = math.ceil(self._end * self.rate)
-            while planned > 0 and (planned - 1) / self.rate >= self._end:
+            rate = self._rate
+            planned = math.ceil(self._end * rate)
+            while planned > 0 and (planned - 1) / rate >= self._end:
                 planned -= 1
-            while planned / self.rate < self._end:
+            while planned / rate < self._end:
                 planned += 1
         return planned if count is None else min(count, planned)
 
     def _rng(self) -> random.Random:
         rng = random.Random()
-        rng.setstate(self._rng_state)
+        rng.setstate(self._rng_state)  # type: ignore[arg-type]  # from Random.getstate()
         return rng
 
     def _constant_uniform(self, start: int, step: int) -> Iterator[tuple[int, float]]:
         limit = math.inf if self._count is None else self._count
         for k in itertools.count(start, step):
-            t = k / self.rate
+            t = k / self._rate
             if k >= limit or t >= self._end:
                 return
             yield k, t
@@ -225,14 +229,14 @@ class Schedule:
             times = () if self._count is None else (self._count,)
             yield from itertools.repeat(0.0, *times)
             return
-        if self._segments is None and self.arrivals == "uniform":
+        if not self._staged and self.arrivals == "uniform":
             yield from (t for _, t in self._constant_uniform(0, 1))
             return
-        stream = self._poisson() if self._segments is None else self._piecewise()
+        stream = self._piecewise() if self._staged else self._poisson()
         yield from stream if self._count is None else itertools.islice(stream, self._count)
 
     def _poisson(self) -> Iterator[float]:
-        rng, rate, end, t = self._rng(), self.rate, self._end, 0.0
+        rng, rate, end, t = self._rng(), self._rate, self._end, 0.0
         while True:
             t += rng.expovariate(rate)
             if t >= end:
@@ -241,9 +245,10 @@ class Schedule:
 
     def _piecewise(self) -> Iterator[float]:
         cap = self._cap
+        targets: Iterator[float]
         if self.arrivals == "uniform":
             # The k-th send (k = 0, 1, ...) is where k sends are expected so far.
-            targets = itertools.takewhile(lambda k: k < cap, itertools.count())
+            targets = itertools.takewhile(lambda k: k < cap, itertools.count(0.0))
         else:
             # Unit-rate Poisson arrivals on the integrated-rate axis, mapped back to time,
             # form a Poisson process whose rate follows the stages.
@@ -264,7 +269,7 @@ class Schedule:
         """
         if not (isinstance(workers, int) and workers >= 1 and 0 <= worker < workers):
             raise UsageError(f"invalid worker {worker} of {workers}: use e.g. worker 0 of 4")
-        if not self.closed and self._segments is None and self.arrivals == "uniform":
+        if not self.closed and not self._staged and self.arrivals == "uniform":
             yield from self._constant_uniform(worker, workers)
             return
         yield from itertools.islice(enumerate(self.offsets()), worker, None, workers)
@@ -313,6 +318,7 @@ def build_schedule(
             closed=True, arrivals=arrivals, duration=duration, count=_default(count, duration)
         )
     if stages is None:
+        assert rate is not None  # stages or rate: one of them is given here
         if not (math.isfinite(rate) and rate > 0):
             raise UsageError(f"invalid rate {rate!r}: {_RATE_HINT}")
         if start_rate is None:

@@ -78,7 +78,7 @@ def loyalty_tier_event(
     slot = below(rng, programs.LOYALTY_SLOTS)
     campaign = programs.program(world, "loyalty", slot, now_ms)
     tiers = programs.loyalty_tiers(world, slot, now_ms)
-    tier = tiers[below(rng, len(tiers))]
+    tier: dict = tiers[below(rng, len(tiers))]
     if event.endswith(".created"):
         top = tiers[-1]["points"]["from"]
         points = {"from": top + 1000 * (1 + below(rng, 4))}

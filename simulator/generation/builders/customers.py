@@ -10,6 +10,7 @@ customer is new: its own id, name, email and source_id, never seen again.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from faker import Faker
 
@@ -74,7 +75,7 @@ def with_summary(world: World, customer: dict, rng: random.Random, now_ms: int) 
             "loyalty_tier": tier["id"],
             "referred_customers": 0,
         }
-    summary = {
+    summary: dict[str, Any] = {
         "redemptions": {
             "total_redeemed": succeeded + failed,
             "total_failed": failed,
