@@ -110,7 +110,6 @@ def _voucher(world: World, campaign: dict, number: int, holder: dict | None, now
         "is_referral_code": kind == "referral",
         "created_at": iso_ms(created),
         "updated_at": iso_ms(min(now_ms - 1, created + rng.randint(1000, 30 * DAY))),
-        "holder_id": holder["id"] if holder else None,
         "redemption": {
             "quantity": 1 if kind == "coupons" and rng.random() < 0.6 else None,
             "redeemed_quantity": 0,
@@ -124,8 +123,10 @@ def _voucher(world: World, campaign: dict, number: int, holder: dict | None, now
         },
         "kind": kind,
     }
-    if kind == "referral":
-        voucher["referrer_id"] = voucher["holder_id"]
+    if holder:  # a code nobody holds has neither key
+        voucher["holder_id"] = holder["id"]
+    if kind == "referral" and holder:
+        voucher["referrer_id"] = holder["id"]
     if kind == "gift":
         voucher["gift"] = {**config["gift"], "balance": config["gift"]["amount"]}
     if kind == "loyalty":
@@ -179,6 +180,7 @@ def add_credits(state: dict, amount: int) -> tuple[dict, dict]:
         "total": after["gift"]["amount"],
         "amount": amount,
         "balance": after["gift"]["balance"],
+        "object": "balance",
         "related_object": {"id": state["id"], "type": "voucher"},
     }
     return after, balance
@@ -200,6 +202,7 @@ def add_points(state: dict, points: int) -> tuple[dict, dict]:
         "total": after["loyalty_card"]["points"],
         "points": points,
         "balance": after["loyalty_card"]["balance"],
+        "object": "balance",
         "related_object": {"id": state["id"], "type": "voucher"},
     }
     return after, balance

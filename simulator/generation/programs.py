@@ -122,6 +122,7 @@ def program(world: World, kind: str, slot: int, now_ms: int) -> dict:
             "loyalty_card": None,
             "redemption": {"quantity": None, "redeemed_quantity": 0},
             "code_config": code_config(rng, prefix, 11),
+            "is_referral_code": kind == "referral",
         }
         campaign: dict = {
             "id": world.ids.alnum("camp_", _PROGRAM_IDS[kind] + slot, rng),

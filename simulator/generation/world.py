@@ -301,6 +301,7 @@ class World:
                 "discount": discount,
                 "redemption": {"quantity": None, "redeemed_quantity": 0},
                 "code_config": campaign["code_config"],
+                "is_referral_code": False,
             }
         # The attributes only the campaign events show, drawn after those orders use.
         campaign = self._campaigns[key] = Entity(full_campaign(self, campaign, rng, created))

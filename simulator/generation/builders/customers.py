@@ -47,11 +47,12 @@ def _profile(world: World, customer: dict, number: int, now_ms: int) -> dict:
     rng = random.Random(derive_seed(world.seed, "profile", number))
     created = now_ms - between(rng, 30, 900) * DAY - below(rng, DAY)
     born = between(rng, 18 * 365, 75 * 365)
+    # A profile leaves out what the shop never gave (an email, a description).
+    known = {key: value for key, value in customer.items() if value is not None}
     return Entity(
-        customer,
+        known,
         address=world.fakes.at("address", number, _address),
         birthdate=iso_ms(now_ms - born * DAY)[:10],
-        description=None,
         system_metadata={},
         created_at=iso_ms(created),
     )
@@ -161,17 +162,11 @@ def holder_event(
     world: World, event: str, index: int, rng: random.Random, now_ms: int, spec: EventSpec
 ) -> dict:
     """Context for customer.holder.assignment.{created,deleted}: a customer joins (or leaves)
-    the holders of a voucher: a friend's referral code (REFEREE), or their own card."""
+    the holders of a friend's referral code, as its REFEREE (the spec's only campaign
+    type for holders is REFERRAL_PROGRAM)."""
     slot = below(rng, CUSTOMER_SLOTS)
-    if rng.random() < 0.7:
-        referrer = (slot + 1 + below(rng, CUSTOMER_SLOTS - 1)) % CUSTOMER_SLOTS
-        voucher = card(world, "referral", below(rng, programs.REFERRAL_SLOTS), referrer, now_ms)
-        role = "REFEREE"
-    else:
-        kind = ("gift", "loyalty")[below(rng, 2)]
-        slots = programs.GIFT_SLOTS if kind == "gift" else programs.LOYALTY_SLOTS
-        voucher = card(world, kind, below(rng, slots), slot, now_ms)
-        role = "OWNER"
+    referrer = (slot + 1 + below(rng, CUSTOMER_SLOTS - 1)) % CUSTOMER_SLOTS
+    voucher = card(world, "referral", below(rng, programs.REFERRAL_SLOTS), referrer, now_ms)
     customer = world.customer(slot)
     campaign = campaign_of(world, voucher, now_ms)
     created = now_ms - between(rng, 50, 2000)
@@ -188,7 +183,7 @@ def holder_event(
             "voucher_type": voucher["type"],
             "publication_id": None,
             "customer_id": customer["id"],
-            "holder_role": role,
+            "holder_role": "REFEREE",
         },
         "voucher": voucher,
         "campaign": campaign,

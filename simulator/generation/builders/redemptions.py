@@ -24,7 +24,7 @@ _FAILURES = (
     ("voucher_disabled", "Voucher is disabled", True),
     ("customer_rules_violated", "Customer does not match validation rules", True),
 )
-_REASONS = ("Order canceled", "Fraud prevention", "Customer returned the goods", None)
+_REASONS = ("Order canceled", "Fraud prevention", "Customer returned the goods")
 
 
 def redemption_event(
@@ -148,9 +148,10 @@ def _rolled_back(
         context["order"] = None
     else:
         canceled = {**redemption["order"], "status": "CANCELED", "updated_at": iso_ms(when)}
+        if rng.random() < 0.75:  # the reason is the caller's to give, or not
+            rollback["reason"] = _REASONS[below(rng, len(_REASONS))]
         rollback.update(
             order=canceled,
-            reason=_REASONS[below(rng, len(_REASONS))],
             result="SUCCESS",
             status="SUCCEEDED",
             amount=-redemption["amount"],

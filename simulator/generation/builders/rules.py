@@ -22,7 +22,8 @@ _CONTEXTS = (
     "campaign.promotion",
     "campaign.discount_coupons.discount.percent.apply_to_items",
 )
-_TARGETS = ("campaign", "voucher", "promotion_tier", "earning_rule")
+# What the spec lets a rule be assigned to (BusValRuleAssignment.related_object_type).
+_TARGETS = ("campaign", "voucher", "earning_rule")
 
 
 def rule(world: World, slot: int, now_ms: int) -> dict:
@@ -106,11 +107,6 @@ def assignment_event(
         context["voucher"] = voucher
         context["campaign"] = campaign_of(world, voucher, now_ms)
         related = voucher["id"]
-    elif target == "promotion_tier":
-        tier = programs.promotion_tier(world, slot, now_ms)
-        context["promotion_tier"] = tier
-        context["campaign"] = world.campaign("promotion", slot, now_ms)
-        related = tier["id"]
     elif target == "earning_rule":
         program = below(rng, programs.LOYALTY_SLOTS)
         earning = programs.earning_rules(world, program, now_ms)[0]
