@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import VOUCHERIFY
+from conftest import ROOT, VOUCHERIFY
 
 from simulator.errors import UnknownEventError
 from simulator.generation.catalog import builtin, discover, select
@@ -29,6 +29,12 @@ def test_the_official_example_renders_from_its_values(event: str) -> None:
     expected = json.loads((VOUCHERIFY / "official-data" / f"{event}.data.json").read_text())
     rendered = render_context(event, context)
     assert json.loads(rendered, object_pairs_hook=_unique_keys) == expected
+
+
+def test_built_in_templates_take_every_value_from_their_builder() -> None:
+    # PayloadFactory reseeds Faker for a template only if user folders are in use.
+    folder = ROOT / "templates" / "voucherify"
+    assert [p.name for p in folder.glob("*.j2") if "fake" in p.read_text()] == []
 
 
 def test_every_catalog_event_has_a_context_fixture() -> None:

@@ -107,10 +107,10 @@ class PayloadFactory:
         envelope = envelope or event.default_envelope
         name = event.template if envelope == "none" else event.template + "@" + envelope
         template = render.load(env, name)
-        # Reseeding Faker costs ~6 µs, so built-in templates pay for it only if they use
-        # `fake`. A user template always gets it: a macro it imports may use it unseen.
-        uses_fake = user or render.uses(env, name, "fake")
-        return event, template, self.world.fakes.faker if uses_fake else None
+        # Reseeding Faker costs ~6 µs a payload, and built-in templates take their values
+        # from the builders, never from `fake` (tests/test_catalog.py checks): only with
+        # user folders does a template get it, since a macro it imports may use it unseen.
+        return event, template, self.world.fakes.faker if user else None
 
     def build(self, index: int) -> Payload:
         if index < 0:

@@ -10,7 +10,6 @@ from types import GeneratorType
 from typing import Any
 
 import jinja2
-from jinja2 import meta
 
 from simulator.errors import TemplateError
 from simulator.generation.jsonjinja import (
@@ -258,12 +257,6 @@ def _syntax_error(
 ) -> TemplateError:
     where = origin(env, exc.name or name, exc.lineno)
     return TemplateError(f"{where}: template syntax error: {exc.message}")
-
-
-def uses(env: jinja2.Environment, name: str, variable: str) -> bool:
-    """Whether a loaded template (partials inlined) refers to `variable`."""
-    source = _loader(env).get_source(env, name)[0]
-    return variable in meta.find_undeclared_variables(env.parse(source))
 
 
 def render(template: jinja2.Template, context: dict) -> str:

@@ -59,7 +59,7 @@ def redemption_event(
         campaign = campaign_of(world, voucher, now_ms)
         voucher = cards.with_state(voucher, rng, redeemed_at + 5, redeemed=0)
         voucher["redemption"]["redeemed_quantity"] = 1
-        context["holder"] = customer if voucher["holder_id"] else None
+        context["holder"] = customer if voucher.get("holder_id") else None
     order, found = simple_order(
         world, index, rng, customer, redeemed_at - 80, redeemed_at, offer=campaign
     )
