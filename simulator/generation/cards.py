@@ -16,7 +16,6 @@ new balance) and `amount` or `points` (the change).
 from __future__ import annotations
 
 import random
-import uuid
 
 from simulator.generation import programs
 from simulator.generation.values import Entity, iso_ms, parse_instant
@@ -34,6 +33,12 @@ _RANGES = {
 }
 COUPONS_PER_CAMPAIGN = 400
 ASSETS = "https://dl.voucherify.io/api/v1/assets"
+
+
+def created_ms(world: World, campaign: dict) -> int:
+    """When a campaign was created, in epoch ms (parsed once per campaign)."""
+    key = ("created-ms", campaign["id"])
+    return world.memo(key, lambda: parse_instant(campaign["created_at"]))
 
 
 def _rng(world: World, *parts: object) -> random.Random:
@@ -80,7 +85,7 @@ def _voucher(world: World, campaign: dict, number: int, holder: dict | None, now
     # The id's first 11 characters are unique in the run: so is a code made of them.
     code = config["code_config"]["prefix"] + vid[2:13]
     created = max(
-        parse_instant(campaign["created_at"]) + rng.randint(60_000, DAY),
+        created_ms(world, campaign) + rng.randint(60_000, DAY),
         now_ms - rng.randint(1, 300) * DAY,
     )
     voucher = {
@@ -161,7 +166,13 @@ def with_state(voucher: dict, rng: random.Random, now_ms: int, redeemed: int | N
 
 
 def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """A version 4 UUID from the event's random stream (uuid.UUID is 5x slower)."""
+    h = f"{rng.getrandbits(128) & _UUID_MASK | _UUID_V4:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_UUID_MASK = ~(0xF000 << 64 | 0xC000 << 48) & (1 << 128) - 1
+_UUID_V4 = 0x4000 << 64 | 0x8000 << 48
 
 
 def _token(rng: random.Random) -> str:

@@ -13,7 +13,13 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from simulator.generation.values import Entity, base62, format_money, iso_ms, parse_instant
+from simulator.generation.values import (
+    Entity,
+    alnum_tail,
+    format_money,
+    iso_ms,
+    parse_instant,
+)
 from simulator.seeds import derive_seed
 
 if TYPE_CHECKING:
@@ -257,7 +263,8 @@ def slug(text: str) -> str:
 
 
 def token(rng: random.Random, width: int) -> str:
-    return base62(rng.getrandbits(6 * width), width)
+    """Random alphanumerics: the tail of an id that need not be unique by itself."""
+    return alnum_tail(rng, width)
 
 
 def earning_rules(world: World, program_slot: int, now_ms: int) -> list[Entity]:

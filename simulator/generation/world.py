@@ -22,6 +22,7 @@ from simulator.generation.values import (
     IdMinter,
     SeededFaker,
     base62,
+    below,
     format_money,
     iso_ms,
     market,
@@ -77,26 +78,33 @@ def _consonants(word: str, n: int) -> str:
     return re.sub("[aeiou]", "", word)[:n] or word[:n]
 
 
-def _identity(fake: Faker, number: int, variant: int) -> tuple[str, str, str]:
-    """A name with an email and a shop-side source_id that plausibly belong to it.
+Person = tuple[str, str, str, str, str]  # first, last, their Latin readings, email domain
 
-    `number` is the customer's own (World.customer): it ends the email's local part
-    and the source_id, and names are letters only, so two customers never share either,
-    even when Faker gives them the same name (ja_JP has 51 x 50 of them).
-    """
+
+def _person(fake: Faker) -> Person:
+    """A name as Faker gives it, with what an email can be made of."""
     if fake.locales[0] == "ja_JP":
         # Kanji have no letters to fold: the romanized reading of the same name has.
         (first, _, first_latin), (last, _, last_latin) = (
             fake.first_name_pair(),
             fake.last_name_pair(),
         )
-        name = f"{last} {first}"
     else:
         first, last = fake.first_name(), fake.last_name()
         first_latin, last_latin = first, last
-        name = f"{first} {last}"
+    return first, last, first_latin, last_latin, fake.free_email_domain()
+
+
+def _identity(person: Person, number: int, variant: int, japanese: bool) -> tuple[str, str, str]:
+    """A name with an email and a shop-side source_id that plausibly belong to it.
+
+    `number` is the customer's own (World.customer): it ends the email's local part
+    and the source_id, and names are letters only, so two customers never share either,
+    even when Faker gives them the same name (ja_JP has 51 x 50 of them).
+    """
+    first, last, first_latin, last_latin, domain = person
+    name = f"{last} {first}" if japanese else f"{first} {last}"
     a, b = _ascii(first_latin), _ascii(last_latin)
-    domain = fake.free_email_domain()
     if a and b:
         local = (f"{a}.{b}", f"{a}_{b}", f"{a[0]}{b}", f"{a}{b[0]}")[variant % 4]
         # Like the docs' "jck-wbhk": the consonants of each name, a few of them.
@@ -179,21 +187,29 @@ class World:
             return found
         # A bijection of the slots onto 4-digit numbers: the customer's own number.
         number = 1000 + (slot * _NUMBER_STEP + self._number_offset) % CUSTOMER_SLOTS
-        customer = self._customers[slot] = self._make_customer(slot, slot, number)
+        person = self.fakes.at("identity", slot, _person)
+        customer = self._make_customer(slot, self._rng("customer", slot), number, person)
+        self._customers[slot] = customer
         return customer
 
-    def new_customer(self, index: int) -> dict:
-        """A customer that event `index` creates: not one of the slots, not kept. Its
-        number follows the slots' (1000 + CUSTOMER_SLOTS onwards), so it shares no email
-        or source_id with any customer of the run."""
-        return self._make_customer(FRESH | index, f"new-{index}", 1000 + CUSTOMER_SLOTS + index)
+    def new_customer(self, index: int, rng: random.Random) -> dict:
+        """A customer that event `index` creates (drawing from the event's `rng`): not one
+        of the slots, not kept. Its number follows the slots' (1000 + CUSTOMER_SLOTS
+        onwards), so it shares no email or source_id with any customer of the run. Its
+        name comes from the run's pool of names, first and last drawn apart: no Faker
+        call per event."""
+        first, last = self._pooled(below(rng, 512)), self._pooled(below(rng, 512))
+        person = (first[0], last[1], first[2], last[3], last[4])
+        return self._make_customer(FRESH | index, rng, 1000 + CUSTOMER_SLOTS + index, person)
 
-    def _make_customer(self, id_number: int, seed_key: object, number: int) -> dict:
-        rng = self._rng("customer", seed_key)
+    def _pooled(self, k: int) -> Person:
+        return self.memo(("person", k), lambda: self.fakes.at("person", k, _person))
+
+    def _make_customer(
+        self, id_number: int, rng: random.Random, number: int, person: Person
+    ) -> dict:
         variant = rng.randrange(2048)  # the draw the identity took before: ids stay put
-        name, email, source_id = self.fakes.at(
-            "identity", seed_key, lambda fake: _identity(fake, number, variant)
-        )
+        name, email, source_id = _identity(person, number, variant, self.locale == "ja_JP")
         roll = rng.random()
         if roll < 0.35:
             metadata = {"region": self.market.customer_region, "sign-up": "true"}

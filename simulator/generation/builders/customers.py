@@ -39,23 +39,44 @@ def _address(fake: Faker) -> dict:
 
 def profile(world: World, slot: int, now_ms: int) -> dict:
     """Customer `slot` with what its profile adds: address, birthdate, sign-up date."""
-    key = ("profile", slot)
-    return world.memo(key, lambda: _profile(world, world.customer(slot), slot, now_ms))
+
+    def make() -> dict:
+        rng = random.Random(derive_seed(world.seed, "profile", slot))
+        address = world.fakes.at("address", slot, _address)
+        return _profile(world, world.customer(slot), now_ms, address, rng)
+
+    return world.memo(("profile", slot), make)
 
 
-def _profile(world: World, customer: dict, number: int, now_ms: int) -> dict:
-    rng = random.Random(derive_seed(world.seed, "profile", number))
+def _profile(world: World, customer: dict, now_ms: int, address: dict, rng: random.Random) -> dict:
     created = now_ms - between(rng, 30, 900) * DAY - below(rng, DAY)
     born = between(rng, 18 * 365, 75 * 365)
     # A profile leaves out what the shop never gave (an email, a description).
     known = {key: value for key, value in customer.items() if value is not None}
     return Entity(
         known,
-        address=world.fakes.at("address", number, _address),
+        address=address,
         birthdate=iso_ms(now_ms - born * DAY)[:10],
         system_metadata={},
         created_at=iso_ms(created),
     )
+
+
+# A customer just created has done nothing yet.
+_NEW = {
+    "summary": {
+        "redemptions": {
+            "total_redeemed": 0, "total_failed": 0, "total_succeeded": 0,
+            "total_rolled_back": 0, "total_rollback_failed": 0, "total_rollback_succeeded": 0,
+            "gift": {"redeemed_amount": 0, "amount_to_go": 0},
+            "loyalty_card": {"redeemed_points": 0, "points_to_go": 0},
+        },
+        "orders": {"total_amount": 0, "total_count": 0, "average_amount": 0,
+                   "last_order_amount": 0},
+    },
+    "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
+    "referrals": {"total": 0, "campaigns": []},
+}  # fmt: skip
 
 
 def with_summary(world: World, customer: dict, rng: random.Random, now_ms: int) -> dict:
@@ -111,11 +132,10 @@ def customer_event(
     action = event.removeprefix("customer.")
     if action == "created":
         # Not kept: a new customer a run creates is never seen again.
-        customer = {
-            **_profile(world, world.new_customer(index), programs.FRESH | index, now_ms),
-            "created_at": iso_ms(now_ms - between(rng, 50, 2000)),
-        }
-        customer = with_summary(world, customer, random.Random(0), now_ms)
+        k = below(rng, 512)  # an address of the run's pool: no Faker call per event
+        address = world.memo(("address", k), lambda: world.fakes.at("address-pool", k, _address))
+        new = _profile(world, world.new_customer(index, rng), now_ms, address, rng)
+        customer = {**new, "created_at": iso_ms(now_ms - between(rng, 50, 2000)), **_NEW}
     else:
         customer = profile(world, below(rng, CUSTOMER_SLOTS), now_ms)
         customer = with_summary(world, customer, rng, now_ms)

@@ -15,7 +15,7 @@ from simulator.generation import cards, programs
 from simulator.generation.builders.orders import simple_order
 from simulator.generation.builders.spec import EventSpec
 from simulator.generation.builders.vouchers import campaign_of, new_coupon
-from simulator.generation.values import below, between, iso_ms
+from simulator.generation.values import Entity, below, between, iso_ms
 from simulator.generation.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, World
 
 _FAILURES = (
@@ -59,10 +59,13 @@ def redemption_event(
         campaign = campaign_of(world, voucher, now_ms)
         voucher = cards.with_state(voucher, rng, redeemed_at + 5, redeemed=0)
         voucher["redemption"]["redeemed_quantity"] = 1
+        # Shown two or three times in the payload: an Entity renders once (read-only now).
+        voucher = Entity(voucher)
         context["holder"] = customer if voucher.get("holder_id") else None
     order, found = simple_order(
         world, index, rng, customer, redeemed_at - 80, redeemed_at, offer=campaign
     )
+    order = Entity(order)
     redemption = {
         "id": found["id"] if found else world.ids.hex("r_", index, rng),
         "customer_id": customer["id"],
@@ -147,7 +150,7 @@ def _rolled_back(
         redemption["status"] = "ROLLED_BACK"
         context["order"] = None
     else:
-        canceled = {**redemption["order"], "status": "CANCELED", "updated_at": iso_ms(when)}
+        canceled = Entity(redemption["order"], status="CANCELED", updated_at=iso_ms(when))
         if rng.random() < 0.75:  # the reason is the caller's to give, or not
             rollback["reason"] = _REASONS[below(rng, len(_REASONS))]
         rollback.update(
@@ -160,9 +163,7 @@ def _rolled_back(
         context["order"] = canceled
         if voucher is not None:
             given_back = {**voucher["redemption"], "redeemed_quantity": 0}
-            context["voucher"] = rollback["voucher"] = {
-                **voucher,
-                "redemption": given_back,
-                "updated_at": iso_ms(when),
-            }
+            context["voucher"] = rollback["voucher"] = Entity(
+                voucher, redemption=given_back, updated_at=iso_ms(when)
+            )
     context["redemption_rollback"] = rollback
