@@ -38,9 +38,8 @@ from typing import Any, ClassVar
 
 import gevent  # type: ignore[import-untyped]
 from gevent import GreenletExit  # type: ignore[import-untyped]
-from geventhttpclient.useragent import BadStatusCode
 from locust import events, task
-from locust.contrib.fasthttp import FastHttpUser
+from locust.contrib.fasthttp import FastHttpUser, LocustBadStatusCode
 from locust.exception import CatchResponseError, StopUser
 from locust.runners import MasterRunner, WorkerRunner
 from locust.user.users import LOCUST_STATE_STOPPING
@@ -138,6 +137,10 @@ class WebhookUser(FastHttpUser):
 
     def send_event(self) -> Payload:
         """Send this user's next event, retries included, and return its payload."""
+        # Locust ends a waiting user by killing it, and the kill lands a moment later: a
+        # user whose wait ran out meanwhile would be cut short mid-request. Yielding once
+        # first lets a pending kill land here, before there is an event to lose.
+        gevent.sleep(0)
         self.on_start()
         assert self._slot is not None
         share, kit = self._share, self._kit
@@ -165,7 +168,8 @@ class WebhookUser(FastHttpUser):
         ) as response:  # fmt: skip
             status = response.status_code
             exc = response.request_meta["exception"]
-            if not status or (exc is not None and not isinstance(exc, BadStatusCode)):
+            # A status the client itself dislikes is an answer all the same: ours to judge.
+            if not status or (exc is not None and not isinstance(exc, LocustBadStatusCode)):
                 kind, detail = _no_answer(exc or response.error)
                 response.failure(f"{kind}: {detail}")
                 return None, kind, detail, None
@@ -321,7 +325,15 @@ def _start(environment: Any, **_: Any) -> None:
         out=out,
         log=bool(getattr(options, "webhook_log", False)),
     )
-    share = _Process.share = Share(identity)
+    try:
+        share = Share(identity)
+    except SimulatorError as exc:
+        # Nothing could be recorded, so nothing is sent: this process leaves the run.
+        logger.error("worker %s: %s", identity.worker, exc)
+        environment.process_exit_code = 1
+        gevent.spawn(runner.quit)
+        return
+    _Process.share = share
     _Process.flusher = gevent.spawn(_flush, share)
 
 

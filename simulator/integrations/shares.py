@@ -153,6 +153,10 @@ class Share:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
+        try:
+            identity.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecordError(f"cannot write into '{identity.out}': {exc.strerror}") from None
         self.identity = identity
         self.engine = engine
         self.slots = Slots()
