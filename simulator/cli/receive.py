@@ -18,15 +18,6 @@ from simulator.runtime import run_async, stop_on_signals
 from simulator.sending.schedule import parse_duration
 from simulator.signing import SCHEMES
 
-# Prepared before listening, so the first requests do not wait for schemas to compile.
-_PREPARED_EVENTS = (
-    "customer.order.created",
-    "customer.order.updated",
-    "customer.order.paid",
-    "customer.order.canceled",
-)
-
-
 DURATION = CoreParam("duration", parse_duration)
 SIZE = CoreParam("size", parse_size)
 DELAY = CoreParam("delay", parse_delay)
@@ -193,12 +184,6 @@ def receive(ctx: click.Context, quiet: bool, **params: Any) -> int:
     # Up to the summary, SIGINT and SIGTERM only ask the receiver to stop: whenever one
     # arrives (starting, stopping, printing), it cannot become a KeyboardInterrupt.
     with stop_on_signals(stop):
-        if not params["no_schema"]:
-            click.echo("Preparing schemas…", err=True)
-            for event in _PREPARED_EVENTS:  # one at a time: a Ctrl-C ends it in between
-                if interrupted.is_set():
-                    break
-                receiver.prepare((event,))
         if not interrupted.is_set():
             run_async(receiver.serve(ready))
         click.echo(summary(receiver.stats))

@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -98,20 +98,6 @@ class Receiver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
         self._serving: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
-
-    def prepare(
-        self, events: Iterable[str], envelopes: Iterable[str] = ("v2024",)
-    ) -> list[tuple[str, str]]:
-        """Build the schema validators of `events` now, not while requests wait.
-
-        A schema is compiled once it has been used often, which holds the event loop
-        for 0.3-0.5 s per (event, envelope) pair mid-run; prepared, the first request
-        takes the compiled path. It is CPU work: call it before start(), or before a
-        sender's clock starts. Events without a schema are skipped, and nothing is
-        prepared when validate_schema is off. Returns the (event, envelope) pairs
-        prepared; raises UsageError for an unknown envelope.
-        """
-        return self._inspector.prepare(events, envelopes)
 
     @property
     def url(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,7 +26,6 @@ from simulator.signing import generate_secret, make_signer
 
 DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
 OPTIONS = frozenset(f.name for f in fields(SendConfig))
-PREPARE_ABOVE = 100  # events: the uses after which a schema is compiled (schema.py)
 
 
 @dataclass
@@ -214,7 +212,6 @@ def send(
                 secret = generate_secret(scheme, rng)
             receiver = stack.enter_context(_receiver(scheme, secret))
             config = config.replace(url=receiver.url, scheme=scheme, secret=secret)
-            _prepare(receiver, config, total)
         else:
             if not (config.keep_signature and config.replay):
                 make_signer(scheme, secret)  # a missing secret is a usage error, before any I/O
@@ -287,32 +284,6 @@ def _total(counts: Iterable[int | None]) -> int | None:
     parts = list(counts)
     known = [n for n in parts if n is not None]
     return sum(known) if len(known) == len(parts) else None
-
-
-def _prepare(receiver: Any, config: SendConfig, total: int | None) -> None:
-    """Have the built-in receiver build the schema validators of the run's events before
-    the clock starts. It compiles a schema at its 100th use otherwise, holding every
-    answer for ~0.5 s mid-run; a run of at most 100 events never gets there."""
-    from simulator.schema import detect_envelope
-
-    items = []
-    if config.replay is not None:
-        items = read_replay(config.replay, skip_bad=config.skip_bad).items
-        total = config.schedule(count=len(items)).total if items else 0
-    if total is not None and total <= PREPARE_ABOVE:
-        return
-    pairs: dict[str, str] = {}
-    for item in items:
-        if item.event not in pairs:
-            with contextlib.suppress(ValueError):  # not JSON: nothing to validate
-                pairs[item.event] = detect_envelope(json.loads(item.body))
-    if config.replay is None:
-        catalog = discover(config.factory.get("templates", ()))
-        envelope = config.factory.get("envelope")
-        for event in config.events:
-            pairs[event] = envelope or lookup(catalog, event).default_envelope
-    for event, envelope in pairs.items():
-        receiver.prepare([event], [envelope])
 
 
 def _receiver(scheme: str, secret: str | None) -> Any:
