@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import os
 import random
-import socket
 import ssl
 import threading
 import time
@@ -18,7 +17,7 @@ import pytest
 import standardwebhooks
 import stripe
 from aiohttp import web
-from conftest import make_self_signed
+from conftest import NOW, SECRET, closed_port, make_self_signed, receiver_with
 
 from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
 from simulator.generation.options import GenerationOptions
@@ -38,10 +37,11 @@ from simulator.sending.schedule import Stage
 from simulator.sending.workers import WorkerPool
 from simulator.signing import SCHEMES, generate_secret, make_signer
 
-NOW = "2024-03-12T14:41:49.128Z"
 FACTORY = {"seed": 7, "now": NOW}
 GEN = GenerationOptions.from_options(**FACTORY)
-SECRET = "s3cr3t-value-for-tests"
+# For the tests that look for the secret in what a run wrote: a value no output has by chance.
+DISTINCT_SECRET = "s3cr3t-value-for-tests"
+SCHEME_SECRETS = {scheme: generate_secret(scheme, random.Random(3)) for scheme in SCHEMES}
 
 
 def _send(url: str | None, **options):
@@ -49,12 +49,6 @@ def _send(url: str | None, **options):
         options.setdefault(name, value)
     options.setdefault("secret", SECRET)
     return send(signals=False, **{"url": url, **options})
-
-
-@pytest.fixture
-def receiver():
-    with Receiver(secret=SECRET) as r:
-        yield r
 
 
 @contextlib.contextmanager
@@ -117,12 +111,6 @@ def _raw_server(answer):
 
     with _looping(start) as port:
         yield f"http://127.0.0.1:{port}/hooks"
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- parsing -----------------------------------------------------------------------
@@ -268,14 +256,19 @@ def test_send_takes_text_options_and_names_an_unknown_one():
 # -- delivery ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-def test_every_scheme_is_verified_by_the_receiver(scheme):
-    secret = generate_secret(scheme, random.Random(3))
-    with Receiver(scheme=scheme, secret=secret) as receiver:
-        result = _send(receiver.url, count=4, sign=scheme, secret=secret)
-        received = receiver.wait_for(4)
+@pytest.mark.parametrize(
+    "webhook_receiver",
+    [{"scheme": scheme, "secret": SCHEME_SECRETS[scheme]} for scheme in SCHEMES],
+    indirect=True,
+    ids=SCHEMES,
+)
+def test_every_scheme_is_verified_by_the_receiver(webhook_receiver):
+    scheme = webhook_receiver.scheme
+    secret = SCHEME_SECRETS[scheme]
+    result = _send(webhook_receiver.url, count=4, sign=scheme, secret=secret)
+    received = webhook_receiver.wait_for(4)
     verdict = "unsigned" if scheme == "none" else "valid"
-    assert receiver.stats.signatures[verdict] == 4
+    assert webhook_receiver.stats.signatures[verdict] == 4
     assert result.outcome == "ok" and result.stats.delivered == 4
     for request in received:
         assert request.headers["Content-Type"] == "application/json"
@@ -287,20 +280,21 @@ def test_every_scheme_is_verified_by_the_receiver(scheme):
             stripe.WebhookSignature.verify_header(request.body.decode(), header, secret, 300)
 
 
-def test_bodies_are_the_factory_bytes_with_the_target_url(receiver):
-    _send(receiver.url, count=3, headers=(("X-Team", "payments"),))
-    received = sorted(receiver.wait_for(3), key=lambda r: r.body)
-    factory = PayloadFactory(target_url=receiver.url, **FACTORY)
+def test_bodies_are_the_factory_bytes_with_the_target_url(webhook_receiver):
+    _send(webhook_receiver.url, count=3, headers=(("X-Team", "payments"),))
+    received = sorted(webhook_receiver.wait_for(3), key=lambda r: r.body)
+    factory = PayloadFactory(target_url=webhook_receiver.url, **FACTORY)
     assert [r.body for r in received] == sorted(factory.build(i).body for i in range(3))
-    assert orjson.loads(received[0].body)["source"]["target_url"] == receiver.url
+    assert orjson.loads(received[0].body)["source"]["target_url"] == webhook_receiver.url
     assert all(r.headers["X-Team"] == "payments" for r in received)
 
 
-def test_rate_is_kept_and_counts_are_exact(tmp_path):
+@receiver_with(validate_schema=False, keep_requests=False)
+def test_rate_is_kept_and_counts_are_exact(tmp_path, webhook_receiver):
     log = tmp_path / "log.ndjson"
-    with Receiver(secret=SECRET, validate_schema=False, keep_requests=False) as receiver:
-        result = _send(receiver.url, rate=200.0, duration=2.0, dead_letter=None, log=str(log))
-    assert result.stats.events == 400 == result.stats.delivered == receiver.stats.received
+    url = webhook_receiver.url
+    result = _send(url, rate=200.0, duration=2.0, dead_letter=None, log=str(log))
+    assert result.stats.events == 400 == result.stats.delivered == webhook_receiver.stats.received
     starts = sorted(orjson.loads(line)["started_epoch"] for line in log.read_bytes().splitlines())
     assert 399 / (starts[-1] - starts[0]) == pytest.approx(200, rel=0.03)
     # The report's send rate is that very number: the first and last actual starts.
@@ -309,26 +303,25 @@ def test_rate_is_kept_and_counts_are_exact(tmp_path):
     assert result.summary["achieved_rate"] == pytest.approx(200, rel=0.1)
 
 
-def test_count_and_duration_bound_the_run(receiver):
-    assert _send(receiver.url, count=7).stats.events == 7
-    assert _send(receiver.url, rate=20.0, duration=0.5).stats.events == 10
-    assert _send(receiver.url).stats.events == 1
+def test_count_and_duration_bound_the_run(webhook_receiver):
+    assert _send(webhook_receiver.url, count=7).stats.events == 7
+    assert _send(webhook_receiver.url, rate=20.0, duration=0.5).stats.events == 10
+    assert _send(webhook_receiver.url).stats.events == 1
 
 
-def test_retries_follow_503_and_retry_after_until_delivered(tmp_path):
-    behaviour = Behaviour(fail_rate=0.5, fail_status=503, retry_after=1, seed=5)
-    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
-        started = time.monotonic()
-        result = _send(
-            receiver.url,
-            count=20,
-            retry=RetryPolicy(retries=15, time_scale=0.001),
-            dead_letter=str(tmp_path / "dl.ndjson"),
-        )
+@receiver_with(behaviour=Behaviour(fail_rate=0.5, fail_status=503, retry_after=1, seed=5))
+def test_retries_follow_503_and_retry_after_until_delivered(tmp_path, webhook_receiver):
+    started = time.monotonic()
+    result = _send(
+        webhook_receiver.url,
+        count=20,
+        retry=RetryPolicy(retries=15, time_scale=0.001),
+        dead_letter=str(tmp_path / "dl.ndjson"),
+    )
     assert time.monotonic() - started < 2
     assert result.stats.delivered == 20 and result.outcome == "ok"
     assert result.stats.retries > 0 and result.stats.status_codes[503] == result.stats.retries
-    assert receiver.stats.duplicates == 0
+    assert webhook_receiver.stats.duplicates == 0
     assert not (tmp_path / "dl.ndjson").exists()
 
 
@@ -368,10 +361,10 @@ def test_retries_sign_again_with_a_new_timestamp_and_the_same_id(scheme):
         assert signer.verify(body, headers, now=stamp).value == "valid"
 
 
-def test_a_slow_answer_is_a_timeout_and_is_dead_lettered(tmp_path):
+@receiver_with(behaviour=Behaviour(delay=(0.5, 0.5)))
+def test_a_slow_answer_is_a_timeout_and_is_dead_lettered(tmp_path, webhook_receiver):
     dead = tmp_path / "dl.ndjson"
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as receiver:
-        result = _send(receiver.url, count=2, timeout=0.2, dead_letter=str(dead))
+    result = _send(webhook_receiver.url, count=2, timeout=0.2, dead_letter=str(dead))
     assert result.stats.error_kinds == {"timeout": 2}
     assert result.outcome == "undelivered" and result.dead_lettered == 2
     records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
@@ -380,23 +373,25 @@ def test_a_slow_answer_is_a_timeout_and_is_dead_lettered(tmp_path):
     }
 
 
-def test_a_dropped_connection_is_a_reset():
-    with Receiver(secret=SECRET, behaviour=Behaviour(drop_rate=1.0)) as receiver:
-        result = _send(receiver.url, count=1, dead_letter=None)
+@receiver_with(behaviour=Behaviour(drop_rate=1.0))
+def test_a_dropped_connection_is_a_reset(webhook_receiver):
+    result = _send(webhook_receiver.url, count=1, dead_letter=None)
     assert result.stats.error_kinds == {"reset": 1}
 
 
-def test_expect_status_decides_success(receiver):
-    result = _send(receiver.url, count=2, expect_status=frozenset({202}), dead_letter=None)
+def test_expect_status_decides_success(webhook_receiver):
+    url = webhook_receiver.url
+    result = _send(url, count=2, expect_status=frozenset({202}), dead_letter=None)
     assert result.stats.error_kinds == {"status": 2} and result.stats.status_codes == {200: 2}
 
 
-def test_dead_letters_keep_exact_bodies_and_redact_secrets_then_replay(tmp_path):
+def test_dead_letters_keep_exact_bodies_and_redact_secrets_then_replay(tmp_path, make_receiver):
     dead = tmp_path / "dl.ndjson"
-    headers = (("Authorization", "Bearer tok"), ("X-Echo", f"key={SECRET}"))
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        result = _send(failing.url, count=3, headers=headers, dead_letter=str(dead))
-        factory = PayloadFactory(target_url=failing.url, **FACTORY)
+    secret = DISTINCT_SECRET
+    headers = (("Authorization", "Bearer tok"), ("X-Echo", f"key={secret}"))
+    failing = make_receiver(secret=secret, behaviour=Behaviour(status=500))
+    result = _send(failing.url, count=3, headers=headers, dead_letter=str(dead), secret=secret)
+    factory = PayloadFactory(target_url=failing.url, **FACTORY)
     assert result.dead_lettered == 3 and result.dead_letter == str(dead)
     records = sorted((orjson.loads(line) for line in dead.read_bytes().splitlines()),
                      key=lambda r: r["index"])  # fmt: skip
@@ -405,36 +400,41 @@ def test_dead_letters_keep_exact_bodies_and_redact_secrets_then_replay(tmp_path)
     assert (first["reason"], first["attempts"], first["last_status"]) == ("failed", 1, 500)
     assert first["headers"]["Authorization"] == REDACTED == first["headers"]["X-Echo"]
     assert first["headers"]["x-voucherify-signature"] != REDACTED
-    assert SECRET not in dead.read_text()
+    assert secret not in dead.read_text()
 
-    with Receiver(secret=SECRET) as healthy:
-        replayed = _send(healthy.url, replay=str(dead), dead_letter=None)
-        received = healthy.wait_for(3)
+    healthy = make_receiver(secret=secret)
+    replayed = _send(healthy.url, replay=str(dead), dead_letter=None, secret=secret)
+    received = healthy.wait_for(3)
     assert replayed.outcome == "ok" and healthy.stats.signatures["valid"] == 3
     assert sorted(r.body for r in received) == sorted(factory.build(i).body for i in range(3))
 
 
-def test_a_replay_rewrites_its_own_dead_letter_file_from_workers_or_not_at_all(tmp_path):
+@receiver_with(behaviour=Behaviour(status=500))
+def test_a_replay_rewrites_its_own_dead_letter_file_from_workers_or_not_at_all(
+    tmp_path, webhook_receiver
+):
     dead = tmp_path / "dl.ndjson"
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        _send(failing.url, count=4, dead_letter=str(dead))
-        dead.chmod(0o640)
-        before = dead.read_bytes()
-        result = _send(failing.url, replay=str(dead), dead_letter=str(dead), workers=2)
-        assert result.dead_lettered == 4 and result.rewrote_dead_letter
-        assert result.report()["run"]["dead_letter"] == {
-            "path": str(dead), "events": 4, "unwritten": 0, "rewritten": True,
-        }  # fmt: skip
-        again = dead.read_bytes()
-        assert sorted(again.splitlines()) != sorted(before.splitlines())  # new attempts
-        assert sorted(orjson.loads(line)["body"] for line in again.splitlines()) == sorted(
-            orjson.loads(line)["body"] for line in before.splitlines()
-        )
-        assert dead.stat().st_mode & 0o777 == 0o640
+    failing = webhook_receiver
+    _send(failing.url, count=4, dead_letter=str(dead))
+    dead.chmod(0o640)
+    before = dead.read_bytes()
+    result = _send(failing.url, replay=str(dead), dead_letter=str(dead), workers=2)
+    assert result.dead_lettered == 4 and result.rewrote_dead_letter
+    assert result.report()["run"]["dead_letter"] == {
+        "path": str(dead), "events": 4, "unwritten": 0, "rewritten": True,
+    }  # fmt: skip
+    again = dead.read_bytes()
+    assert sorted(again.splitlines()) != sorted(before.splitlines())  # new attempts
+    assert sorted(orjson.loads(line)["body"] for line in again.splitlines()) == sorted(
+        orjson.loads(line)["body"] for line in before.splitlines()
+    )
+    assert dead.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dl.ndjson"]
 
 
-def test_a_failed_replay_leaves_its_dead_letter_file_as_it_was(tmp_path, monkeypatch):
+def test_a_failed_replay_leaves_its_dead_letter_file_as_it_was(
+    tmp_path, monkeypatch, webhook_receiver
+):
     dead = tmp_path / "dl.ndjson"
     dead.write_bytes(PayloadFactory(**FACTORY).build(0).body + b"\n")
 
@@ -443,27 +443,26 @@ def test_a_failed_replay_leaves_its_dead_letter_file_as_it_was(tmp_path, monkeyp
         raise DeliveryError("worker 1 stopped unexpectedly (exit code -9)")
 
     monkeypatch.setattr(sending, "_run", broken_run)
-    with Receiver(secret=SECRET) as receiver, pytest.raises(DeliveryError):
-        _send(receiver.url, replay=str(dead), dead_letter=str(dead))
+    with pytest.raises(DeliveryError):
+        _send(webhook_receiver.url, replay=str(dead), dead_letter=str(dead))
     assert dead.read_bytes() == PayloadFactory(**FACTORY).build(0).body + b"\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dl.ndjson"]
 
 
-def test_replay_sends_generate_output_byte_for_byte(tmp_path, receiver):
+def test_replay_sends_generate_output_byte_for_byte(tmp_path, webhook_receiver):
     path = tmp_path / "gen.ndjson"
     bodies = [PayloadFactory(**FACTORY).build(i).body for i in range(5)]
     path.write_bytes(b"".join(b + b"\n" for b in bodies))
-    result = _send(receiver.url, replay=str(path), rate=100.0)
+    result = _send(webhook_receiver.url, replay=str(path), rate=100.0)
     assert result.stats.delivered == 5
-    assert sorted(r.body for r in receiver.wait_for(5)) == sorted(bodies)
+    assert sorted(r.body for r in webhook_receiver.wait_for(5)) == sorted(bodies)
 
 
-def test_replaying_a_receiver_record_sends_each_event_once(tmp_path):
+def test_replaying_a_receiver_record_sends_each_event_once(tmp_path, make_receiver):
     # The record holds every delivery the receiver got, retries included.
     record = tmp_path / "received.ndjson"
-    flaky = Behaviour(fail_rate=0.5, seed=2)
-    with Receiver(secret=SECRET, behaviour=flaky, record=record) as receiver:
-        first = _send(receiver.url, count=10, retry=RetryPolicy(retries=20, schedule="none"))
+    flaky = make_receiver(behaviour=Behaviour(fail_rate=0.5, seed=2), record=record)
+    first = _send(flaky.url, count=10, retry=RetryPolicy(retries=20, schedule="none"))
     assert first.stats.retries > 0
     assert len(record.read_bytes().splitlines()) == first.stats.attempts > 10
     again = _send(None, replay=str(record), dead_letter=None)
@@ -471,14 +470,14 @@ def test_replaying_a_receiver_record_sends_each_event_once(tmp_path):
     assert again.receiver["duplicates"] == 0 and again.outcome == "ok"
 
 
-def test_replay_keeps_recorded_signatures_when_asked(tmp_path):
+def test_replay_keeps_recorded_signatures_when_asked(tmp_path, make_receiver):
     record = tmp_path / "record.ndjson"
-    with Receiver(secret=SECRET, record=record) as first:
-        _send(first.url, count=2)
-        sent = {r.body: r.headers["x-voucherify-signature"] for r in first.wait_for(2)}
-    with Receiver(secret="another-secret") as second:
-        _send(second.url, replay=str(record), keep_signature=True, secret="another-secret")
-        again = {r.body: r.headers["x-voucherify-signature"] for r in second.wait_for(2)}
+    first = make_receiver(record=record)
+    _send(first.url, count=2)
+    sent = {r.body: r.headers["x-voucherify-signature"] for r in first.wait_for(2)}
+    second = make_receiver(secret="another-secret")
+    _send(second.url, replay=str(record), keep_signature=True, secret="another-secret")
+    again = {r.body: r.headers["x-voucherify-signature"] for r in second.wait_for(2)}
     assert again == sent
     assert second.stats.signatures["invalid"] == 2  # the old secret's signatures, as recorded
 
@@ -491,18 +490,18 @@ def test_keep_signature_needs_unredacted_signatures(tmp_path):
         Engine(config)
 
 
-def test_log_has_one_line_per_attempt_and_no_secret(tmp_path):
+@receiver_with(secret=DISTINCT_SECRET, behaviour=Behaviour(fail_rate=0.5, seed=2))
+def test_log_has_one_line_per_attempt_and_no_secret(tmp_path, webhook_receiver):
     log = tmp_path / "log.ndjson"
-    behaviour = Behaviour(fail_rate=0.5, seed=2)
-    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
-        result = _send(
-            receiver.url,
-            count=10,
-            log=str(log),
-            log_bodies=True,
-            retry=RetryPolicy(retries=20, schedule="none"),
-            headers=(("X-Api-Key", SECRET),),
-        )
+    result = _send(
+        webhook_receiver.url,
+        count=10,
+        log=str(log),
+        log_bodies=True,
+        retry=RetryPolicy(retries=20, schedule="none"),
+        headers=(("X-Api-Key", DISTINCT_SECRET),),
+        secret=DISTINCT_SECRET,
+    )
     lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     assert len(lines) == result.stats.attempts > 10
     assert {line["attempt"] for line in lines} > {1}
@@ -511,15 +510,17 @@ def test_log_has_one_line_per_attempt_and_no_secret(tmp_path):
                          "started", "started_epoch", "status", "latency_ms", "service_ms",
                          "error", "error_detail", "bytes", "body", "headers"}  # fmt: skip
     assert line["latency_ms"] >= line["service_ms"]
-    assert SECRET not in log.read_text()
+    assert DISTINCT_SECRET not in log.read_text()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_run_without_attempts_leaves_an_empty_log_not_an_old_one(tmp_path, receiver, workers):
+def test_a_run_without_attempts_leaves_an_empty_log_not_an_old_one(
+    tmp_path, webhook_receiver, workers
+):
     log = tmp_path / "log.ndjson"
     log.write_bytes(b'{"an":"earlier run"}\n')
     config = SendConfig(
-        url=receiver.url, secret=SECRET, generation=GEN, count=5, rate=10.0, log=str(log),
+        url=webhook_receiver.url, secret=SECRET, generation=GEN, count=5, rate=10.0, log=str(log),
         dead_letter=str(tmp_path / "dl.ndjson"), workers=workers,
     ).resolve(random.Random(1))  # fmt: skip
     if workers == 1:
@@ -612,26 +613,26 @@ def test_a_resend_takes_nothing_from_the_retries(tmp_path):
     assert result.summary["send_rate"] is not None and result.summary["counts"]["resends"] == 1
 
 
-def test_a_delivered_attempt_has_no_error_detail(tmp_path, receiver):
+def test_a_delivered_attempt_has_no_error_detail(tmp_path, webhook_receiver):
     log = tmp_path / "log.ndjson"
-    _send(receiver.url, count=1, log=str(log))
+    _send(webhook_receiver.url, count=1, log=str(log))
     (line,) = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     assert (line["status"], line["error"], line["error_detail"]) == (200, None, None)
 
 
-def test_thresholds_are_checked_against_the_summary(receiver):
+def test_thresholds_are_checked_against_the_summary(webhook_receiver):
     result = _send(
-        receiver.url,
+        webhook_receiver.url,
         count=3,
         thresholds=[parse_threshold("p99<0.001ms"), parse_threshold("success>=100%")],
     )
     assert [r.ok for r in result.thresholds] == [False, True]
     assert result.outcome == "threshold"
-    assert result.report()["run"]["url"] == receiver.url
+    assert result.report()["run"]["url"] == webhook_receiver.url
 
 
 def test_unreachable_target_is_one_clear_error():
-    port = _closed_port()
+    port = closed_port()
     with pytest.raises(DeliveryError) as caught:
         check_target(f"http://user:pw@127.0.0.1:{port}/x")
     assert str(caught.value) == f"cannot connect to http://127.0.0.1:{port}/x: connection refused"
@@ -639,7 +640,7 @@ def test_unreachable_target_is_one_clear_error():
 
 def test_a_missing_secret_fails_before_any_io():
     with pytest.raises(UsageError, match="signing scheme 'voucherify' needs a secret"):
-        send(url=f"http://127.0.0.1:{_closed_port()}/", environ={}, signals=False)
+        send(url=f"http://127.0.0.1:{closed_port()}/", environ={}, signals=False)
 
 
 def test_the_default_target_is_a_verifying_receiver():
@@ -650,44 +651,45 @@ def test_the_default_target_is_a_verifying_receiver():
     assert result.receiver["duplicates"] == result.receiver["schema_errors"] == 0
 
 
-def _stopped_run(delay: float, stop_after: float, dead, **config):
-    """An Engine run against a receiver answering after `delay` s, stopped after
-    `stop_after` s: (the receiver's url, the RunResult, the dead-letter records)."""
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(delay, delay))) as slow:
-        options = {"secret": SECRET, "generation": GEN, "dead_letter": str(dead)}
-        engine = Engine(SendConfig(url=slow.url, **{**options, **config}))
+def _stopped_run(slow: Receiver, stop_after: float, dead, **config):
+    """An Engine run against `slow`, stopped after `stop_after` s: (the receiver's url,
+    the RunResult, the dead-letter records)."""
+    options = {"secret": SECRET, "generation": GEN, "dead_letter": str(dead)}
+    engine = Engine(SendConfig(url=slow.url, **{**options, **config}))
 
-        async def main():
-            asyncio.get_running_loop().call_later(stop_after, engine.stop)
-            return await engine.run()
+    async def main():
+        asyncio.get_running_loop().call_later(stop_after, engine.stop)
+        return await engine.run()
 
-        result = run_async(main())
+    result = run_async(main())
     records = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
     return slow.url, result, records
 
 
-def test_an_event_stopped_while_waiting_for_a_retry_failed_as_its_last_attempt(tmp_path):
-    busy = Behaviour(fail_rate=1.0, fail_status=503, retry_after=60)
-    with Receiver(secret=SECRET, behaviour=busy) as receiver:
-        config = SendConfig(
-            url=receiver.url, secret=SECRET, generation=GEN, count=3, rate=100.0,
-            retry=RetryPolicy(retries=5), dead_letter=str(tmp_path / "dl.ndjson"),
-        )  # fmt: skip
-        engine = Engine(config)
+@receiver_with(behaviour=Behaviour(fail_rate=1.0, fail_status=503, retry_after=60))
+def test_an_event_stopped_while_waiting_for_a_retry_failed_as_its_last_attempt(
+    tmp_path, webhook_receiver
+):
+    config = SendConfig(
+        url=webhook_receiver.url, secret=SECRET, generation=GEN, count=3, rate=100.0,
+        retry=RetryPolicy(retries=5), dead_letter=str(tmp_path / "dl.ndjson"),
+    )  # fmt: skip
+    engine = Engine(config)
 
-        async def main():
-            asyncio.get_running_loop().call_later(0.3, engine.stop)
-            return await engine.run()
+    async def main():
+        asyncio.get_running_loop().call_later(0.3, engine.stop)
+        return await engine.run()
 
-        result = run_async(main())
+    result = run_async(main())
     stats = result.stats
     assert stats.error_kinds == {"status": 3}  # attempts
     assert stats.by_event_type["customer.order.created"].error_kinds == {"status": 3}  # events
 
 
-def test_stop_dead_letters_everything_not_delivered(tmp_path):
+@receiver_with(behaviour=Behaviour(delay=(0.5, 0.5)))
+def test_stop_dead_letters_everything_not_delivered(tmp_path, webhook_receiver):
     _, result, records = _stopped_run(
-        0.5, 0.2, tmp_path / "dl.ndjson", count=50, rate=100.0, grace=0.1
+        webhook_receiver, 0.2, tmp_path / "dl.ndjson", count=50, rate=100.0, grace=0.1
     )
     assert result.interrupted and result.stats.interrupted
     assert (
@@ -710,12 +712,14 @@ def test_stop_dead_letters_everything_not_delivered(tmp_path):
     }
 
 
-def test_stop_at_rate_max_dead_letters_prebuilt_and_unbuilt_events(tmp_path):
+@receiver_with(behaviour=Behaviour(delay=(0.3, 0.3)))
+def test_stop_at_rate_max_dead_letters_prebuilt_and_unbuilt_events(tmp_path, webhook_receiver):
     # The closed model builds payloads ahead (PREBUILD at a time): those built but not
     # sent when the run stops are dead-lettered with the never-built ones, unchanged.
     url, result, records = _stopped_run(
-        0.3, 0.15, tmp_path / "dl.ndjson", count=60, rate=None, concurrency=3, grace=0.05
-    )
+        webhook_receiver, 0.15, tmp_path / "dl.ndjson", count=60, rate=None, concurrency=3,
+        grace=0.05,
+    )  # fmt: skip
     assert result.interrupted and result.stats.delivered == 0  # every answer came too late
     assert result.dead_lettered == len(records) == 60
     assert result.not_sent == 57  # three were in flight; the rest, prebuilt or not, unsent
@@ -726,9 +730,10 @@ def test_stop_at_rate_max_dead_letters_prebuilt_and_unbuilt_events(tmp_path):
     assert result.stats.events == 60 and result.stats.not_sent == 57
 
 
-def test_stop_in_a_duration_run_dead_letters_only_what_was_generated(tmp_path):
+@receiver_with(behaviour=Behaviour(delay=(0.5, 0.5)))
+def test_stop_in_a_duration_run_dead_letters_only_what_was_generated(tmp_path, webhook_receiver):
     _, result, records = _stopped_run(
-        0.5, 0.2, tmp_path / "dl.ndjson", duration=30.0, rate=100.0, grace=0.1
+        webhook_receiver, 0.2, tmp_path / "dl.ndjson", duration=30.0, rate=100.0, grace=0.1
     )
     stats = result.stats
     assert result.interrupted and result.not_sent == 0 and stats.not_sent == 0
@@ -738,10 +743,10 @@ def test_stop_in_a_duration_run_dead_letters_only_what_was_generated(tmp_path):
     assert result.planned_not_sent == 3000 - stats.events
 
 
-def test_workers_split_the_run_and_merge_exactly(tmp_path):
-    with Receiver(secret=SECRET) as receiver:
-        result = _send(receiver.url, count=40, rate=200.0, workers=2, log=str(tmp_path / "log"))
-        received = receiver.wait_for(40)
+def test_workers_split_the_run_and_merge_exactly(tmp_path, webhook_receiver):
+    url, log = webhook_receiver.url, str(tmp_path / "log")
+    result = _send(url, count=40, rate=200.0, workers=2, log=log)
+    received = webhook_receiver.wait_for(40)
     assert len({r.event_id for r in received}) == 40
     assert result.stats.events == result.stats.delivered == 40
     assert result.stats.latency_corrected.count == 40
@@ -749,9 +754,9 @@ def test_workers_split_the_run_and_merge_exactly(tmp_path):
     assert not list(tmp_path.glob("log.part*"))
 
 
-def test_progress_is_reported_while_the_run_goes(receiver):
+def test_progress_is_reported_while_the_run_goes(webhook_receiver):
     seen = []
-    _send(receiver.url, rate=20.0, duration=0.7, on_progress=seen.append)
+    _send(webhook_receiver.url, rate=20.0, duration=0.7, on_progress=seen.append)
     assert len(seen) >= 2
     assert seen[-1].sent >= seen[0].sent and seen[-1].elapsed > seen[0].elapsed
     assert seen[-1].delivered > 0 and seen[-1].errors == 0
@@ -838,17 +843,17 @@ def test_connection_close_asks_for_a_new_connection_per_request():
     assert all(headers["Connection"] == "close" for _, headers in peers)
 
 
-def test_a_worker_error_reaches_the_caller_as_the_same_error(receiver):
+def test_a_worker_error_reaches_the_caller_as_the_same_error(webhook_receiver):
     with pytest.raises(OverrideError, match="no_such_field"):
-        _send(receiver.url, count=4, workers=2, overrides={"no_such_field.deeper": 1})
+        _send(webhook_receiver.url, count=4, workers=2, overrides={"no_such_field.deeper": 1})
 
 
-def test_records_that_cannot_be_written_fail_before_sending(tmp_path, receiver):
+def test_records_that_cannot_be_written_fail_before_sending(tmp_path, webhook_receiver):
     with pytest.raises(RecordError, match=r"cannot write '.*log\.ndjson': No such file"):
-        _send(receiver.url, count=2, log=str(tmp_path / "missing" / "log.ndjson"))
-    assert receiver.stats.received == 0
+        _send(webhook_receiver.url, count=2, log=str(tmp_path / "missing" / "log.ndjson"))
+    assert webhook_receiver.stats.received == 0
 
 
-def test_no_more_workers_than_events(receiver):
-    result = _send(receiver.url, count=1, workers=2)
+def test_no_more_workers_than_events(webhook_receiver):
+    result = _send(webhook_receiver.url, count=1, workers=2)
     assert result.config.workers == 1 and result.stats.delivered == 1
