@@ -4,10 +4,8 @@ that raises the same words (SendConfig, GenerationOptions, Behaviour, Receiver).
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 from simulator import generate, send
-from simulator.cli import run
 from simulator.errors import UsageError
 from simulator.receiving.receiver import Receiver
 from simulator.sending.config import SendConfig
@@ -107,16 +105,13 @@ RECEIVE = [
 ]  # fmt: skip
 
 
-def _cli_error(*args: str) -> str:
+def _cli_error(invoke, *args: str) -> str:
     """The error line of `webhook-sim ARGS`, which must exit 2 with no traceback."""
-    runner = CliRunner()
-    with runner.isolation(env={"WEBHOOK_SECRET": None}) as (out, err, _):
-        code = run(list(args))
-    text = err.getvalue().decode()
-    assert code == 2, text
-    assert "Traceback" not in text and out.getvalue() == b""
-    last = text.splitlines()[-1]
-    assert last.startswith("Error: "), text
+    result = invoke(*args)
+    assert result.code == 2, result.err
+    assert "Traceback" not in result.err and result.stdout_bytes == b""
+    last = result.err.splitlines()[-1]
+    assert last.startswith("Error: "), result.err
     return last.removeprefix("Error: ")
 
 
@@ -127,9 +122,9 @@ def _python_error(call, **kwargs) -> str:
 
 
 @pytest.mark.parametrize(("args", "kwargs"), SEND)
-def test_send_refuses_as_its_python_twin(tmp_path, monkeypatch, args, kwargs):
+def test_send_refuses_as_its_python_twin(invoke, tmp_path, monkeypatch, args, kwargs):
     monkeypatch.chdir(tmp_path)
-    expected = _cli_error("send", *args)
+    expected = _cli_error(invoke, "send", *args)
 
     def python(events=(), **options):
         return send(*(), events=events, environ={}, signals=False, **options)
@@ -140,20 +135,20 @@ def test_send_refuses_as_its_python_twin(tmp_path, monkeypatch, args, kwargs):
 
 
 @pytest.mark.parametrize(("args", "kwargs"), REPLAY)
-def test_replay_refuses_as_its_python_twin(args, kwargs):
-    expected = _cli_error("replay", __file__, *args)
+def test_replay_refuses_as_its_python_twin(invoke, args, kwargs):
+    expected = _cli_error(invoke, "replay", __file__, *args)
     assert _python_error(send, replay=__file__, environ={}, signals=False, **kwargs) == expected
 
 
 @pytest.mark.parametrize(("args", "kwargs"), GENERATE)
-def test_generate_refuses_as_its_python_twin(args, kwargs):
-    expected = _cli_error("generate", *args)
+def test_generate_refuses_as_its_python_twin(invoke, args, kwargs):
+    expected = _cli_error(invoke, "generate", *args)
     assert _python_error(lambda **k: list(generate(**k)), **kwargs) == expected
 
 
 @pytest.mark.parametrize(("args", "kwargs"), RECEIVE)
-def test_receive_refuses_as_its_python_twin(args, kwargs):
-    expected = _cli_error("receive", *args)
+def test_receive_refuses_as_its_python_twin(invoke, args, kwargs):
+    expected = _cli_error(invoke, "receive", *args)
     assert _python_error(Receiver.from_options, environ={}, **kwargs) == expected
 
 
