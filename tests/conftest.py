@@ -22,6 +22,7 @@ from simulator.pytest_plugin import SECRET, default_secret
 from simulator.receiving.receiver import Receiver
 
 __all__ = [
+    "DISTINCT_SECRET",
     "FIXTURES",
     "NOW",
     "ORDER_EVENTS",
@@ -37,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 VOUCHERIFY = FIXTURES / "voucherify"
 NOW = "2024-03-12T14:41:49.128Z"  # the docs example's time: --now in every seeded test
+# For the tests that look for the secret in what a run wrote: a value no output has by chance.
+DISTINCT_SECRET = "s3cr3t-value-for-tests"
 ORDER_EVENTS = (
     "customer.order.created",
     "customer.order.updated",

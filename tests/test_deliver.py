@@ -17,7 +17,14 @@ import pytest
 import standardwebhooks
 import stripe
 from aiohttp import web
-from conftest import NOW, SECRET, closed_port, make_self_signed, receiver_with
+from conftest import (
+    DISTINCT_SECRET,
+    NOW,
+    SECRET,
+    closed_port,
+    make_self_signed,
+    receiver_with,
+)
 
 from simulator.errors import DeliveryError, OverrideError, RecordError, UsageError
 from simulator.generation.options import GenerationOptions
@@ -39,8 +46,6 @@ from simulator.signing import SCHEMES, generate_secret, make_signer
 
 FACTORY = {"seed": 7, "now": NOW}
 GEN = GenerationOptions.from_options(**FACTORY)
-# For the tests that look for the secret in what a run wrote: a value no output has by chance.
-DISTINCT_SECRET = "s3cr3t-value-for-tests"
 SCHEME_SECRETS = {scheme: generate_secret(scheme, random.Random(3)) for scheme in SCHEMES}
 
 

@@ -13,16 +13,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import NOW, ROOT, SECRET, closed_port, receiver_with
+from conftest import DISTINCT_SECRET, NOW, ROOT, SECRET, closed_port, receiver_with
 
 from simulator.cli import cli
 from simulator.cli.summary import _rate, _reasons, progress_line
 from simulator.generation.payloads import PayloadFactory
 from simulator.receiving.receiver import Behaviour
 from simulator.sending.engine import Progress
-
-# For the test that looks for the secret in every output: a value none has by chance.
-DISTINCT_SECRET = "cli-secret-9f8e7d"
 
 
 @pytest.fixture(autouse=True)
