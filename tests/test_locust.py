@@ -236,8 +236,8 @@ def test_failed_deliveries_are_locust_failures_in_our_words_and_dead_lettered(
 @pytest.mark.parametrize(
     ("option", "value", "says"),
     [
-        ("retries", "many", "Broken: invalid retries: invalid retries 'many'"),
-        ("sign", "hmac", "Broken: invalid sign: unknown signing scheme 'hmac'"),
+        ("retries", "many", "Broken: invalid value for retries: invalid retries 'many'"),
+        ("sign", "hmac", "Broken: invalid value for sign: unknown signing scheme 'hmac'"),
         ("secret_env", "NOT_SET_ANYWHERE", "environment variable NOT_SET_ANYWHERE is not set"),
     ],
 )

@@ -220,7 +220,7 @@ def test_the_merged_report_has_the_shape_of_sends(tmp_path, webhook_receiver):
 
 
 def test_a_user_class_option_error_names_the_attribute():
-    with pytest.raises(UsageError, match=r"^invalid retry_schedule: unknown retry schedule"):
+    with pytest.raises(UsageError, match=r"^invalid value for retry_schedule: unknown retry"):
         user_config({"retry_schedule": "sometimes", "secret": SECRET}, "http://127.0.0.1:9/")
-    with pytest.raises(UsageError, match=r"^invalid overrides: "):
+    with pytest.raises(UsageError, match=r"^invalid value for overrides: "):
         user_config({"overrides": ["no-equals-sign"]}, None)

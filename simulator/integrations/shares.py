@@ -39,7 +39,7 @@ _SCHEDULE = frozenset(
      "max_in_flight", "workers", "replay", "keep_signature"}
 )  # fmt: skip
 # A command line flag as a user class's attribute, where the two differ.
-_ATTRIBUTES = {"set": "overrides", "header": "headers", "url": "host", "count": "events"}
+_ATTRIBUTES = {"set": "overrides", "header": "headers", "url": "host"}
 
 
 def new_run_id(rng: random.Random | None = None) -> str:
@@ -67,7 +67,7 @@ def user_config(
     except OptionError as exc:
         flag = exc.flags[-1].lstrip("-")
         name = _ATTRIBUTES.get(flag, flag.replace("-", "_"))
-        raise UsageError(f"invalid {name}: {exc.message}") from None
+        raise UsageError(f"invalid value for {name}: {exc.message}") from None
 
 
 @dataclass(frozen=True)
