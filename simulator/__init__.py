@@ -32,6 +32,10 @@ _EXPORTS = {
     "Progress": "simulator.sending.results",
     "ARRIVALS": "simulator.sending.schedule",
     "RETRY_SCHEDULES": "simulator.sending.retry",
+    # merging the parts of a distributed run
+    "merge": "simulator.reports.merge",
+    "MergeResult": "simulator.reports.merge",
+    "DEFAULT_PARTS": "simulator.reports.parts",
     # receiving
     "Receiver": "simulator.receiving.receiver",
     "Behaviour": "simulator.receiving.behaviour",

@@ -20,6 +20,7 @@ ALLOWED = {
     "reports": set(),
     "receiving": {"sending.schedule"},
     "sending": {"generation", "reports", "receiving"},
+    "integrations": {"generation", "reports", "sending"},
 }
 
 

@@ -32,6 +32,7 @@ _COMMANDS = {
     "send": "send",
     "replay": "send",
     "receive": "receive",
+    "merge": "merge",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from typing import Any
 
 from simulator.reports.thresholds import ThresholdResult
@@ -23,11 +24,15 @@ def _errors(kinds: dict[str, int], top: int = 3) -> str:
 
 
 def junit_xml(
-    summary: dict[str, Any], thresholds: list[ThresholdResult], name: str = "webhook-simulator"
+    summary: dict[str, Any],
+    thresholds: list[ThresholdResult],
+    name: str = "webhook-simulator",
+    unrecorded: Sequence[str] = (),
 ) -> str:
     """A JUnit XML report: one test case per event type (failing when any event of that type
     was not delivered), one per threshold (failing when it did not hold) and, when the run
-    was interrupted, a failing one that says so."""
+    was interrupted, a failing one that says so; likewise one per `unrecorded` problem
+    (what of the run is in no count, e.g. a worker's missing part)."""
     cases = []
     for event_type, c in summary["event_types"].items():
         missing = c["events"] - c["delivered"]
@@ -47,6 +52,8 @@ def junit_xml(
             f": {never} events never sent" if never else ""
         )
         cases.append((f"{name}.run", "completed", "interrupted", message))
+    for problem in unrecorded:
+        cases.append((f"{name}.run", "recorded", "unrecorded", problem))
     for result in thresholds:
         message = None
         if not result.ok:

@@ -13,10 +13,19 @@ from simulator.reports.attempt import Attempt
 from simulator.reports.records import Records
 from simulator.reports.replay import ReplaySource
 from simulator.reports.stats import RunStats
-from simulator.sending.client import USER_AGENT, Session
+from simulator.sending.client import USER_AGENT
 from simulator.sending.config import SendConfig
-from simulator.sending.parsing import parse_retry_after
+from simulator.sending.parsing import parse_retry_after, status_expected
 from simulator.signing import Signer
+
+
+class Poster(Protocol):
+    """What an event's attempts need of a connection to the target: client.Session, or
+    another engine's client (integrations/locust.py)."""
+
+    async def post(
+        self, body: bytes, headers: dict[str, str], resent: Callable[[str, str], None]
+    ) -> tuple[int | None, str | None, str | None, str | None]: ...
 
 
 class Pace(Protocol):
@@ -87,7 +96,7 @@ class Attempts:
         self._extra = dict(config.headers)
 
     async def deliver(
-        self, session: Session, event: Event, due: float, pace: Pace, slotted: bool
+        self, session: Poster, event: Event, due: float, pace: Pace, slotted: bool
     ) -> None:
         """Try `event` (due at `due`) until delivered, out of retries or stopped. Holds a
         slot of `pace` while a request is out when `slotted`; raises what no later event
@@ -142,7 +151,7 @@ class Attempts:
         return {**self._base, **signed, **self._extra}
 
     async def _attempt(
-        self, session: Session, event: Event, due: float
+        self, session: Poster, event: Event, due: float
     ) -> tuple[bool, float | None]:
         payload = event.payload
         event.attempts += 1
@@ -174,11 +183,7 @@ class Attempts:
             self._record(event, due, started, now, None, event.error, event.detail, resend)
             raise
         finished = self._clock()
-        ok = (
-            error is None
-            and status is not None
-            and (status in self._expect if self._expect is not None else 200 <= status < 300)
-        )
+        ok = error is None and status is not None and status_expected(status, self._expect)
         if error is None and not ok:
             error = "status"
         event.status, event.error, event.detail = status, error, detail

@@ -37,6 +37,11 @@ def parse_statuses(text: str) -> frozenset[int]:
     return frozenset(codes)
 
 
+def status_expected(status: int, expect: frozenset[int] | None) -> bool:
+    """Whether an answer's status is a success: one of `expect`, or 2xx when it is None."""
+    return status in expect if expect is not None else 200 <= status < 300
+
+
 def check_url(url: str) -> str:
     """The URL unchanged if it is an absolute http(s) URL with a host, else UsageError."""
     try:
