@@ -103,6 +103,9 @@ RECEIVE = [
     (["--seed", "-3"], {"seed": "-3"}),
     (["--secret", "a", "--secret-env", "MY_SECRET"], {"secret": "a", "secret_env": "MY_SECRET"}),
     (["--secret-env", "NOPE_UNSET"], {"secret_env": "NOPE_UNSET"}),
+    (["--keep", "0"], {"keep": "0"}),
+    (["--keep", "all"], {"keep": "all"}),
+    (["--sign", "none", "--path", "/_sim/hooks"], {"sign": "none", "path": "/_sim/hooks"}),
     ([], {}),  # the default scheme needs a secret
 ]  # fmt: skip
 

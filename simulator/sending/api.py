@@ -43,6 +43,7 @@ def send(
     /,
     *,
     on_progress: Callable[[Progress], None] | None = None,
+    on_inspector: Callable[[str], None] | None = None,
     environ: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
     signals: bool = True,
@@ -55,7 +56,8 @@ def send(
     "max", "30s", "10/s..500/s", "auto", "2xx", "p99<250ms"), generation options (seed,
     now, locale, scenario, envelope, overrides, templates) among them. Without a url, a
     built-in Receiver on 127.0.0.1 is the target and its verdicts come back in the
-    result. The secret defaults to $WEBHOOK_SECRET (or $`secret_env`, read from
+    result, and `on_inspector` is called with its live inspector page's address once it
+    listens. The secret defaults to $WEBHOOK_SECRET (or $`secret_env`, read from
     `environ`). `report` and `junit` name files the result is written to. Raises
     UsageError for a bad run (in the words of the command line) and DeliveryError when
     the target cannot be reached; failed deliveries are not errors, they are in the
@@ -89,6 +91,8 @@ def send(
                 secret = generate_secret(scheme, rng)
             receiver = stack.enter_context(_receiver(scheme, secret))
             changes.update(url=receiver.url, secret=secret)
+            if on_inspector is not None:
+                on_inspector(receiver.page_url)
             _prepare(receiver, config, total)
         else:
             tls = tls_for(config.url, config.insecure, config.ca_bundle)
