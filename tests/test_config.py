@@ -61,6 +61,8 @@ SEND = [
     (["--dead-letter", "out", "--log", "out"], {"dead_letter": "out", "log": "out"}),
     (["--log", "out", "--report", "./out"], {"log": "out", "report": "./out"}),
     (["--report", "out", "--junit", "out"], {"report": "out", "junit": "out"}),
+    (["--html", "/no/such/dir/report.html"], {"html": "/no/such/dir/report.html"}),
+    (["--html", "out", "--report", "out"], {"html": "out", "report": "out"}),
     (["--seed", "-1"], {"seed": -1}),
     (["--now", "yesterday"], {"now": "yesterday"}),
     (["--now", "0001-01-01T00:00:00Z"], {"now": "0001-01-01T00:00:00Z"}),

@@ -163,6 +163,12 @@ def delivery_options(func: Callable) -> Callable:
         click.option("--report", metavar="FILE", help="Write a JSON report."),
         click.option("--junit", metavar="FILE", help="Write a JUnit XML report."),
         click.option(
+            "--html",
+            metavar="FILE",
+            help="Write a self-contained HTML report: figures, thresholds, rates, latency "
+            "and statuses over time, percentiles (opens from disk, no network).",
+        ),
+        click.option(
             "--threshold",
             "thresholds",
             metavar="THRESHOLD",

@@ -58,7 +58,7 @@ def send(
     built-in Receiver on 127.0.0.1 is the target and its verdicts come back in the
     result, and `on_inspector` is called with its live inspector page's address once it
     listens. The secret defaults to $WEBHOOK_SECRET (or $`secret_env`, read from
-    `environ`). `report` and `junit` name files the result is written to. Raises
+    `environ`). `report`, `junit` and `html` name files the result is written to. Raises
     UsageError for a bad run (in the words of the command line) and DeliveryError when
     the target cannot be reached; failed deliveries are not errors, they are in the
     result. With `signals`, SIGINT/SIGTERM end the run early and cleanly
@@ -135,7 +135,7 @@ def send(
 
 
 def _write_reports(result: SendResult) -> None:
-    """Write --report and --junit; one that cannot be written is a record error of the
+    """Write --report, --junit and --html; one that cannot be written is a record error of the
     run (its words say which file), as a log that could not be written is."""
     config, outputs = result.config, []
     if config.report:
@@ -143,6 +143,8 @@ def _write_reports(result: SendResult) -> None:
         outputs.append((config.report, report))
     if config.junit:
         outputs.append((config.junit, result.junit().encode("utf-8")))
+    if config.html:
+        outputs.append((config.html, result.html().encode("utf-8")))
     for path, data in outputs:
         try:
             Path(path).write_bytes(data)
