@@ -247,7 +247,6 @@ def test_the_html_report_opens_from_disk_with_data_in_every_chart(watched, tmp_p
     report = tmp_path / "report.html"
     behaviour = Behaviour(fail_rate=0.2, drop_rate=0.03, delay=(0.001, 0.01), seed=3)
     with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
-        receiver.prepare(["customer.order.created"])  # no schema compiled mid-run
         options = {
             "url": receiver.url,
             "secret": SECRET,
