@@ -106,13 +106,12 @@ def _figures(d: Mapping[str, Any]) -> str:
         return ""
     counts, latency = d["counts"], d["latency_ms"]
     dead = (d.get("run") or {}).get("dead_letter") or {}
-    target = d.get("target_rate")
     figures = [
         ("events", _n(counts["events"]), f"{_n(counts['attempts'])} attempts"),
         ("delivered", _n(counts["delivered"]), f"success {_pct(d['success_ratio'])}"),
         ("not delivered", _n(counts["failed"] + counts["unfinished"]),
          f"{_n(dead.get('events'))} dead-lettered" if dead else ""),
-        ("send rate", _rate(d["send_rate"]), f"target {_rate(target) if target else 'max'}"),
+        ("send rate", _rate(d["send_rate"]), f"target {_target(d)}"),
         ("p50 latency", _ms(latency["corrected"]["p50"]),
          f"service {_ms(latency['service']['p50'])}"),
         ("p99 latency", _ms(latency["corrected"]["p99"]),
@@ -127,6 +126,19 @@ def _figures(d: Mapping[str, Any]) -> str:
         for name, value, note in figures
     )
     return f'<section class="figures">{cells}</section>'
+
+
+def _target(d: Mapping[str, Any]) -> str:
+    """The planned rate as the run's options gave it: a rate, a ramp, stages or max."""
+    options = (d.get("run") or {}).get("options") or {}
+    if options.get("ramp"):
+        start, end = options["ramp"]
+        return f"ramp {_rate(start)}..{_rate(end)}"
+    if options.get("stages"):
+        return f"{len(options['stages'])} stages"
+    if d.get("target_rate"):
+        return _rate(d["target_rate"])
+    return "max" if options.get("rate") == "max" else "–"
 
 
 def _thresholds(results: Sequence[Mapping[str, Any]] | None) -> str:

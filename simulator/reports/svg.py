@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 860, 240
+MAX_TIPS = 150  # hover columns per chart
 _LEFT, _RIGHT, _TOP, _BOTTOM = 62, 16, 14, 34
 Format = Callable[[float], str]
 
@@ -188,19 +189,22 @@ def _tips(
     y_format: Format,
     step: float | None = None,
 ) -> list[str]:
-    """An invisible column per x whose title lists every series' value there."""
+    """Invisible columns whose titles list every series' value at their x. Beyond
+    MAX_TIPS points, every k-th x has one, as wide as k: a long run's file stays small,
+    and a column narrower than a pixel could not be pointed at anyway."""
     tips = []
-    for i, x in enumerate(xs):
+    stride = math.ceil(len(xs) / MAX_TIPS) if xs else 1
+    for i in range(0, len(xs), stride):
+        x = xs[i]
+        last = min(i + stride, len(xs)) - 1
         if step is not None:
-            left, right = frame.x(x), frame.x(x + step)
+            left, right = frame.x(x), frame.x(xs[last] + step)
         else:
-            prev = frame.x(xs[i - 1]) if i else frame.x(x)
-            after = frame.x(xs[i + 1]) if i + 1 < len(xs) else frame.x(x)
-            left, right = (prev + frame.x(x)) / 2, (frame.x(x) + after) / 2
+            before = frame.x(xs[i - 1]) if i else frame.x(x)
+            after = frame.x(xs[last + 1]) if last + 1 < len(xs) else frame.x(xs[last])
+            left, right = (before + frame.x(x)) / 2, (frame.x(xs[last]) + after) / 2
         values = [
-            f"{s.label}: {y_format(s.values[i])}"  # type: ignore[arg-type]
-            for s in series
-            if s.values[i] is not None
+            f"{s.label}: {y_format(value)}" for s in series if (value := s.values[i]) is not None
         ]
         if not values:
             continue
