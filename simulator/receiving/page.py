@@ -102,8 +102,9 @@ class InspectorPage:
     async def close(self) -> None:
         """End every open page's stream, so that the server can stop at once."""
         for page in self._pages:
-            with contextlib.suppress(asyncio.QueueFull):
-                page.queue.put_nowait(None)
+            while page.queue.full():  # what it has not read yet no longer matters
+                page.queue.get_nowait()
+            page.queue.put_nowait(None)
             page.behind = False
         task, self._broadcaster = self._broadcaster, None
         if task is not None:

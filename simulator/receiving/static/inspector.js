@@ -198,7 +198,7 @@ function tally(message) {
   state.total = message.total;
   state.dropped = message.dropped;
   state.clockSkew = message.now - Date.now() / 1000;
-  for (const [second, ...counts] of message.chart) state.chart.set(second, counts);
+  for (const [second, ...classes] of message.chart) state.chart.set(second, classes);
 }
 
 function connect() {
