@@ -15,6 +15,7 @@ did (Receiver.prepare) before the throughput rounds.
 
     python bench/bench_receiver.py --seconds 10 [--rounds 3] [--uvloop] [--clients 2]
     python bench/bench_receiver.py --baseline c49ab12     # the tree to compare with
+    python bench/bench_receiver.py --inspector            # the live page open vs closed
 """
 
 from __future__ import annotations
@@ -304,6 +305,139 @@ def _validate_costs(tree: str, bodies: list) -> tuple[float, float, float, float
     return in_child(_validate_main, tree, valid, invalid)
 
 
+# -- the inspector page: open vs closed ------------------------------------------------
+# `--inspector` compares this tree's receiver (signature and schema on) with its live
+# inspector page open and closed, in alternating rounds of one run. "Open" is a real
+# page: a client process that holds GET /_sim/events and parses every batch it is sent.
+# Two loads: the clients as fast as they go (well above 1,000 req/s), and 1,000 req/s
+# paced. The figure that counts is requests per server CPU-second, the receiver's
+# capacity; the page may cost it at most 10 %.
+
+INSPECTOR_RATES = {"as fast as the clients go": None, "1,000 req/s paced": 1000.0}
+
+
+async def _page(url: str, ready: Any, stop: Any) -> tuple[int, int]:
+    """Hold the page's event stream open: (messages, rows) received until `stop`."""
+    messages = rows = 0
+    async with aiohttp.ClientSession() as session, session.get(url) as stream:
+        ready.set()
+        async for line in stream.content:
+            if line.startswith(b"data: "):
+                messages += 1
+                rows += len(orjson.loads(line[6:])["rows"])
+            if stop.is_set():
+                break
+    return messages, rows
+
+
+def _page_main(url: str, ready: Any, stop: Any, out: Any) -> None:
+    _pin(1)
+    out.put(asyncio.run(_page(url, ready, stop)))
+
+
+async def _paced(
+    url: str, bodies: list, seconds: float, connections: int, rate: float | None, sync: Any
+) -> tuple[int, dict[int, int], float, float]:
+    """_drive with send's own HTTP client, which one core can drive well past 1,000 req/s
+    (aiohttp's client here cannot): request n is due n/rate s after the start, or at once
+    when rate is None."""
+    from simulator.sending.client import Session
+
+    statuses: dict[int, int] = {}
+    loop = asyncio.get_running_loop()
+    async with Session(url, timeout=10.0) as session:
+        await loop.run_in_executor(None, sync.wait)
+        cpu, start = time.process_time(), time.perf_counter()
+        issued = 0
+
+        async def worker() -> int:
+            nonlocal issued
+            done = 0
+            while True:
+                n, issued = issued, issued + 1
+                due = start + (n / rate if rate else 0.0)
+                now = time.perf_counter()
+                if due - start >= seconds or now - start >= seconds:
+                    return done
+                if due > now:
+                    await asyncio.sleep(due - now)
+                body, headers = bodies[n % len(bodies)]
+                status, *_ = await session.post(body, headers)
+                statuses[status or 0] = statuses.get(status or 0, 0) + 1
+                done += 1
+
+        done = sum(await asyncio.gather(*(worker() for _ in range(connections))))
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        await loop.run_in_executor(None, sync.wait)
+    return done, statuses, elapsed, cpu
+
+
+def _paced_main(*args: Any) -> None:
+    _pin(1)
+    *rest, out = args
+    out.put(asyncio.run(_paced(*rest)))
+
+
+def _with_page(
+    page: bool, rate: float | None, bodies: list, args: Any
+) -> tuple[float, float, tuple[int, int] | None]:
+    """(req/s, req per server CPU-s, (messages, rows) the page got) of one round."""
+    ctx = multiprocessing.get_context("spawn")
+    server, parent, port = _start_server(str(ROOT), {"validate_schema": True}, True, args.uvloop)
+    url = f"http://127.0.0.1:{port}/"
+    opened, closing, seen = ctx.Event(), ctx.Event(), ctx.Queue()
+    viewer = None
+    if page:
+        viewer = ctx.Process(target=_page_main, args=(url + "_sim/events", opened, closing, seen))
+        viewer.start()
+        opened.wait(30)
+    sync, out = ctx.Barrier(2), ctx.Queue()
+    client = ctx.Process(
+        target=_paced_main, args=(url, bodies, args.seconds, args.concurrency, rate, sync, out)
+    )
+    client.start()
+    sync.wait()
+    parent.send("measure")
+    sync.wait()
+    closing.set()
+    parent.send("stop")  # the receiver ends the page's stream as it stops
+    done, _, elapsed, _ = out.get()
+    client.join()
+    server_cpu, _ = parent.recv()
+    server.join()
+    got = None
+    if viewer is not None:
+        got = seen.get(timeout=30)
+        viewer.join()
+    return done / elapsed, done / server_cpu, got
+
+
+def _inspector_comparison(bodies: list, args: Any) -> None:
+    print(f"inspector page open vs closed, {args.rounds} alternating rounds:", flush=True)
+    ratios: dict[str, list[float]] = {name: [] for name in INSPECTOR_RATES}
+    for round_ in range(args.rounds):
+        for name, rate in INSPECTOR_RATES.items():
+            results = {}
+            for page in (False, True) if round_ % 2 == 0 else (True, False):
+                results[page] = _with_page(page, rate, bodies, args)
+            (closed_rate, closed_cpu, _), (open_rate, open_cpu, got) = results[False], results[True]
+            ratios[name].append(open_cpu / closed_cpu)
+            print(
+                f"  round {round_ + 1}, {name}: closed {closed_rate:7,.0f} req/s "
+                f"{closed_cpu:7,.0f} req/CPU-s; open {open_rate:7,.0f} req/s "
+                f"{open_cpu:7,.0f} req/CPU-s (the page got {got[0]} messages, {got[1]:,} rows)",
+                flush=True,
+            )
+    for name, values in ratios.items():
+        print(
+            f"  {name}: page open / closed, req per server CPU-s: median "
+            f"{statistics.median(values):.2f} (per round: {', '.join(f'{r:.2f}' for r in values)})"
+        )
+
+
+# -- the inspector page: end ---------------------------------------------------------
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per configuration")
@@ -313,10 +447,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument("--uvloop", action="store_true", help="serve with uvloop")
     parser.add_argument("--baseline", default="c49ab12", help="git ref to compare with")
+    parser.add_argument(
+        "--inspector", action="store_true", help="only: the inspector page open vs closed"
+    )
     args = parser.parse_args()
 
     use_tree(str(ROOT))
     bodies = _bodies(args.bodies)
+    if args.inspector:
+        return _inspector_comparison(bodies, args)
     size = sum(len(b) for b, _ in bodies) // len(bodies)
     print(
         f"{len(bodies)} bodies (mean {size} B), {args.concurrency} connections, "

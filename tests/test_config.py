@@ -67,6 +67,8 @@ SEND = [
     (["--dead-letter", "out", "--log", "out"], {"dead_letter": "out", "log": "out"}),
     (["--log", "out", "--report", "./out"], {"log": "out", "report": "./out"}),
     (["--report", "out", "--junit", "out"], {"report": "out", "junit": "out"}),
+    (["--html", "/no/such/dir/report.html"], {"html": "/no/such/dir/report.html"}),
+    (["--html", "out", "--report", "out"], {"html": "out", "report": "out"}),
     (["--seed", "-1"], {"seed": -1}),
     (["--now", "yesterday"], {"now": "yesterday"}),
     (["--now", "0001-01-01T00:00:00Z"], {"now": "0001-01-01T00:00:00Z"}),
@@ -109,6 +111,9 @@ RECEIVE = [
     (["--seed", "-3"], {"seed": "-3"}),
     (["--secret", "a", "--secret-env", "MY_SECRET"], {"secret": "a", "secret_env": "MY_SECRET"}),
     (["--secret-env", "NOPE_UNSET"], {"secret_env": "NOPE_UNSET"}),
+    (["--keep", "0"], {"keep": "0"}),
+    (["--keep", "all"], {"keep": "all"}),
+    (["--sign", "none", "--path", "/_sim/hooks"], {"sign": "none", "path": "/_sim/hooks"}),
     ([], {}),  # the default scheme needs a secret
 ]  # fmt: skip
 

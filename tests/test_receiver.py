@@ -559,7 +559,7 @@ def test_a_record_file_that_fails_to_close_is_reported_not_raised(tmp_path):
         await receiver.start()
         # Closing the descriptor behind the file's back makes its close() fail for real,
         # as a last flush to a full disk or a lost network share would.
-        os.close(receiver._record_file.fileno())
+        os.close(receiver._record._file.fileno())
         await receiver.stop()
         return receiver
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -14,7 +15,13 @@ from simulator.errors import RecordError
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind. Anything but loopback also shows the inspector page, and its "
+    "Resend, to the network.",
+)
 @click.option(
     "--port",
     metavar="INTEGER",
@@ -101,15 +108,24 @@ from simulator.errors import RecordError
     help="Larger bodies get 413 and are not read.",
 )
 @click.option("--seed", metavar="INTEGER", help="Seed the misbehaviour so runs repeat exactly.")
+@click.option(
+    "--keep",
+    metavar="INTEGER",
+    default="1000",
+    show_default=True,
+    help="Requests the inspector page keeps in memory; it says when older ones are dropped "
+    "(--record keeps them all).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No line per request; only the summary.")
 def receive(quiet: bool, **params: Any) -> int:
     """Receive webhooks: verify signatures, spot duplicates, validate bodies, misbehave.
 
     Every request is answered with an X-Webhook-Sim-Verdict header and printed as one
-    line (use --record for the full request and schema problems). By default every
-    request gets --status whatever its verdicts; --strict refuses bad ones (401, 400,
-    422). Ctrl-C stops it and prints what it saw; it exits 1 if the --record file could
-    not be written (the receiver keeps answering, without recording).
+    line (use --record for the full request and schema problems). The inspector page
+    at GET / (and /_sim/…) shows them live, with their headers, bodies and verdicts.
+    By default every request gets --status whatever its verdicts; --strict refuses bad
+    ones (401, 400, 422). Ctrl-C stops it and prints what it saw; it exits 1 if the
+    --record file could not be written (the receiver keeps answering, without recording).
 
     Example:
 
@@ -131,6 +147,14 @@ def receive(quiet: bool, **params: Any) -> int:
             f"Listening on {receiver.url} (signature: {receiver.scheme}, schema: {schema}"
             f"{strict}); Ctrl-C to stop"
         )
+        if sys.stderr.isatty():  # a page to open, for whoever watches
+            click.echo(f"Inspector: {receiver.page_url} (live page of the requests)", err=True)
+        if not receiver.loopback:
+            click.echo(
+                f"Warning: --host {receiver.host} shows the inspector page, every request's "
+                "headers and body, and its Resend to the network",
+                err=True,
+            )
 
     receiver.run(ready, lambda: click.echo(summary(receiver.stats)))
     # Requested output was lost: the run did not do all it was asked to.

@@ -163,6 +163,12 @@ def delivery_options(func: Callable) -> Callable:
         click.option("--report", metavar="FILE", help="Write a JSON report."),
         click.option("--junit", metavar="FILE", help="Write a JUnit XML report."),
         click.option(
+            "--html",
+            metavar="FILE",
+            help="Write a self-contained HTML report: figures, thresholds, rates, latency "
+            "and statuses over time, percentiles (opens from disk, no network).",
+        ),
+        click.option(
             "--threshold",
             "thresholds",
             metavar="THRESHOLD",
@@ -233,14 +239,21 @@ def _deliver(params: dict[str, Any], **source: Any) -> int:
     quiet, show_summary = (params.pop(name) for name in _DISPLAY)
     live = sys.stderr.isatty() and not quiet
     printer = _ProgressPrinter() if live else None
+    inspector = _say_inspector if live else None  # a page to open, for whoever watches
     try:
-        result = send(on_progress=printer, **params, **source)
+        result = send(on_progress=printer, on_inspector=inspector, **params, **source)
     finally:
         if printer is not None:
             printer.clear()
     if show_summary:
         click.echo("\n".join(summary_lines(result)))
     return _EXIT[result.outcome]
+
+
+def _say_inspector(url: str) -> None:
+    click.echo(
+        f"Inspector: {url} (the built-in receiver's live page, while the run lasts)", err=True
+    )
 
 
 class _ProgressPrinter:

@@ -41,6 +41,9 @@ class ReceivedRequest:
     schema_problems: list[str]  # "path: message"
     status: int | None  # the status answered; None when the connection was dropped
     schema_checked: bool = False  # False: not JSON, an event without a schema, or turned off
+    not_json: bool = False  # a body that was read and is not JSON
+    fault: str | None = None  # misbehaviour asked for: "fail" (--fail-rate), "drop" (--drop-rate)
+    delay: float = 0.0  # seconds the answer was held back (--delay)
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-safe dict: the body as text when it is UTF-8, else base64 with a flag."""
@@ -62,6 +65,9 @@ class ReceivedRequest:
             "schema_problems": self.schema_problems,
             "status": self.status,
             "schema_checked": self.schema_checked,
+            "not_json": self.not_json,
+            "fault": self.fault,
+            "delay": self.delay,
         }
 
     @classmethod
@@ -183,7 +189,7 @@ class Inspector:
         refusal = None
         if self.behaviour.strict:
             refusal = _refusal(signature, data is not None, problems)
-        status, delay, retry_after = self._decide(path, oversized, refusal)
+        status, delay, retry_after, fault = self._decide(path, oversized, refusal)
         duplicate = event_id is not None and event_id in self._seen
         if event_id is not None and status is not None and 200 <= status < 300 and not duplicate:
             self._remember_id(event_id)
@@ -200,6 +206,7 @@ class Inspector:
         request = ReceivedRequest(
             now, method, path, dict(headers), b"" if oversized else body, event_type,
             event_id, signature, duplicate, problems, status, checked,
+            not oversized and data is None, fault, delay,
         )  # fmt: skip
         answer_headers = {VERDICT_HEADER: _verdict(signature, duplicate, problems, checked)}
         if retry_after is not None:
@@ -215,8 +222,9 @@ class Inspector:
 
     def _decide(
         self, path: str, oversized: bool, refusal: int | None
-    ) -> tuple[int | None, float, str | None]:
-        """(status or None to drop, delay, Retry-After value); draws in a fixed order.
+    ) -> tuple[int | None, float, str | None, str | None]:
+        """(status or None to drop, delay, Retry-After value, the fault injected: "drop",
+        "fail" or None); draws in a fixed order.
 
         A strict refusal comes after the checks of the connection, size and path and
         before a failure, like a receiver that checks a request before working on it.
@@ -226,20 +234,20 @@ class Inspector:
         low, high = b.delay
         delay = rng.uniform(low, high) if high > low else low
         if b.drop_rate and rng.random() < b.drop_rate:
-            return None, delay, None
+            return None, delay, None, "drop"
         if oversized:
-            return 413, delay, None
+            return 413, delay, None, None
         if path != self.path:
-            return 404, delay, None
+            return 404, delay, None, None
         if refusal is not None:
-            return refusal, delay, None
+            return refusal, delay, None, None
         if b.fail_rate and rng.random() < b.fail_rate:
             retry = None
             if b.retry_after is not None:  # then fail_status is 429 or 503 (see Behaviour)
                 # Retry-After carries whole seconds (RFC 9110); rounding up never asks for less.
                 retry = str(math.ceil(b.retry_after))
-            return b.fail_status, delay, retry
-        return b.status, delay, None
+            return b.fail_status, delay, retry, "fail"
+        return b.status, delay, None, None
 
     def _remember_id(self, event_id: str) -> None:
         seen = self._seen

@@ -8,6 +8,7 @@ from typing import Any
 
 from simulator.reports.attempt import Attempt
 from simulator.reports.histogram import Histogram
+from simulator.reports.series import Series
 
 SCHEMA = "webhook-simulator/report/v1"
 
@@ -79,6 +80,7 @@ class RunStats:
     retry_after_waits: int = 0
     retry_after_capped: int = 0
     retry_after_longest_s: float | None = None
+    series: Series = field(default_factory=Series)  # the run over time, for --html
 
     def _type(self, event_type: str) -> EventTypeStats:
         counters = self.by_event_type.get(event_type)
@@ -129,6 +131,7 @@ class RunStats:
             self.schedule_lag.record(_us(lag))
         self.latency_service.record(_us(finished - started))
         self.latency_corrected.record(_us(finished - scheduled))
+        self.series.record(attempt)
 
     def record_retry_after(self, asked_s: float, capped: bool) -> None:
         """A retry timed by the server's Retry-After of `asked_s` seconds (scaled)."""
@@ -178,6 +181,7 @@ class RunStats:
         self.latency_corrected.merge(other.latency_corrected)
         self.latency_service.merge(other.latency_service)
         self.schedule_lag.merge(other.schedule_lag)
+        self.series.merge(other.series)
         starts = [t for t in (self.started_at, other.started_at) if t is not None]
         ends = [t for t in (self.finished_at, other.finished_at) if t is not None]
         self.started_at = min(starts, default=None)
@@ -202,6 +206,7 @@ class RunStats:
         }
         for name in _HISTOGRAMS:
             data[name] = getattr(self, name).to_dict()
+        data["series"] = self.series.to_dict()
         return data
 
     @classmethod
@@ -216,6 +221,8 @@ class RunStats:
             )
         for name in _HISTOGRAMS:
             setattr(stats, name, Histogram.from_dict(data[name]))
+        if "series" in data:
+            stats.series = Series.from_dict(data["series"])
         return stats
 
 
@@ -249,6 +256,30 @@ def _in_ms(hist: Histogram, keys: tuple[str, ...]) -> dict[str, float | None]:
     )
     values.update(min=hist.min, mean=hist.mean, max=hist.max)
     return {key: round(values[key] / 1000, 3) for key in keys}
+
+
+# Where the HDR percentile plot samples the whole run's histograms: ever closer to 100.
+DISTRIBUTION = (
+    0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.25,
+    99.5, 99.75, 99.9, 99.95, 99.99, 99.995, 99.999, 100,
+)  # fmt: skip
+
+
+def latency_distribution(stats: RunStats) -> dict[str, Any]:
+    """The whole run's latency at each of DISTRIBUTION's percentiles, in ms, for an HDR
+    percentile plot: {percentiles, corrected_ms, service_ms} (empty lists when nothing
+    was sent)."""
+    if not stats.latency_corrected.count:
+        return {"percentiles": [], "corrected_ms": [], "service_ms": []}
+    values = {
+        name: [v / 1000 for v in getattr(stats, f"latency_{name}").percentiles(DISTRIBUTION)]
+        for name in ("corrected", "service")
+    }
+    return {
+        "percentiles": list(DISTRIBUTION),
+        "corrected_ms": values["corrected"],
+        "service_ms": values["service"],
+    }
 
 
 def summarize(stats: RunStats) -> dict[str, Any]:

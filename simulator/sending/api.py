@@ -39,6 +39,7 @@ def send(
     /,
     *,
     on_progress: Callable[[Progress], None] | None = None,
+    on_inspector: Callable[[str], None] | None = None,
     environ: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
     signals: bool = True,
@@ -51,8 +52,9 @@ def send(
     "max", "30s", "10/s..500/s", "auto", "2xx", "p99<250ms"), generation options (seed,
     now, locale, scenario, envelope, overrides, templates) among them. Without a url, a
     built-in Receiver on 127.0.0.1 is the target and its verdicts come back in the
-    result. The secret defaults to $WEBHOOK_SECRET (or $`secret_env`, read from
-    `environ`). `report` and `junit` name files the result is written to. Raises
+    result, and `on_inspector` is called with its live inspector page's address once it
+    listens. The secret defaults to $WEBHOOK_SECRET (or $`secret_env`, read from
+    `environ`). `report`, `junit` and `html` name files the result is written to. Raises
     UsageError for a bad run (in the words of the command line) and DeliveryError when
     the target cannot be reached; failed deliveries are not errors, they are in the
     result. With `signals`, SIGINT/SIGTERM end the run early and cleanly
@@ -85,6 +87,8 @@ def send(
                 secret = generate_secret(scheme, rng)
             receiver = stack.enter_context(_receiver(scheme, secret))
             changes.update(url=receiver.url, secret=secret)
+            if on_inspector is not None:
+                on_inspector(receiver.page_url)
         else:
             tls = tls_for(config.url, config.insecure, config.ca_bundle)
             # As long as an attempt may take: a slow TLS handshake is no reason to refuse.
@@ -126,7 +130,7 @@ def send(
 
 
 def _write_reports(result: SendResult) -> None:
-    """Write --report and --junit; one that cannot be written is a record error of the
+    """Write --report, --junit and --html; one that cannot be written is a record error of the
     run (its words say which file), as a log that could not be written is."""
     config, outputs = result.config, []
     if config.report:
@@ -134,6 +138,8 @@ def _write_reports(result: SendResult) -> None:
         outputs.append((config.report, report))
     if config.junit:
         outputs.append((config.junit, result.junit().encode("utf-8")))
+    if config.html:
+        outputs.append((config.html, result.html().encode("utf-8")))
     for path, data in outputs:
         try:
             Path(path).write_bytes(data)

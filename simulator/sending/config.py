@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import UsageError
+from simulator.errors import RecordError, UsageError
 from simulator.generation.catalog import discover, lookup
 from simulator.generation.options import GenerationOptions
 from simulator.options import choice, naming, refuse, whole
 from simulator.redaction import redact
-from simulator.reports.records import check_distinct
+from simulator.reports.records import check_distinct, check_writable
 from simulator.reports.thresholds import Threshold, parse_threshold
 from simulator.seeds import derive_seed
 from simulator.sending.parsing import (
@@ -89,6 +89,7 @@ class SendConfig:
     dead_letter: str | None = DEFAULT_DEAD_LETTER
     report: str | None = None
     junit: str | None = None
+    html: str | None = None
     insecure: bool = False
     ca_bundle: str | None = None
     grace: float = 5.0
@@ -122,13 +123,18 @@ class SendConfig:
         self._check_sources()
         check_distinct(
             {"--dead-letter": self.dead_letter, "--log": self.log, "--report": self.report,
-             "--junit": self.junit}
+             "--junit": self.junit, "--html": self.html}
         )  # fmt: skip
         # A replay may read its own dead-letter file (it is rewritten), but no other output.
         check_distinct(
             {"the replayed file": self.replay, "--log": self.log, "--report": self.report,
-             "--junit": self.junit}
+             "--junit": self.junit, "--html": self.html}
         )  # fmt: skip
+        if self.html is not None:
+            try:
+                check_writable(self.html)
+            except RecordError as exc:
+                raise refuse("--html", str(exc)) from None
 
     def _check_pace(self) -> None:
         if self.ramp is not None:

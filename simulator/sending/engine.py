@@ -157,6 +157,7 @@ class Engine:
             self._wall0 = self._records.offset = now_wall - now
             self._t0 = now + max((start_at or now_wall) - now_wall, 0.0)
             self.stats.started_at = self._t0 + self._wall0
+            self.stats.series.origin = self._t0
             ticker = asyncio.create_task(self._tick(on_progress, progress_every))
             try:
                 drive = self._drive_closed if closed else self._drive_open
@@ -170,6 +171,7 @@ class Engine:
             self.stats.finished_at = self._wall()
         # Send times were taken on this process's monotonic clock; workers merge on the wall.
         stats = self.stats
+        stats.series.origin += self._wall0
         if stats.first_send is not None and stats.last_send is not None:
             stats.first_send += self._wall0
             stats.last_send += self._wall0

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.redaction import public_url
+from simulator.reports.html import html_report
 from simulator.reports.junit import junit_xml
-from simulator.reports.stats import RunStats
+from simulator.reports.stats import RunStats, latency_distribution
 from simulator.reports.thresholds import ThresholdResult
 from simulator.sending.config import SendConfig
 
@@ -172,3 +173,19 @@ class SendResult:
 
     def junit(self) -> str:
         return junit_xml(self.summary, self.thresholds)
+
+    def document(self) -> dict[str, Any]:
+        """report() with the run over time ("series": per-interval rates, statuses,
+        errors and latency percentiles) and the whole run's latency percentiles
+        ("latency_distribution"): what the HTML report draws."""
+        return {
+            **self.report(),
+            "title": "webhook-sim " + ("replay" if self.config.replay else "send"),
+            "outcome": self.outcome,
+            "series": self.stats.series.document(),
+            "latency_distribution": latency_distribution(self.stats),
+        }
+
+    def html(self) -> str:
+        """The self-contained HTML report of document()."""
+        return html_report(self.document())
