@@ -7,10 +7,12 @@ the same way, one right after the other:
 
 - send_rate: the send CLI at --rate max, as a user runs it (its JSON report);
 - client_rate: send's own HTTP client POSTing one static body, with its CPU time;
+- client_instructions: the same client's instructions per request, under valgrind;
 - parse_us: one response framed by each tree's ResponseReader, in this process,
   alternating rounds.
 
     python bench/_baseline.py client URL SECONDS START_AT   # one client process (internal)
+    python bench/_baseline.py count URL REQUESTS            # the same, for a count
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -89,23 +93,47 @@ def client_rate(
     return done / seconds, cpu / max(done, 1) * 1e6
 
 
-def _client(url: str, seconds: float, start_at: float) -> None:
-    """One client process: prints {"done": requests answered 200, "cpu_s": CPU seconds}."""
+def client_instructions(tree: Path, url: str, body: bytes) -> float | None:
+    """Instructions per request of send's own client from `tree` (one process, valgrind
+    counting): a figure that, unlike time, a busy machine does not move. None without
+    valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    counts = []
+    for requests in (1000, 5000):  # the difference leaves out start-up and imports
+        command = [
+            "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+            sys.executable, __file__, "count", url, str(requests),
+        ]  # fmt: skip
+        run = subprocess.run(
+            command, cwd=tree, env=_env(tree), input=body, capture_output=True, check=True
+        )
+        found = re.search(rb"I\s+refs:\s+([\d,]+)", run.stderr)
+        if found is None:
+            raise RuntimeError(f"no count from valgrind: {run.stderr[-300:]!r}")
+        counts.append(int(found[1].replace(b",", b"")))
+    return (counts[1] - counts[0]) / 4000
+
+
+def _client(url: str, seconds: float = 0.0, start_at: float = 0.0, requests: int = 0) -> None:
+    """One client process, for `seconds` from `start_at`, or for `requests` requests:
+    prints {"done": requests answered 200, "cpu_s": CPU seconds}."""
     from simulator.sending.client import Session  # the tree's, by PYTHONPATH
 
     body = sys.stdin.buffer.read()
     headers = {"Content-Type": "application/json"}
 
     async def main() -> tuple[int, float]:
-        done = 0
+        done = sent = 0
         async with Session(url, timeout=10) as session:
             await asyncio.sleep(max(start_at - time.time(), 0))
             cpu = time.process_time()
             end = time.monotonic() + seconds
 
             async def task() -> None:
-                nonlocal done
-                while time.monotonic() < end:
+                nonlocal done, sent
+                while sent < requests if requests else time.monotonic() < end:
+                    sent += 1
                     ok = (await session.post(body, headers))[0] == 200
                     done += ok  # not `done += (await ...)`: that reads done first
 
@@ -152,6 +180,9 @@ def parse_us(
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["client"] or len(sys.argv) != 5:
+    if sys.argv[1:2] == ["client"] and len(sys.argv) == 5:
+        _client(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
+    elif sys.argv[1:2] == ["count"] and len(sys.argv) == 4:
+        _client(sys.argv[2], requests=int(sys.argv[3]))
+    else:
         raise SystemExit(__doc__)
-    _client(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))

@@ -6,6 +6,8 @@ aiohttp.web process), in one run:
   (p) one response framed by the ResponseReader of this tree and of --baseline (a git
       ref, exported to a temporary tree: today's code before the change measured here),
       alternating rounds: µs per response, best round and median;
+  (i) send's own client's instructions per request, this tree and --baseline (under
+      valgrind, when installed: a count that a busy machine does not move);
   (a) the rate `send --rate max --workers auto` sustains for --seconds with zero errors:
       every request a freshly generated, signed customer.order.created; (a0) the same
       from the --baseline tree;
@@ -14,13 +16,14 @@ aiohttp.web process), in one run:
   (b') send's own client POSTing the same static body: what HTTP alone costs `send`,
       so that (a)/(b') is what generation, signing and bookkeeping cost; also its CPU
       time per request, which a slow sink does not hide; (b'0) the same from --baseline.
-      (a), (a0), (b), (b'), (b'0) alternate for --rounds rounds; medians of the ratios;
+      (a), (a0), (b), (b'), (b'0) alternate for --rounds rounds, this tree and the
+      baseline swapping places every other round; medians of the ratios;
   (c) --rate 1000/s for --seconds: achieved rate, its error, p99 schedule lag;
   (d) peak RSS of an --events run at --rate max, next to one a tenth as long (flat memory
       means the two peaks are close).
 
     python bench/bench_send.py [--seconds 20] [--events 1000000] [--workers auto]
-    python bench/bench_send.py --events 0        # (p), (a), (b) and (c) only: a few minutes
+    python bench/bench_send.py --events 0        # (p), (i), (a), (b) and (c) only: a few minutes
 """
 
 from __future__ import annotations
@@ -256,7 +259,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="target of (c), events/s")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of (a), (b)")
     parser.add_argument(
-        "--baseline", default=_baseline.BASELINE_REF, help="git ref of (p), (a0) and (b'0)"
+        "--baseline", default=_baseline.BASELINE_REF, help="git ref of (p), (i), (a0), (b'0)"
     )
     args = parser.parse_args()
     workers = os.cpu_count() or 1 if args.workers == "auto" else int(args.workers)
@@ -286,35 +289,48 @@ def main() -> None:
                 f"{old / new:.1f}x"
             )
 
+        counts = [_baseline.client_instructions(path, url, body) for path in (ROOT, tree)]
+        if counts[0] and counts[1]:
+            print(
+                f"(i) send's own client, static body, 1 process under valgrind: "
+                f"{counts[0]:,.0f} instructions per request, {base} {counts[1]:,.0f}; "
+                f"{counts[1] / counts[0]:.2f}x"
+            )
+
         # The runs alternate: on a shared machine the speed drifts over minutes, and a
-        # ratio of two runs far apart in time would measure that drift.
+        # ratio of two runs far apart in time would measure that drift. This tree and the
+        # baseline swap places every other round, so that a drift favours neither.
         ratios: dict[str, list[float]] = {"a/b": [], "a/a0": [], "b'/b'0": [], "cpu b'0/b'": []}
         for round_ in range(1, args.rounds + 1):
-            report = _baseline.send_rate(ROOT, url, seconds, workers)
-            a = report["achieved_rate"]
-            print(f"(a) round {round_}: send --rate max --workers {workers}: {_delivered(report)}")
-            report = _baseline.send_rate(tree, url, seconds, workers)
-            a0 = report["achieved_rate"]
-            print(
-                f"(a0) round {round_}: the same at {base}: {_delivered(report)}; a/a0 {a / a0:.2f}"
-            )
+            trees = [("a", ROOT, ""), ("a0", tree, f" at {base}")]
+            trees = trees if round_ % 2 else trees[::-1]
+            rate = {}
+            for key, path, at in trees:
+                report = _baseline.send_rate(path, url, seconds, workers)
+                rate[key] = report["achieved_rate"]
+                print(
+                    f"({key}) round {round_}: send --rate max --workers {workers}{at}: "
+                    f"{_delivered(report)}"
+                )
+            a = rate["a"]
             b = aiohttp_rate(url, body, workers, seconds)
             print(
                 f"(b) round {round_}: plain aiohttp, static body, {workers} x {CONCURRENCY} "
-                f"tasks: {b:,.0f} req/s; ratio a/b {a / b:.2f}"
+                f"tasks: {b:,.0f} req/s; ratio a/b {a / b:.2f}, a/a0 {a / rate['a0']:.2f}"
             )
-            ours, cpu = _baseline.client_rate(ROOT, url, body, seconds, workers)
-            print(
-                f"(b') round {round_}: send's own client, static body, {workers} x "
-                f"{CONCURRENCY} tasks: {ours:,.0f} req/s, {cpu:.1f} µs client CPU per request; "
-                f"ratio a/b' {a / ours:.2f}"
-            )
-            ours0, cpu0 = _baseline.client_rate(tree, url, body, seconds, workers)
-            print(
-                f"(b'0) round {round_}: the same at {base}: {ours0:,.0f} req/s, {cpu0:.1f} µs "
-                f"client CPU per request; b'/b'0 {ours / ours0:.2f}"
-            )
-            for key, ratio in zip(ratios, (a / b, a / a0, ours / ours0, cpu0 / cpu), strict=True):
+            client = {}
+            for key, path, at in trees:
+                client[key] = _baseline.client_rate(path, url, body, seconds, workers)
+                print(
+                    f"(b'{key[1:]}) round {round_}: send's own client{at}, static body, "
+                    f"{workers} x {CONCURRENCY} tasks: {client[key][0]:,.0f} req/s, "
+                    f"{client[key][1]:.1f} µs client CPU per request"
+                )
+            (ours, cpu), (ours0, cpu0) = client["a"], client["a0"]
+            print(f"    round {round_}: a/b' {a / ours:.2f}, b'/b'0 {ours / ours0:.2f}")
+            for key, ratio in zip(
+                ratios, (a / b, a / rate["a0"], ours / ours0, cpu0 / cpu), strict=True
+            ):
                 ratios[key].append(ratio)
         print(
             f"    medians over {args.rounds} rounds: "
