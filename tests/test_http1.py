@@ -80,7 +80,7 @@ RESPONSES = {
         b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH:   3  \r\n\r\nabc",
         (200, None, True, 3),
     ),
-    # The leniencies llhttp is given, and what this reader frames itself around it.
+    # What llhttp is let accept, and where this reader frames otherwise than llhttp would.
     "a space before the colon": (
         b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\nX-Odd: \x01\xff\r\n\r\nok",
         (200, None, True, 2),
