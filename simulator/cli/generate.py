@@ -14,7 +14,6 @@ from simulator.cli import cli, stdout_guard
 from simulator.cli.params import generation_options, pop_generation
 from simulator.errors import OverrideError, RecordError, TemplateError
 
-DEFAULT_EVENT = "customer.order.created"
 FORMATS = ("ndjson", "json", "pretty")
 
 
@@ -83,7 +82,7 @@ def generate_command(
         webhook-sim generate customer.order.paid -n 3 --seed 7 --scenario promotion
     """
     options = pop_generation(params)
-    payloads = generate(event_names or DEFAULT_EVENT, count, **options)
+    payloads = generate(event_names or None, count, **options)
     total = payloads.count
     if options["seed"] is None:
         seed = payloads.seed
