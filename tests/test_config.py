@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from simulator import generate, send
+from simulator import audit, generate, send
 from simulator.cli import run
 from simulator.errors import UsageError
 from simulator.receiving.receiver import Receiver
@@ -86,6 +86,21 @@ GENERATE = [
     (["no.such.event"], {"event": "no.such.event"}),
 ]
 
+AUDIT = [
+    (["--only", "valid,forged"], {"only": "valid,forged"}),
+    (["--skip", "dupe"], {"skip": ["dupe"]}),
+    (["--only", "valid", "--skip", "valid"], {"only": "valid", "skip": "valid"}),
+    (["--timeout", "0s"], {"timeout": "0s"}),
+    (["--sign", "hmac"], {"sign": "hmac"}),
+    (["--sign", "standard", "--secret", "not base64!"],
+     {"sign": "standard", "secret": "not base64!"}),
+    (["-H", "X-Team"], {"headers": ["X-Team"]}),
+    (["--insecure", "--ca-bundle", __file__], {"insecure": True, "ca_bundle": __file__}),
+    (["--report", "out", "--junit", "out"], {"report": "out", "junit": "out"}),
+    (["--seed", "x"], {"seed": "x"}),
+    (["no.such.event"], {"events": ["no.such.event"]}),
+]  # fmt: skip
+
 RECEIVE = [
     (["--port", "70000"], {"port": "70000"}),
     (["--sign", "hmac"], {"sign": "hmac"}),
@@ -149,6 +164,14 @@ def test_replay_refuses_as_its_python_twin(args, kwargs):
 def test_generate_refuses_as_its_python_twin(args, kwargs):
     expected = _cli_error("generate", *args)
     assert _python_error(lambda **k: list(generate(**k)), **kwargs) == expected
+
+
+@pytest.mark.parametrize(("args", "kwargs"), AUDIT)
+def test_audit_refuses_as_its_python_twin(tmp_path, monkeypatch, args, kwargs):
+    monkeypatch.chdir(tmp_path)
+    expected = _cli_error("audit", "--url", URL, "--secret", "s", *args)
+    options = {"secret": "s", **kwargs}
+    assert _python_error(lambda **k: audit(URL, environ={}, **k), **options) == expected
 
 
 @pytest.mark.parametrize(("args", "kwargs"), RECEIVE)
