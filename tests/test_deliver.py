@@ -650,40 +650,6 @@ def test_the_default_target_is_a_verifying_receiver():
     assert result.receiver["duplicates"] == result.receiver["schema_errors"] == 0
 
 
-@pytest.fixture
-def prepared(monkeypatch):
-    """The Receiver.prepare calls of a test: (events, envelopes, requests received then)."""
-    calls = []
-    prepare = Receiver.prepare
-
-    def spy(self, events, envelopes=("v2024",)):
-        calls.append((list(events), list(envelopes), self.stats.received))
-        return prepare(self, events, envelopes)
-
-    monkeypatch.setattr(Receiver, "prepare", spy)
-    return calls
-
-
-def test_the_built_in_receiver_prepares_schemas_before_a_long_run(prepared, tmp_path):
-    quiet = {"environ": {}, "signals": False, "dead_letter": None, **FACTORY}
-    send(count=100, rate=None, **quiet)
-    assert prepared == []  # 100 uses never reach the compilation
-    result = send(count=101, events=("customer.order.created", "customer.order.paid"), **quiet)
-    assert result.outcome == "ok"
-    assert prepared == [(["customer.order.created"], ["v2024"], 0),
-                        (["customer.order.paid"], ["v2024"], 0)]  # fmt: skip
-    prepared.clear()
-    poisson = send(rate=50.0, duration=0.1, arrivals="poisson", **quiet)  # no fixed length
-    assert poisson.outcome == "ok"
-    assert prepared == [(["customer.order.created"], ["v2024"], 0)]
-    prepared.clear()
-    gen = tmp_path / "gen.ndjson"
-    factory = PayloadFactory(events=["customer.order.paid"], envelope="v2018", **FACTORY)
-    gen.write_bytes(b"".join(factory.build(i).body + b"\n" for i in range(101)))
-    send(replay=str(gen), environ={}, signals=False, dead_letter=None)
-    assert prepared == [(["customer.order.paid"], ["v2018"], 0)]
-
-
 def _stopped_run(delay: float, stop_after: float, dead, **config):
     """An Engine run against a receiver answering after `delay` s, stopped after
     `stop_after` s: (the receiver's url, the RunResult, the dead-letter records)."""

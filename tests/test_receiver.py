@@ -20,7 +20,6 @@ import aiohttp
 import pytest
 import requests
 
-from simulator import schema
 from simulator.cli import receive as receive_cli
 from simulator.cli import run
 from simulator.cli.receive import request_line
@@ -31,12 +30,6 @@ from simulator.receiving.receiver import VERDICT_HEADER, Behaviour, ReceivedRequ
 from simulator.signing import SCHEMES, generate_secret, make_signer
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER_EVENTS = (
-    "customer.order.created",
-    "customer.order.updated",
-    "customer.order.paid",
-    "customer.order.canceled",
-)
 NOW = "2024-03-12T14:41:49.128Z"
 TS = 1_710_254_509
 SIGNED = tuple(s for s in SCHEMES if s != "none")
@@ -254,70 +247,6 @@ def test_schema_validation_can_be_turned_off_and_skips_unknown_events():
         [seen] = receiver.wait_for(1)
     assert response.headers[VERDICT_HEADER] == "signature=valid; duplicate=no; schema=skipped"
     assert (seen.event_type, seen.event_id) == ("pull_request", "d1")
-
-
-@pytest.fixture
-def uses(monkeypatch):
-    """schema's use counts, fresh: nothing has been validated often enough to compile."""
-    counts: dict[tuple[str, str], int] = {}
-    monkeypatch.setattr(schema, "_uses", counts)
-    return counts
-
-
-def _compiled_calls(monkeypatch) -> list[tuple[str, str]]:
-    calls: list[tuple[str, str]] = []
-    compiled = schema._compiled
-
-    def spy(event: str, envelope: str):
-        calls.append((event, envelope))
-        return compiled(event, envelope)
-
-    monkeypatch.setattr(schema, "_compiled", spy)
-    return calls
-
-
-def test_prepared_schemas_are_compiled_before_the_first_request(uses, monkeypatch):
-    receiver = _receiver()
-    prepared = receiver.prepare(["customer.order.created", "customer.order.paid"])
-    calls = _compiled_calls(monkeypatch)
-    with receiver:
-        response = _post(receiver, _payload())
-
-    assert prepared == [
-        ("customer.order.created", "v2024"),
-        ("customer.order.paid", "v2024"),
-    ]
-    # The first request already takes the compiled path: nothing left to compile mid-run.
-    assert calls == [("customer.order.created", "v2024")]
-    assert response.headers[VERDICT_HEADER] == "signature=valid; duplicate=no; schema=ok"
-
-
-def test_unprepared_schemas_start_on_the_slow_path(uses, monkeypatch):
-    calls = _compiled_calls(monkeypatch)
-    with _receiver() as receiver:
-        _post(receiver, _payload())
-
-    assert calls == []
-
-
-def test_prepare_takes_envelopes_and_skips_what_is_not_validated(uses):
-    receiver = _receiver()
-
-    assert receiver.prepare("customer.order.paid", envelopes=("v2018", "none")) == [
-        ("customer.order.paid", "v2018"),
-        ("customer.order.paid", "none"),
-    ]
-    assert receiver.prepare(["voucher.published", "customer.order.paid"]) == [
-        ("customer.order.paid", "v2024")
-    ]
-    assert _receiver(validate_schema=False).prepare(ORDER_EVENTS) == []
-    assert uses == dict.fromkeys(
-        [("customer.order.paid", e) for e in ("v2018", "none", "v2024")],
-        schema._COMPILE_AFTER,
-    )
-    with pytest.raises(UsageError) as caught:
-        receiver.prepare(ORDER_EVENTS, envelopes=("v2019",))
-    assert str(caught.value) == "unknown envelope 'v2019'; expected one of v2024, v2018, none"
 
 
 # -- odd requests ----------------------------------------------------------------
@@ -799,9 +728,7 @@ def test_cli_reports_a_port_in_use(capsys):
         assert run(["receive", "--port", str(port), "--secret", "s"]) == 1
 
     captured = capsys.readouterr()
-    assert captured.err == (
-        f"Preparing schemas…\nError: cannot listen on 127.0.0.1:{port}: address already in use\n"
-    )
+    assert captured.err == f"Error: cannot listen on 127.0.0.1:{port}: address already in use\n"
     assert captured.out == ""
 
 
@@ -874,41 +801,6 @@ def test_cli_strict_refuses_what_the_default_accepts(monkeypatch, capsys):
     assert "(signature: none, schema: off); Ctrl-C to stop\n" in out
 
 
-def test_cli_prepares_the_order_schemas_before_it_listens(uses, monkeypatch, capsys):
-    listening: list[dict] = []
-    _serve_then(monkeypatch, lambda receiver: listening.append(dict(uses)))
-
-    assert run(["receive", "--port", "0", "--sign", "none"]) == 0
-
-    assert listening == [dict.fromkeys([(e, "v2024") for e in ORDER_EVENTS], schema._COMPILE_AFTER)]
-    assert capsys.readouterr().err == "Preparing schemas…\n"
-
-    uses.clear()
-    assert run(["receive", "--port", "0", "--sign", "none", "--no-schema"]) == 0
-    assert uses == {}
-    assert capsys.readouterr().err == ""
-
-
-def test_cli_a_ctrl_c_while_preparing_prints_the_summary_and_exits_0(monkeypatch, capsys):
-    prepared: list[tuple] = []
-
-    def prepare(self, events, envelopes=("v2024",)):
-        prepared.append(tuple(events))
-        _interrupt()
-        return []
-
-    monkeypatch.setattr(Receiver, "prepare", prepare)
-
-    assert run(["receive", "--port", "0", "--sign", "none"]) == 0
-    out, err = capsys.readouterr()
-    assert out == (
-        "Received 0: signatures 0 valid, 0 invalid, 0 missing, 0 stale, 0 unsigned; "
-        "0 duplicates; 0 with schema errors; 0 not JSON; 0 dropped\n"
-    )
-    assert err == "Preparing schemas…\n"
-    assert len(prepared) == 1  # it stopped preparing, and never listened
-
-
 @needs_dev_full
 def test_cli_a_record_write_failure_is_one_line_then_the_summary_and_exit_1(monkeypatch, capsys):
     answers: list[int] = []
@@ -972,7 +864,7 @@ def test_cli_end_to_end_until_ctrl_c(tmp_path):
         "Received 1: signatures 1 valid, 0 invalid, 0 missing, 0 stale, 0 unsigned; "
         "0 duplicates; 0 with schema errors; 0 not JSON; 0 dropped\n"
     )
-    assert err == "Preparing schemas…\n"
+    assert err == ""
     assert json.loads(record.read_bytes())["body"].encode() == payload.body
 
 

@@ -12,14 +12,6 @@ from simulator.cli import ExitStatus, cli
 from simulator.cli.params import choices
 from simulator.errors import RecordError
 
-# Prepared before listening, so the first requests do not wait for schemas to compile.
-_PREPARED_EVENTS = (
-    "customer.order.created",
-    "customer.order.updated",
-    "customer.order.paid",
-    "customer.order.canceled",
-)
-
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
@@ -141,13 +133,7 @@ def receive(quiet: bool, **params: Any) -> int:
             f"{strict}); Ctrl-C to stop"
         )
 
-    if not params["no_schema"]:
-        click.echo("Preparing schemas…", err=True)
-    receiver.run(
-        ready,
-        lambda: click.echo(summary(receiver.stats)),
-        prepare=() if params["no_schema"] else _PREPARED_EVENTS,
-    )
+    receiver.run(ready, lambda: click.echo(summary(receiver.stats)))
     # Requested output was lost: the run did not do all it was asked to.
     return ExitStatus.FAILED if receiver.record_error is not None else ExitStatus.OK
 

@@ -8,14 +8,13 @@ import math
 import random
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from simulator import schema
-from simulator.errors import UsageError
 from simulator.receiving.behaviour import DEFAULT_BEHAVIOUR, Behaviour
 from simulator.signing import Verdict, idempotency_key, make_signer, signature_header_names
 
@@ -209,10 +208,6 @@ class Inspector:
             answer_headers["Retry-After"] = retry_after
         return request, Answer(status, delay, answer_headers)
 
-    def prepare(self, events: Iterable[str], envelopes: Iterable[str]) -> list[tuple[str, str]]:
-        """Build now the validators of the events this inspector validates; the pairs built."""
-        return _prepare_schemas([e for e in _names(events) if e in self._schema_events], envelopes)
-
     def _unread_verdict(self, headers: Mapping[str, str]) -> str:
         if not self._signature_headers:
             return Verdict.UNSIGNED.value
@@ -253,36 +248,6 @@ class Inspector:
         seen[event_id] = None
         if len(seen) > self._remember:
             seen.popitem(last=False)
-
-
-def _prepare_schemas(events: Iterable[str], envelopes: Iterable[str]) -> list[tuple[str, str]]:
-    """Build the validators of each (event, envelope) pair now; the pairs, in order.
-
-    validate() compiles a schema once it has been used often: 0.3-0.5 s of CPU that would
-    stall the receiver's event loop mid-run. Prepared, a pair takes the compiled path
-    from its first use. Raises UsageError for an unknown envelope.
-    """
-    wanted = _names(envelopes)
-    for envelope in wanted:
-        if envelope not in schema.ENVELOPES:
-            expected = ", ".join(schema.ENVELOPES)
-            raise UsageError(f"unknown envelope {envelope!r}; expected one of {expected}")
-    pairs = list(
-        dict.fromkeys((event, envelope) for event in _names(events) for envelope in wanted)
-    )
-    # This is what the public hook schema.prepare(event, envelope) is meant to do; until
-    # schema.py has it, build both validators through its private functions and count
-    # the pair as used often enough that validate() takes the compiled path at once.
-    for key in pairs:
-        schema._compiled(*key)
-        schema._validator(*key)
-        schema._uses[key] = max(schema._uses.get(key, 0), schema._COMPILE_AFTER)
-    return pairs
-
-
-def _names(names: Iterable[str]) -> list[str]:
-    # One name is one name, not its letters.
-    return [names] if isinstance(names, str) else list(names)
 
 
 def _refusal(signature: str, parsed: bool, problems: list[str]) -> int | None:

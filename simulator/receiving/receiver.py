@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -142,20 +142,6 @@ class Receiver:
             on_record_error=on_record_error,
         )
 
-    def prepare(
-        self, events: Iterable[str], envelopes: Iterable[str] = ("v2024",)
-    ) -> list[tuple[str, str]]:
-        """Build the schema validators of `events` now, not while requests wait.
-
-        A schema is compiled once it has been used often, which holds the event loop
-        for 0.3-0.5 s per (event, envelope) pair mid-run; prepared, the first request
-        takes the compiled path. It is CPU work: call it before start(), or before a
-        sender's clock starts. Events without a schema are skipped, and nothing is
-        prepared when validate_schema is off. Returns the (event, envelope) pairs
-        prepared; raises UsageError for an unknown envelope.
-        """
-        return self._inspector.prepare(events, envelopes)
-
     @property
     def url(self) -> str:
         """Where to send webhooks, e.g. http://127.0.0.1:54321/ (the bound port once started)."""
@@ -220,24 +206,16 @@ class Receiver:
                 await self.stop()
 
     def run(
-        self,
-        ready: Callable[[], None] | None = None,
-        stopped: Callable[[], None] | None = None,
-        prepare: Iterable[str] = (),
+        self, ready: Callable[[], None] | None = None, stopped: Callable[[], None] | None = None
     ) -> None:
         """Serve in this thread until SIGINT, SIGTERM or request_stop(), then stop and
         call `stopped` (to say what was received, say).
 
         Until `stopped` returns, those signals only ask the receiver to stop: one that
-        arrives while it prepares the schemas of `prepare`, starts, stops or reports never
-        becomes a KeyboardInterrupt.
+        arrives while it starts, stops or reports never becomes a KeyboardInterrupt.
         """
         with runtime.stop_on_signals(self.request_stop):
-            for event in prepare:  # one at a time: a Ctrl-C ends it in between
-                if self._stop_requested:
-                    break
-                self.prepare((event,))
-            else:
+            if not self._stop_requested:
                 runtime.run_async(self.serve(ready))
             if stopped is not None:
                 stopped()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -14,7 +13,6 @@ from typing import Any
 import orjson
 
 from simulator.errors import DeliveryError, RecordError, UsageError
-from simulator.generation.catalog import discover, lookup
 from simulator.reports.records import check_writable, replacing
 from simulator.reports.replay import read_replay
 from simulator.reports.stats import RunStats, summarize
@@ -24,8 +22,6 @@ from simulator.sending.config import SendConfig
 from simulator.sending.results import Progress, RunResult, SendResult
 from simulator.sending.workers import WorkerPool, run_here
 from simulator.signing import generate_secret
-
-PREPARE_ABOVE = 100  # events: the uses after which a schema is compiled (schema.py)
 
 
 def _run(
@@ -89,7 +85,6 @@ def send(
                 secret = generate_secret(scheme, rng)
             receiver = stack.enter_context(_receiver(scheme, secret))
             changes.update(url=receiver.url, secret=secret)
-            _prepare(receiver, config, total)
         else:
             tls = tls_for(config.url, config.insecure, config.ca_bundle)
             # As long as an attempt may take: a slow TLS handshake is no reason to refuse.
@@ -178,32 +173,6 @@ def _total(counts: Iterable[int | None]) -> int | None:
     parts = list(counts)
     known = [n for n in parts if n is not None]
     return sum(known) if len(known) == len(parts) else None
-
-
-def _prepare(receiver: Any, config: SendConfig, total: int | None) -> None:
-    """Have the built-in receiver build the schema validators of the run's events before
-    the clock starts. It compiles a schema at its 100th use otherwise, holding every
-    answer for ~0.5 s mid-run; a run of at most 100 events never gets there."""
-    from simulator.schema import detect_envelope
-
-    items = []
-    if config.replay is not None:
-        items = read_replay(config.replay, skip_bad=config.skip_bad).items
-        total = config.schedule(count=len(items)).total if items else 0
-    if total is not None and total <= PREPARE_ABOVE:
-        return
-    pairs: dict[str, str] = {}
-    for item in items:
-        if item.event not in pairs:
-            with contextlib.suppress(ValueError):  # not JSON: nothing to validate
-                pairs[item.event] = detect_envelope(json.loads(item.body))
-    if config.replay is None:
-        catalog = discover(config.generation.templates)
-        envelope = config.generation.envelope
-        for event in config.events:
-            pairs[event] = envelope or lookup(catalog, event).default_envelope
-    for event, envelope in pairs.items():
-        receiver.prepare([event], [envelope])
 
 
 def _receiver(scheme: str, secret: str | None) -> Any:
