@@ -71,6 +71,10 @@ SEND = [
     (["--set", "order..x=1"], {"overrides": ["order..x=1"]}),
     (["--templates", "/no/such/dir"], {"templates": ["/no/such/dir"]}),
     (["no.such.event"], {"events": ["no.such.event"]}),
+    (["--lifecycle", "created,shipped"], {"lifecycle": "created,shipped"}),
+    (["--lifecycle", "paid,created"], {"lifecycle": "paid,created"}),
+    (["customer.order.paid", "--lifecycle", "created,paid"],
+     {"events": ["customer.order.paid"], "lifecycle": "created,paid"}),
 ]  # fmt: skip
 
 REPLAY = [
@@ -84,6 +88,11 @@ GENERATE = [
     (["--locale", "xx_XX"], {"locale": "xx_XX"}),
     (["--set", "a=1", "--templates", "/nope"], {"overrides": ["a=1"], "templates": ["/nope"]}),
     (["no.such.event"], {"event": "no.such.event"}),
+    (["--lifecycle", "created|paid,x"], {"lifecycle": "created|paid,x"}),
+    (
+        ["customer.order.paid", "--lifecycle", "created,paid"],
+        {"event": "customer.order.paid", "lifecycle": "created,paid"},
+    ),
 ]
 
 AUDIT = [

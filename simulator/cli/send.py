@@ -11,7 +11,13 @@ import click
 
 from simulator import ARRIVALS, RETRY_SCHEDULES, SCHEMES, Progress, send
 from simulator.cli import ExitStatus, cli
-from simulator.cli.params import apply, choices, generation_options, pop_generation
+from simulator.cli.params import (
+    apply,
+    choices,
+    generation_options,
+    lifecycle_option,
+    pop_generation,
+)
 from simulator.cli.summary import progress_line, summary_lines
 
 DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
@@ -179,6 +185,7 @@ def delivery_options(func: Callable) -> Callable:
 @click.argument("event_names", metavar="[EVENT]...", nargs=-1)
 @delivery_options
 @generation_options
+@lifecycle_option
 def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     """Send freshly generated, signed webhooks at a controlled rate.
 

@@ -157,6 +157,11 @@ class SendConfig:
             raise refuse("--log-bodies", "needs --log FILE")
         if self.keep_signature and self.scheme is not None:
             raise refuse("--keep-signature", "cannot be combined with --sign")
+        lifecycle = self.generation.lifecycle
+        if lifecycle is not None and self.replay is not None:
+            raise refuse("--lifecycle", "cannot be combined with a replay")
+        if lifecycle is not None and self.events != lifecycle.names:
+            raise refuse("--lifecycle", "names the events itself: give no EVENT")
         if self.replay is not None and not os.path.isfile(self.replay):
             raise UsageError(f"cannot read '{self.replay}': no such file")
         if self.url is not None and not self.keep_signature:
@@ -177,6 +182,7 @@ class SendConfig:
         overrides: Sequence[str] | Mapping[str, Any] = (),
         set_new: bool = False,
         templates: Sequence[str | Path] = (),
+        lifecycle: str | Sequence[str] | None = None,
         sign: str | None = None,
         secret_env: str | None = None,
         retries: int | str | None = None,
@@ -198,7 +204,7 @@ class SendConfig:
         parsed = {name: _parse(name, value) for name, value in options.items()}
         generation = GenerationOptions.from_options(
             seed=seed, now=now, locale=locale, scenario=scenario, envelope=envelope,
-            overrides=overrides, set_new=set_new, templates=templates,
+            overrides=overrides, set_new=set_new, templates=templates, lifecycle=lifecycle,
         )  # fmt: skip
         if retry is None:
             with naming("--retry-time-scale"):
@@ -216,6 +222,8 @@ class SendConfig:
         environ = os.environ if environ is None else environ
         secret = read_secret(parsed.pop("secret", None), secret_env, environ)
         names = (events,) if isinstance(events, str) else tuple(events)
+        if generation.lifecycle is not None and not names:
+            names = generation.lifecycle.names
         return cls(
             events=names or (DEFAULT_EVENT,),
             generation=generation,
