@@ -75,6 +75,13 @@ SEND = [
     (["--lifecycle", "paid,created"], {"lifecycle": "paid,created"}),
     (["customer.order.paid", "--lifecycle", "created,paid"],
      {"events": ["customer.order.paid"], "lifecycle": "created,paid"}),
+    (["--duplicates", "150%"], {"duplicates": "150%"}),
+    (["--tamper", "lots"], {"tamper": "lots"}),
+    (["--wrong-secret", "2"], {"wrong_secret": 2.0}),
+    (["--reorder", "-2"], {"reorder": "-2"}),
+    (["--stale", "1%"], {"stale": "1%"}),  # voucherify signs no timestamp
+    (["--stale", "1%", "--sign", "github"], {"stale": "1%", "sign": "github"}),
+    (["--tamper", "1%", "--sign", "none"], {"tamper": "1%", "sign": "none"}),
 ]  # fmt: skip
 
 REPLAY = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -14,17 +13,15 @@ import orjson
 
 from simulator.generation.payloads import Payload, PayloadFactory
 from simulator.sending.client import USER_AGENT
+from simulator.sending.faults import STALE_S, TIMESTAMPED, tamper
 from simulator.signing import Signer, signature_header_names
 
 # A type no receiver handles: providers add types, and a receiver must ignore them.
 UNKNOWN_TYPE = "webhook_sim.unknown_event"
 ADDED_FIELD = "x_webhook_sim_added"  # a field no schema lists
-SKEW_S = 600  # 10 minutes, twice the 5-minute tolerance Standard Webhooks and Stripe use
+SKEW_S = STALE_S  # 10 minutes, twice the 5-minute tolerance Standard Webhooks and Stripe use
 LARGE_BYTES = 960_000  # ~1 MB, under the 1 MiB many servers allow by default
-TIMESTAMPED = ("standard", "stripe")
 _PER_CASE = 8  # payload indexes each case may use
-_AMOUNT = re.compile(rb'"(?:total_amount|amount|price)":(\d+)')
-_NUMBER = re.compile(rb":(\d+)[,}\]]")
 
 
 class Request(NamedTuple):
@@ -120,16 +117,6 @@ def tampered_body(kit: Kit, case: int) -> list[Request]:
     payload = kit.payload(case)
     signed = kit.request(payload)
     return [Request(tamper(payload.body), signed.headers)]
-
-
-def tamper(body: bytes) -> bytes:
-    """`body` with one amount raised by 100 (another number, when it has no amount; a
-    space before its end, when it has no number): still JSON, no longer what was signed."""
-    found = _AMOUNT.search(body) or _NUMBER.search(body)
-    if found is None:
-        return body[:-1] + b" " + body[-1:]
-    start, end = found.span(1)
-    return body[:start] + str(int(body[start:end]) + 100).encode() + body[end:]
 
 
 def reserialized(kit: Kit, case: int) -> list[Request]:
