@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import time
 from importlib.metadata import entry_points
-from pathlib import Path
+
+from conftest import ROOT
 
 from simulator.pytest_plugin import SECRET, WebhookFactory, default_secret
 from simulator.signing import SCHEMES, make_signer
 
 pytest_plugins = ["pytester"]
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "test_stdlib_receiver.py"
+EXAMPLE = ROOT / "examples" / "test_stdlib_receiver.py"
 
 
 def _plugin_args() -> list[str]:

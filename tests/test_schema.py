@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT, VOUCHERIFY
 
 from simulator import schema
 from simulator.errors import SchemaError, UsageError
 from simulator.schema import Problem, detect_envelope, infer_event, supported_events, validate
 
-ROOT = Path(__file__).resolve().parents[1]
-OFFICIAL = ROOT / "fixtures" / "voucherify" / "official-data"
+OFFICIAL = VOUCHERIFY / "official-data"
 EVENTS = [
     "customer.order.canceled",
     "customer.order.created",
