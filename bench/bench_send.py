@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import re
 import resource
 import shutil
 import socket
@@ -307,6 +308,7 @@ def main() -> None:
 # -- (e) faults mixed in: `send --duplicates 2% --tamper 1%` against send without them ------
 #
 #     python bench/bench_send.py --faults [--seconds 10] [--rounds 3] [--baseline REF]
+#                                         [--instructions N]
 #
 # `send --rate max` for --seconds against the same sink, in turn: this tree without
 # faults, this tree with --duplicates 2% --tamper 1%, and (with --baseline) the project
@@ -343,6 +345,36 @@ def _faults_run(tree: str | None, url: str, seconds: float, workers: int, faults
     return result.summary["achieved_rate"], delivered, injected, errors, cpu / max(delivered, 1)
 
 
+_SEND_CODE = """
+import sys
+sys.path.insert(0, {tree!r})
+from simulator import send
+send(url={url!r}, rate="max", count={count}, concurrency=16, secret={secret!r},
+     dead_letter=None, seed=1, environ={{}}, signals=False, **{faults!r})
+"""
+
+
+def _instructions(tree: str, url: str, count: int, faults: dict) -> int:
+    """Instructions valgrind counts for a `send --count COUNT` run of `tree`."""
+    code = _SEND_CODE.format(tree=tree, url=url, count=count, secret=SECRET, faults=faults)
+    done = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         sys.executable, "-c", code],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind printed no instruction count:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def per_event(tree: str, url: str, count: int, faults: dict) -> int:
+    """Instructions one event costs `send`: runs of COUNT and 3 x COUNT events, so that
+    start-up, imports and warm-up cancel out."""
+    low, high = (_instructions(tree, url, n, faults) for n in (count, 3 * count))
+    return (high - low) // (2 * count)
+
+
 def faults_main(argv: list[str]) -> None:
     from trees import export, in_child
 
@@ -352,6 +384,10 @@ def faults_main(argv: list[str]) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the runs in turn")
     parser.add_argument("--workers", type=int, default=1, help="processes for each run")
     parser.add_argument("--baseline", help="git ref whose send (no faults) runs as well")
+    parser.add_argument(
+        "--instructions", type=int, default=0, metavar="N",
+        help="also count instructions per event with valgrind (runs of N and 3N events)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     with sink() as (url, what), tempfile.TemporaryDirectory() as tmp:
         print(f"sink: {what} at {url}; {os.cpu_count()} CPUs; {args.workers} worker processes")
@@ -385,6 +421,12 @@ def faults_main(argv: list[str]) -> None:
                     f"    {name} / this tree without faults, {what}: {shown} "
                     f"(median {statistics.median(values):.3f})"
                 )
+        if args.instructions:
+            counted = []
+            for name, tree, faults in runs:
+                counted.append(per_event(tree or str(ROOT), url, args.instructions, faults))
+                ratio = f"; {counted[-1] / counted[0]:.3f} of this tree's" if counted[1:] else ""
+                print(f"(e) instructions per event, {name}: {counted[-1]:,}{ratio}")
 
 
 if __name__ == "__main__":

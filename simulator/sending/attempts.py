@@ -103,8 +103,9 @@ class Attempts:
                 due = await self._forge(session, event, due, faults)
             while True:
                 ok, retry_after = await self._attempt(session, event, due)
-                first = event.attempts - event.resends == 1
-                if faults is not None and first and faults.duplicated(event.index):
+                if faults is not None and (
+                    event.attempts - event.resends == 1 and faults.duplicated(event.index)
+                ):
                     await self._duplicate(session, event)
                 if ok:
                     return self.finish(event, None)
@@ -263,7 +264,7 @@ class Attempts:
             event.headers or {},
             retry=event.attempts - event.resends > 1,
             resend=resend,
-            injected=self._moved(event),
+            injected=None if self._faults is None else self._moved(event),
         )
         self.stats.record_attempt(attempt)
         self.records.attempt(attempt)
@@ -271,7 +272,8 @@ class Attempts:
     def _moved(self, event: Event) -> str | None:
         """REORDER for the first attempt of an event sent at another event's time."""
         faults = self._faults
-        if faults is None or event.attempts != 1 or not faults.moved(event.index, self._total):
+        assert faults is not None
+        if event.attempts != 1 or not faults.moved(event.index, self._total):
             return None
         return REORDER
 

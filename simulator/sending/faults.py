@@ -94,7 +94,6 @@ class Faults:
     go in. Every decision hashes (seed, kind, event index): no state, nothing drawn twice."""
 
     def __init__(self, rates: FaultRates, seed: int, scheme: str) -> None:
-        self.rates = rates
         self._salts = {kind: derive_seed(seed, "fault", kind) for kind in KINDS}
         forged = ((STALE, rates.stale), (WRONG_SECRET, rates.wrong_secret), (TAMPER, rates.tamper))
         self._limits = [(kind, rate * _SCALE) for kind, rate in forged if rate]
