@@ -20,10 +20,13 @@ aiohttp.web process), in one run:
       baseline swapping places every other round; medians of the ratios;
   (c) --rate 1000/s for --seconds: achieved rate, its error, p99 schedule lag;
   (d) peak RSS of an --events run at --rate max, next to one a tenth as long (flat memory
-      means the two peaks are close).
+      means the two peaks are close);
+  (e) with --faults, and nothing else: send --rate max with --duplicates 2% --tamper 1%
+      against send without them, alternating, in events delivered per second.
 
     python bench/bench_send.py [--seconds 20] [--events 1000000] [--workers auto]
     python bench/bench_send.py --events 0        # (p), (i), (a), (b) and (c) only: a few minutes
+    python bench/bench_send.py --faults --baseline 30bf384   # (e) alone, with a baseline
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import re
+import resource
 import shutil
 import socket
 import statistics
@@ -51,7 +56,6 @@ from _baseline import CONCURRENCY, SECRET  # noqa: E402
 
 from simulator.generation.payloads import PayloadFactory  # noqa: E402
 from simulator.sending.api import send  # noqa: E402
-from simulator.sending.config import SendConfig  # noqa: E402
 from simulator.sending.http1 import ResponseReader  # noqa: E402
 from simulator.sending.request import request_head, target  # noqa: E402
 
@@ -337,11 +341,10 @@ def main() -> None:
             + ", ".join(f"{key} {statistics.median(values):.2f}" for key, values in ratios.items())
         )
 
-        config = SendConfig(
+        result = send(
             url=url, rate=args.rate, duration=seconds, workers=1, concurrency=CONCURRENCY,
-            secret=SECRET, dead_letter=None, factory={"seed": 1},
+            secret=SECRET, dead_letter=None, seed=1, environ={}, signals=False,
         )  # fmt: skip
-        result = send(config)
         s = result.summary
         achieved = s["achieved_rate"]
         print(
@@ -361,5 +364,132 @@ def main() -> None:
             )
 
 
+# -- (e) faults mixed in: `send --duplicates 2% --tamper 1%` against send without them ------
+#
+#     python bench/bench_send.py --faults [--seconds 10] [--rounds 3] [--baseline REF]
+#                                         [--instructions N]
+#
+# `send --rate max` for --seconds against the same sink, in turn: this tree without
+# faults, this tree with --duplicates 2% --tamper 1%, and (with --baseline) the project
+# at a git ref without faults, each in a fresh process, for --rounds rounds. The figures
+# are events delivered per second and per CPU-second of the sender (steadier on a shared
+# machine, where the sink takes its own share); ratios are taken within a round. The
+# injected requests (about 3 per 100 events) are extra requests on top, as in a run.
+
+FAULTS = {"duplicates": "2%", "tamper": "1%"}
+
+
+def _faults_run(tree: str | None, url: str, seconds: float, workers: int, faults: dict) -> tuple:
+    """(events/s, delivered, injected requests, errors) of one send run, in this process
+    (a fresh one: see trees.in_child), importing the project from `tree` when given."""
+    if tree is not None:
+        from trees import use_tree
+
+        # This script's own imports loaded this tree's simulator in the child: forget it.
+        for name in [m for m in sys.modules if m.split(".")[0] == "simulator"]:
+            del sys.modules[name]
+        use_tree(tree)
+    from simulator import send as send_run
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = send_run(
+        url=url, rate="max", duration=f"{seconds}s", workers=workers, concurrency=CONCURRENCY,
+        secret=SECRET, dead_letter=None, seed=1, environ={}, signals=False, **faults,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    injected = sum(c["sent"] for c in result.summary.get("injected", {}).values())
+    errors = sum(result.stats.error_kinds.values())
+    delivered = result.stats.delivered
+    return result.summary["achieved_rate"], delivered, injected, errors, cpu / max(delivered, 1)
+
+
+_SEND_CODE = """
+import sys
+sys.path.insert(0, {tree!r})
+from simulator import send
+send(url={url!r}, rate="max", count={count}, concurrency=16, secret={secret!r},
+     dead_letter=None, seed=1, environ={{}}, signals=False, **{faults!r})
+"""
+
+
+def _instructions(tree: str, url: str, count: int, faults: dict) -> int:
+    """Instructions valgrind counts for a `send --count COUNT` run of `tree`."""
+    code = _SEND_CODE.format(tree=tree, url=url, count=count, secret=SECRET, faults=faults)
+    done = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         sys.executable, "-c", code],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind printed no instruction count:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def per_event(tree: str, url: str, count: int, faults: dict) -> int:
+    """Instructions one event costs `send`: runs of COUNT and 3 x COUNT events, so that
+    start-up, imports and warm-up cancel out."""
+    low, high = (_instructions(tree, url, n, faults) for n in (count, 3 * count))
+    return (high - low) // (2 * count)
+
+
+def faults_main(argv: list[str]) -> None:
+    from trees import export, in_child
+
+    parser = argparse.ArgumentParser(description="(e) send with faults vs without")
+    parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the runs in turn")
+    parser.add_argument("--workers", type=int, default=1, help="processes for each run")
+    parser.add_argument("--baseline", help="git ref whose send (no faults) runs as well")
+    parser.add_argument(
+        "--instructions", type=int, default=0, metavar="N",
+        help="also count instructions per event with valgrind (runs of N and 3N events)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    with sink() as (url, what), tempfile.TemporaryDirectory() as tmp:
+        print(f"sink: {what} at {url}; {os.cpu_count()} CPUs; {args.workers} worker processes")
+        runs = [("this tree, no faults", None, {}), ("this tree, --duplicates 2% --tamper 1%",
+                None, FAULTS)]  # fmt: skip
+        if args.baseline:
+            runs.append((f"{args.baseline}, no faults", export(args.baseline, tmp), {}))
+        ratios: dict[str, list[float]] = {name: [] for name, _, _ in runs[1:]}
+        costs: dict[str, list[float]] = {name: [] for name, _, _ in runs[1:]}
+        for round_ in range(1, args.rounds + 1):
+            rates, cpus = [], []
+            for name, tree, faults in runs:
+                rate, delivered, injected, errors, cpu = in_child(
+                    _faults_run, tree, url, args.seconds, args.workers, faults
+                )
+                rates.append(rate)
+                cpus.append(cpu)
+                print(
+                    f"(e) round {round_}: {name}: {rate:,.0f} events/s, sender CPU "
+                    f"{cpu * 1e6:.0f} us/event ({delivered:,} delivered, {injected:,} "
+                    f"injected requests, {errors} errors)"
+                )
+            for (name, _, _), rate, cpu in zip(runs[1:], rates[1:], cpus[1:], strict=True):
+                ratios[name].append(rate / rates[0])
+                # Events per sender CPU-second: what send sustains where the CPU is the bound.
+                costs[name].append(cpus[0] / cpu)
+        for name in ratios:
+            for what, values in (("events/s", ratios[name]), ("events/CPU-s", costs[name])):
+                shown = ", ".join(f"{v:.3f}" for v in values)
+                print(
+                    f"    {name} / this tree without faults, {what}: {shown} "
+                    f"(median {statistics.median(values):.3f})"
+                )
+        if args.instructions:
+            counted = []
+            for name, tree, faults in runs:
+                counted.append(per_event(tree or str(ROOT), url, args.instructions, faults))
+                ratio = f"; {counted[-1] / counted[0]:.3f} of this tree's" if counted[1:] else ""
+                print(f"(e) instructions per event, {name}: {counted[-1]:,}{ratio}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--faults" in sys.argv[1:]:
+        faults_main(sys.argv[1:])
+    else:
+        main()

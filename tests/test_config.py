@@ -10,7 +10,7 @@ import random
 import pytest
 from conftest import closed_port
 
-from simulator import generate, send
+from simulator import audit, generate, send
 from simulator.errors import UsageError
 from simulator.receiving.receiver import Receiver
 from simulator.redaction import public_url
@@ -79,6 +79,17 @@ SEND = [
     (["--set", "order..x=1"], {"overrides": ["order..x=1"]}),
     (["--templates", "/no/such/dir"], {"templates": ["/no/such/dir"]}),
     (["no.such.event"], {"events": ["no.such.event"]}),
+    (["--lifecycle", "created,shipped"], {"lifecycle": "created,shipped"}),
+    (["--lifecycle", "paid,created"], {"lifecycle": "paid,created"}),
+    (["customer.order.paid", "--lifecycle", "created,paid"],
+     {"events": ["customer.order.paid"], "lifecycle": "created,paid"}),
+    (["--duplicates", "150%"], {"duplicates": "150%"}),
+    (["--tamper", "lots"], {"tamper": "lots"}),
+    (["--wrong-secret", "2"], {"wrong_secret": 2.0}),
+    (["--reorder", "-2"], {"reorder": "-2"}),
+    (["--stale", "1%"], {"stale": "1%"}),  # voucherify signs no timestamp
+    (["--stale", "1%", "--sign", "github"], {"stale": "1%", "sign": "github"}),
+    (["--tamper", "1%", "--sign", "none"], {"tamper": "1%", "sign": "none"}),
 ]  # fmt: skip
 
 REPLAY = [
@@ -92,7 +103,27 @@ GENERATE = [
     (["--locale", "xx_XX"], {"locale": "xx_XX"}),
     (["--set", "a=1", "--templates", "/nope"], {"overrides": ["a=1"], "templates": ["/nope"]}),
     (["no.such.event"], {"event": "no.such.event"}),
+    (["--lifecycle", "created|paid,x"], {"lifecycle": "created|paid,x"}),
+    (
+        ["customer.order.paid", "--lifecycle", "created,paid"],
+        {"event": "customer.order.paid", "lifecycle": "created,paid"},
+    ),
 ]
+
+AUDIT = [
+    (["--only", "valid,forged"], {"only": "valid,forged"}),
+    (["--skip", "dupe"], {"skip": ["dupe"]}),
+    (["--only", "valid", "--skip", "valid"], {"only": "valid", "skip": "valid"}),
+    (["--timeout", "0s"], {"timeout": "0s"}),
+    (["--sign", "hmac"], {"sign": "hmac"}),
+    (["--sign", "standard", "--secret", "not base64!"],
+     {"sign": "standard", "secret": "not base64!"}),
+    (["-H", "X-Team"], {"headers": ["X-Team"]}),
+    (["--insecure", "--ca-bundle", __file__], {"insecure": True, "ca_bundle": __file__}),
+    (["--report", "out", "--junit", "out"], {"report": "out", "junit": "out"}),
+    (["--seed", "x"], {"seed": "x"}),
+    (["no.such.event"], {"events": ["no.such.event"]}),
+]  # fmt: skip
 
 RECEIVE = [
     (["--port", "70000"], {"port": "70000"}),
@@ -157,6 +188,14 @@ def test_replay_refuses_as_its_python_twin(invoke, args, kwargs):
 def test_generate_refuses_as_its_python_twin(invoke, args, kwargs):
     expected = _cli_error(invoke, "generate", *args)
     assert _python_error(lambda **k: list(generate(**k)), **kwargs) == expected
+
+
+@pytest.mark.parametrize(("args", "kwargs"), AUDIT)
+def test_audit_refuses_as_its_python_twin(invoke, tmp_path, monkeypatch, args, kwargs):
+    monkeypatch.chdir(tmp_path)
+    expected = _cli_error(invoke, "audit", "--url", URL, "--secret", "s", *args)
+    options = {"secret": "s", **kwargs}
+    assert _python_error(lambda **k: audit(URL, environ={}, **k), **options) == expected
 
 
 @pytest.mark.parametrize(("args", "kwargs"), RECEIVE)

@@ -27,7 +27,7 @@ def test_the_readme_example_passes_as_a_user_would_run_it(pytester):
 
     result = pytester.runpytest(*_plugin_args())
 
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_the_fixtures_in_a_test_file(pytester):

@@ -68,7 +68,8 @@ from simulator.errors import RecordError
     is_flag=True,
     help="Refuse bad requests as a production receiver would: 401 to a signature that is "
     "invalid, missing or stale, 400 to a body that is not JSON, 422 to schema errors "
-    "(duplicates still get --status). Default: --status for all, verdicts in the header.",
+    "(duplicates and unknown fields still get --status). Default: --status for all, "
+    "verdicts in the header.",
 )
 @click.option(
     "--fail-rate",

@@ -11,13 +11,20 @@ import click
 
 from simulator import ARRIVALS, RETRY_SCHEDULES, SCHEMES, Progress, send
 from simulator.cli import ExitStatus, cli
-from simulator.cli.params import apply, choices, generation_options, pop_generation
+from simulator.cli.params import (
+    apply,
+    choices,
+    generation_options,
+    lifecycle_option,
+    pop_generation,
+)
 from simulator.cli.summary import progress_line, summary_lines
 
 DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
 _EXIT = {
     "ok": ExitStatus.OK,
     "undelivered": ExitStatus.FAILED,
+    "forged": ExitStatus.FAILED,
     "unrecorded": ExitStatus.FAILED,
     "threshold": ExitStatus.THRESHOLD,
     "interrupted": ExitStatus.INTERRUPTED,
@@ -181,10 +188,52 @@ def delivery_options(func: Callable) -> Callable:
     return apply(options, func)
 
 
+def fault_options(func: Callable) -> Callable:
+    """Faults mixed into a run: extra requests a receiver must take or refuse, and order."""
+    share = "RATE"
+    options = [
+        click.option(
+            "--duplicates",
+            metavar=share,
+            default="0%",
+            help="Deliver this share of events twice (e.g. 2%): the same bytes and headers.",
+        ),
+        click.option(
+            "--reorder",
+            metavar="WINDOW",
+            default="0",
+            help="Shuffle events within consecutive windows of this many (with --lifecycle, "
+            "a paid may come before its created).",
+        ),
+        click.option(
+            "--tamper",
+            metavar=share,
+            default="0%",
+            help="Before this share of events, the body changed after signing (must be refused).",
+        ),
+        click.option(
+            "--wrong-secret",
+            metavar=share,
+            default="0%",
+            help="Before this share of events, the event signed with another secret.",
+        ),
+        click.option(
+            "--stale",
+            metavar=share,
+            default="0%",
+            help="Before this share of events, the event stamped 10 minutes ago (standard, "
+            "stripe).",
+        ),
+    ]
+    return apply(options, func)
+
+
 @cli.command(name="send")
 @click.argument("event_names", metavar="[EVENT]...", nargs=-1)
 @delivery_options
 @generation_options
+@lifecycle_option
+@fault_options
 def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     """Send freshly generated, signed webhooks at a controlled rate.
 
@@ -192,7 +241,9 @@ def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     measured from the planned time. Undelivered events go to the dead-letter file.
     Exit: 0 all delivered, 1 some not (or --log/--dead-letter could not be written: that
     wins over all), 2 usage error, 99 threshold failed, 130 interrupted. Otherwise 130
-    wins over 99, and 99 over 1.
+    wins over 99, and 99 over 1. Faults (--duplicates, --reorder, --tamper,
+    --wrong-secret, --stale) mix extra requests into the run, counted apart; a forged one
+    that the receiver accepts exits 1 too.
 
     Example:
 

@@ -23,6 +23,8 @@ VERDICT_HEADER = "X-Webhook-Sim-Verdict"
 _EVENT_HEADERS = ("X-GitHub-Event", "X-Shopify-Topic", "webhook-type")
 # What a strict receiver refuses: an unproven sender, a body it cannot read, a wrong shape.
 _UNAUTHENTIC = frozenset({Verdict.INVALID.value, Verdict.MISSING.value, Verdict.STALE.value})
+# How schema.validate() words a key that its schema does not list.
+_UNKNOWN_FIELD = ": additional property "
 
 
 @dataclass(slots=True)
@@ -257,12 +259,15 @@ class Inspector:
 
 
 def _refusal(signature: str, parsed: bool, problems: list[str]) -> int | None:
-    """The status a strict receiver refuses a request with, or None to accept it."""
+    """The status a strict receiver refuses a request with, or None to accept it.
+
+    A field the schema does not list is still reported, but not refused: receivers are
+    told to ignore unknown fields, since providers add them without notice."""
     if signature in _UNAUTHENTIC:
         return 401  # Unauthorized
     if not parsed:
         return 400  # Bad Request
-    if problems:
+    if any(_UNKNOWN_FIELD not in problem for problem in problems):
         return 422  # Unprocessable Content
     return None
 

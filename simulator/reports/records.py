@@ -261,6 +261,8 @@ class Records:
             "error_detail": attempt.detail,
             "bytes": len(payload.body),
         }
+        if attempt.injected is not None:
+            line["injected"] = attempt.injected
         if self._bodies:
             line["headers"] = redact(attempt.headers, self._secrets)
             line.update(encode_body(payload.body))

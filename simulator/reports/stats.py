@@ -20,6 +20,10 @@ LATE_AFTER_S = 0.010
 # new (its bytes are in the text), so the rest are counted under one entry.
 MAX_ERROR_DETAILS = 20
 OTHER_DETAILS = "(other reasons)"
+# An injected kind that marks an event's own attempt (sent out of order), which counts
+# as any attempt does; every other kind is an extra request, counted apart.
+OWN_ATTEMPT_KIND = "reorder"
+INJECTED_KEYS = ("sent", "accepted", "refused", "no_answer")
 
 
 def _us(seconds: float) -> int:
@@ -81,6 +85,7 @@ class RunStats:
     retry_after_capped: int = 0
     retry_after_longest_s: float | None = None
     series: Series = field(default_factory=Series)  # the run over time, for --html
+    injected: dict[str, Counter[str]] = field(default_factory=dict)
 
     def _type(self, event_type: str) -> EventTypeStats:
         counters = self.by_event_type.get(event_type)
@@ -108,6 +113,11 @@ class RunStats:
         `started` is the service time alone. For a retry, `scheduled` is when it was due.
         A resend (the client trying again at once on a new connection) is neither a retry
         nor a send: nothing scheduled it, so it has no lag and is never late."""
+        kind = attempt.injected
+        if kind is not None:
+            self._count_injected(kind, attempt.status)
+            if kind != OWN_ATTEMPT_KIND:
+                return  # a duplicate or a forged request: not one of the run's attempts
         scheduled, started, finished = attempt.scheduled, attempt.started, attempt.finished
         self.attempts += 1
         if attempt.resend:
@@ -132,6 +142,16 @@ class RunStats:
         self.latency_service.record(_us(finished - started))
         self.latency_corrected.record(_us(finished - scheduled))
         self.series.record(attempt)
+
+    def _count_injected(self, kind: str, status: int | None) -> None:
+        counts = self.injected.get(kind)
+        if counts is None:
+            counts = self.injected[kind] = Counter()
+        counts["sent"] += 1
+        if status is None:
+            counts["no_answer"] += 1
+        else:
+            counts["accepted" if 200 <= status < 300 else "refused"] += 1
 
     def record_retry_after(self, asked_s: float, capped: bool) -> None:
         """A retry timed by the server's Retry-After of `asked_s` seconds (scaled)."""
@@ -169,6 +189,8 @@ class RunStats:
         self.retry_after_longest_s = max(longest, default=None)
         self.status_codes.update(other.status_codes)
         self.error_kinds.update(other.error_kinds)
+        for kind, counts in other.injected.items():
+            self.injected.setdefault(kind, Counter()).update(counts)
         for detail, n in other.error_details.items():
             self._count_detail(detail, n)
         for event_type, theirs in other.by_event_type.items():
@@ -200,6 +222,7 @@ class RunStats:
         data["status_codes"] = {str(code): n for code, n in self.status_codes.items()}
         data["error_kinds"] = dict(self.error_kinds)
         data["error_details"] = dict(self.error_details)
+        data["injected"] = {kind: dict(counts) for kind, counts in self.injected.items()}
         data["by_event_type"] = {
             name: {**vars(c), "error_kinds": dict(c.error_kinds)}
             for name, c in self.by_event_type.items()
@@ -215,6 +238,7 @@ class RunStats:
         stats.status_codes = Counter({int(code): n for code, n in data["status_codes"].items()})
         stats.error_kinds = Counter(data["error_kinds"])
         stats.error_details = Counter(data["error_details"])
+        stats.injected = {kind: Counter(c) for kind, c in data.get("injected", {}).items()}
         for name, c in data["by_event_type"].items():
             stats.by_event_type[name] = EventTypeStats(
                 c["events"], c["delivered"], c["failed"], Counter(c["error_kinds"]), c["not_sent"]
@@ -320,6 +344,11 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         set, how many of those the --max-retry-after cap cut short, and the longest wait
         asked for in seconds (after --retry-time-scale; null when none)
     event_types: {"<event type>": {events, delivered, failed, not_sent, error_kinds}}
+    injected: {"duplicate" | "reorder" | "tamper" | "wrong-secret" | "stale": {sent,
+        accepted, refused, no_answer}}: requests sent for a fault (send --duplicates …),
+        by the answer: accepted is a 2xx, refused any other status. "reorder" counts
+        events whose own first attempt went at another event's time; the other kinds
+        are extra requests, in none of the counts above. Empty without faults.
     """
     duration = 0.0
     if stats.started_at is not None and stats.finished_at is not None:
@@ -362,5 +391,9 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         "event_types": {
             name: {**vars(c), "error_kinds": dict(c.error_kinds.most_common())}
             for name, c in sorted(stats.by_event_type.items())
+        },
+        "injected": {
+            kind: {key: counts[key] for key in INJECTED_KEYS}
+            for kind, counts in sorted(stats.injected.items())
         },
     }

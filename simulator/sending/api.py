@@ -85,7 +85,9 @@ def send(
             secret = config.secret
             if secret is None and scheme != "none":
                 secret = generate_secret(scheme, rng)
-            receiver = stack.enter_context(_receiver(scheme, secret))
+            # Faults need a receiver that refuses what it should, as a production one does.
+            strict = config.faults.any
+            receiver = stack.enter_context(_receiver(scheme, secret, strict))
             changes.update(url=receiver.url, secret=secret)
             if on_inspector is not None:
                 on_inspector(receiver.page_url)
@@ -181,7 +183,9 @@ def _total(counts: Iterable[int | None]) -> int | None:
     return sum(known) if len(known) == len(parts) else None
 
 
-def _receiver(scheme: str, secret: str | None) -> Any:
-    from simulator.receiving.receiver import Receiver
+def _receiver(scheme: str, secret: str | None, strict: bool = False) -> Any:
+    from simulator.receiving.receiver import Behaviour, Receiver
 
-    return Receiver(host="127.0.0.1", port=0, scheme=scheme, secret=secret, keep_requests=False)
+    behaviour = Behaviour(strict=strict)
+    return Receiver(host="127.0.0.1", port=0, scheme=scheme, secret=secret, keep_requests=False,
+                    behaviour=behaviour)  # fmt: skip
