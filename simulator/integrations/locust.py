@@ -207,7 +207,10 @@ class _Delivery:
         return self.user._state == LOCUST_STATE_STOPPING
 
     async def post(
-        self, body: bytes, headers: dict[str, str], resent: Callable[[str, str], None]
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        resent: Callable[[str, str], None] | None = None,
     ) -> tuple[int | None, str | None, str | None, str | None]:
         start, started = time.time(), time.perf_counter()
         try:

@@ -25,7 +25,10 @@ class Poster(Protocol):
     another engine's client (integrations/locust.py)."""
 
     async def post(
-        self, body: bytes, headers: dict[str, str], resent: Callable[[str, str], None]
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        resent: Callable[[str, str], None] | None = None,
     ) -> tuple[int | None, str | None, str | None, str | None]: ...
 
 

@@ -64,7 +64,7 @@ def error_detail(exc: BaseException, connecting: bool = False) -> str:
 
 
 # What asyncio's TLS layer raises with no words of its own, mid-handshake.
-_BARE = {
+_BARE: dict[type[OSError], str] = {
     ConnectionResetError: "connection reset",
     ConnectionAbortedError: "connection aborted",
     BrokenPipeError: "broken pipe",
