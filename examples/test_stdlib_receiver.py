@@ -25,7 +25,8 @@ SECRET = "test-secret"  # what webhook_factory and webhook_receiver use by defau
 
 
 class WebhookEndpoint(BaseHTTPRequestHandler):
-    """Accepts a webhook only if its x-voucherify-signature is the HMAC of the body."""
+    """Accepts a webhook only if its x-voucherify-signature is the HMAC of the body, and
+    refuses a body that is not JSON."""
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -34,8 +35,11 @@ class WebhookEndpoint(BaseHTTPRequestHandler):
         if not hmac.compare_digest(expected, given):
             self.send_response(401)
         else:
-            self.server.events.append(json.loads(body))
-            self.send_response(200)
+            try:
+                self.server.events.append(json.loads(body))
+                self.send_response(200)
+            except ValueError:
+                self.send_response(400)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -89,6 +93,12 @@ def test_endpoint_rejects_a_tampered_webhook(endpoint, webhook_factory):
 
     assert post(f"http://127.0.0.1:{endpoint.server_port}/", tampered, hook.headers) == 401
     assert endpoint.events == []
+
+
+def test_endpoint_passes_the_audit(endpoint, webhook_audit):
+    # Forged, tampered, duplicated, out-of-order, unknown and large deliveries; a case
+    # that fails fails this test with its reason.
+    webhook_audit(f"http://127.0.0.1:{endpoint.server_port}/")
 
 
 def test_sender_signs_what_it_sends(webhook_receiver):

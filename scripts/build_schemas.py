@@ -348,20 +348,20 @@ def build(spec: Schema) -> dict[str, Schema]:
 
 
 def check_metaschema(files: dict[str, Schema]) -> None:
-    """Fail the build on anything that is not valid JSON Schema 2020-12.
+    """Fail the build on a file that is not valid JSON Schema 2020-12 or does not compile.
 
-    The files share most of their $defs, so one document holding every $defs entry and
-    every file's root is checked once (checking a file takes ~0.4 s).
+    Compiling checks the file against the metaschema and resolves every `$ref`, as
+    validate() will when it first uses the file.
     """
-    from jsonschema import Draft202012Validator
+    import jsonschema_rs
 
-    combined: Schema = {}
     for name, schema in files.items():
-        for key, value in schema["$defs"].items():
-            if combined.setdefault(key, value) != value:
-                raise SystemExit(f"$defs/{key} differs between files; check it per file")
-        combined[name] = {k: v for k, v in schema.items() if k not in ("$defs", "$schema")}
-    Draft202012Validator.check_schema({"$schema": DRAFT, "$defs": combined})
+        try:
+            jsonschema_rs.Draft202012Validator(schema, validate_formats=False, offline=True)
+        except jsonschema_rs.ValidationError as exc:
+            where = "".join(f"/{part}" for part in exc.instance_path) or "/"
+            message = f"{name}: not valid JSON Schema 2020-12 at {where}: {exc.message}"
+            raise SystemExit(message) from exc
 
 
 def render(schema: Schema) -> str:

@@ -3,13 +3,17 @@
 The public API, imported lazily so that `import simulator` stays cheap (the HTTP engine
 is only loaded by code that sends or receives):
 
-    from simulator import generate, validate, send, Receiver
+    from simulator import generate, validate, send, audit, Receiver
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # `simulator.audit` is also a package: this tells type checkers the name is callable.
+    from simulator.audit.api import audit as audit
 
 __version__ = "0.1.0"
 
@@ -32,6 +36,15 @@ _EXPORTS = {
     "Progress": "simulator.sending.results",
     "ARRIVALS": "simulator.sending.schedule",
     "RETRY_SCHEDULES": "simulator.sending.retry",
+    # merging the parts of a distributed run
+    "merge": "simulator.reports.merge",
+    "MergeResult": "simulator.reports.merge",
+    "DEFAULT_PARTS": "simulator.reports.parts",
+    # auditing a receiver
+    "audit": "simulator.audit.api",
+    "AuditConfig": "simulator.audit.config",
+    "AuditResult": "simulator.audit.results",
+    "audit_cases": "simulator.audit.cases",
     # receiving
     "Receiver": "simulator.receiving.receiver",
     "Behaviour": "simulator.receiving.behaviour",

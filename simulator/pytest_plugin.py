@@ -1,4 +1,5 @@
-"""pytest fixtures: `webhook_factory` makes signed webhooks, `webhook_receiver` receives them.
+"""pytest fixtures: `webhook_factory` makes signed webhooks, `webhook_receiver` receives them,
+`webhook_audit` checks a receiver of yours with the audit's cases.
 
 Active when the package is installed (entry point `webhook_simulator`); otherwise run
 pytest with `-p simulator.pytest_plugin`. Example:
@@ -12,6 +13,9 @@ pytest with `-p simulator.pytest_plugin`. Example:
         [request] = webhook_receiver.wait_for(1)
         assert request.signature == "valid"
 
+    def test_my_endpoint_is_safe(my_app_url, webhook_audit):
+        webhook_audit(my_app_url, sign="standard")  # fails naming each case that failed
+
 To change the receiver, override the `webhook_receiver_options` fixture (a dict of
 Receiver keywords), or parametrize it: `@pytest.mark.parametrize(
 "webhook_receiver_options", [{"scheme": "stripe", "behaviour": Behaviour(fail_rate=1)}])`.
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from simulator.audit.api import audit
+from simulator.audit.results import AuditResult
 from simulator.generation.payloads import PayloadFactory
 from simulator.receiving.receiver import Receiver
 from simulator.signing import make_signer
@@ -139,3 +145,20 @@ def webhook_receiver(
     options.setdefault("secret", default_secret(options["scheme"]))
     with Receiver(**options) as receiver:
         yield receiver
+
+
+@pytest.fixture
+def webhook_audit() -> Callable[..., AuditResult]:
+    """Audit your receiver: `webhook_audit(url)` sends every audit case to `url` and fails
+    the test with each failed case's reason; it returns the AuditResult. Keywords are
+    simulator.audit()'s (sign, secret, only, skip, timeout…); the secret defaults to the
+    one the other fixtures use."""
+
+    def run(url: str, *, sign: str = "voucherify", secret: str | None = None, **options: Any):
+        secret = default_secret(sign) if secret is None else secret
+        result = audit(url, sign=sign, secret=secret, environ={}, **options)
+        if not result.ok:
+            pytest.fail(result.failures(), pytrace=False)
+        return result
+
+    return run

@@ -5,18 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError as _InvalidSchema
-from jsonschema.exceptions import UnknownType, ValidationError
-from referencing.exceptions import Unresolvable
-
 from simulator.errors import SchemaError, UsageError
+from simulator.schema_check import CompiledSchema
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 ENVELOPES = ("v2024", "v2018", "none")
@@ -27,8 +22,6 @@ _SUFFIX = {"v2024": "v2024", "v2018": "v2018", "none": "data"}
 _EVENT_PATH = {"v2024": "$.event.type", "v2018": "$.type", "none": "$"}
 _BY_STATUS = {"PAID": "customer.order.paid", "CANCELED": "customer.order.canceled"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_MAX_MESSAGE = 200
-_ANNOTATIONS = frozenset({"title", "description", "$comment", "default", "examples"})
 
 PathParts = Sequence[str | int]
 
@@ -75,13 +68,7 @@ def validate(
         path = "$" if event is not None else _EVENT_PATH[envelope]
         supported = ", ".join(_events())
         return [Problem(path, f"unsupported event type {name!r} (supported: {supported})")]
-    if _fast_check(name, envelope, payload):
-        return []
-    try:
-        errors = list(_validator(name, envelope).iter_errors(payload))
-    except (Unresolvable, UnknownType, _InvalidSchema) as exc:
-        raise SchemaError(f"the {name} schema ({envelope}) is corrupt: {exc}") from exc
-    found = {problem for error in errors for problem in _problems(error)}
+    found = _validator(name, envelope).problems(payload)
     ordered = sorted(found, key=lambda item: (_sort_key(item[0]), item[1]))
     return [Problem(_format_path(parts), message) for parts, message in ordered]
 
@@ -138,162 +125,25 @@ def _events() -> tuple[str, ...]:
     return names
 
 
-# A schema compiled to Python (fastjsonschema) says valid/invalid ~20x faster than
-# jsonschema walks it, but compiling takes ~0.5 s: a schema is compiled once it has been
-# used this often, and jsonschema still lists the problems of an invalid payload.
-_COMPILE_AFTER = 100
-_uses: dict[tuple[str, str], int] = {}
-
-
-def _fast_check(event: str, envelope: str, payload: object) -> bool:
-    """True when the compiled schema accepts the payload; False when unsure or invalid."""
-    key = (event, envelope)
-    uses = _uses[key] = _uses.get(key, 0) + 1
-    if uses < _COMPILE_AFTER:
-        return False
-    try:
-        _compiled(event, envelope)(payload)
-    except fastjsonschema.JsonSchemaException:
-        return False
-    return True
-
-
-@functools.cache
-def _compiled(event: str, envelope: str) -> Callable[[object], object]:
-    # Formats are annotations here, as in jsonschema's default: the two must agree.
-    return fastjsonschema.compile(_ref_siblings(_load(event, envelope)), use_formats=False)
-
-
-def _ref_siblings(node: Any) -> Any:
-    """Draft 2020-12 applies keywords beside a `$ref`; fastjsonschema (draft 7) ignores
-    them. `{"$ref": r, **rest}` becomes `{"allOf": [{"$ref": r}, rest]}`, which both
-    drafts read the same way."""
-    if isinstance(node, list):
-        return [_ref_siblings(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _ref_siblings(value) for key, value in node.items()}
-    rest = {k: v for k, v in out.items() if k not in ("$ref", "$defs") and k not in _ANNOTATIONS}
-    if "$ref" in out and rest:
-        kept = {k: v for k, v in out.items() if k not in rest and k != "$ref"}
-        return {**kept, "allOf": [{"$ref": out["$ref"]}, rest]}
-    return out
-
-
-@functools.cache
 def _load(event: str, envelope: str) -> dict[str, Any]:
     path = SCHEMA_DIR / f"{event}.{_SUFFIX[envelope]}.json"
     try:
         schema = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise SchemaError(f"cannot load schema {path.name}: {exc}") from exc
-    # Checking against the metaschema takes ~0.4 s per file; the build script does it,
-    # so loading only checks the shape and validate() reports what breaks in use.
     if not (isinstance(schema, dict) and schema.get("$schema") == _DRAFT):
         raise SchemaError(f"schema {path.name} is not a draft 2020-12 JSON Schema")
     return schema
 
 
 @functools.cache
-def _validator(event: str, envelope: str) -> Draft202012Validator:
-    schema = _load(event, envelope)
+def _validator(event: str, envelope: str) -> CompiledSchema:
+    # Compiled on first use: a few milliseconds, the metaschema check included.
     path = SCHEMA_DIR / f"{event}.{_SUFFIX[envelope]}.json"
-    try:
-        return Draft202012Validator(_inline_refs(schema))
-    except KeyError as exc:
-        raise SchemaError(f"schema {path.name} refers to a missing $defs entry {exc}") from exc
+    return CompiledSchema(_load(event, envelope), path.name, f"the {event} schema ({envelope})")
 
 
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with each `#/$defs/...` reference replaced by its target.
-
-    jsonschema looks a `$ref` up on every use, a third of the time spent on an order.
-    Each target is converted once and shared; a `$ref` that would recurse stays, and
-    jsonschema resolves it against the `$defs` that the root keeps.
-    """
-    defs = schema.get("$defs", {})
-    done: dict[str, Any] = {}
-
-    def walk(node: Any, active: frozenset[str]) -> Any:
-        if isinstance(node, list):
-            return [walk(v, active) for v in node]
-        if not isinstance(node, dict):
-            return node
-        out = {k: v if k == "$defs" else walk(v, active) for k, v in node.items()}
-        ref = out.get("$ref")
-        if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
-            return out
-        name = ref.removeprefix("#/$defs/")
-        if name in active:
-            return out
-        if name not in done:
-            done[name] = walk(defs[name], active | {name})
-        rest = {k: v for k, v in out.items() if k != "$ref" and k not in _ANNOTATIONS}
-        return {"allOf": [done[name], rest]} if rest else done[name]
-
-    return walk(schema, frozenset())
-
-
-# ----------------------------------------------------------------- error shaping
-
-
-def _problems(error: ValidationError) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """(path parts, message) for one jsonschema error, pointing at the offending key."""
-    path = tuple(error.absolute_path)
-    if error.validator == "required" and isinstance(error.instance, dict):
-        # One error per missing key, all with the same list: name each key once.
-        for key in error.validator_value:
-            if key not in error.instance:
-                yield (*path, key), f"{key!r} is a required property"
-    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = error.schema.get("properties", {})
-        for key in error.instance:
-            if key not in allowed:
-                yield (*path, key), f"additional property {key!r} is not allowed"
-    elif error.validator in ("anyOf", "oneOf") and error.context:
-        branch = _closest_branch(error.context)
-        if branch is None:  # every alternative wants another type
-            types = [t for e in error.context if e.validator == "type" for t in _listed(e)]
-            yield path, f"{_short(error.instance)} is not of type {' or '.join(types)}"
-        else:
-            for sub in branch:
-                yield from _problems(sub)
-    else:
-        yield path, _shorten(error.message)
-
-
-def _closest_branch(context: list[ValidationError]) -> list[ValidationError] | None:
-    """The errors of the alternative the value was most likely meant to be.
-
-    Alternatives that reject the value's own type (the `null` half of a nullable
-    field, say) are not what was meant; of the rest, the one with the fewest errors.
-    """
-    branches: dict[Any, list[ValidationError]] = {}
-    for sub in context:
-        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    fitting = [
-        errors
-        for errors in branches.values()
-        if not any(e.validator == "type" and not e.relative_path for e in errors)
-    ]
-    return min(fitting, key=len) if fitting else None
-
-
-def _listed(error: ValidationError) -> list[str]:
-    value = error.validator_value
-    return [repr(t) for t in (value if isinstance(value, list) else [value])]
-
-
-def _short(value: object) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return _shorten(repr(value))
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+# ------------------------------------------------------------------------ paths
 
 
 def _sort_key(parts: PathParts) -> tuple[tuple[int, int, str], ...]:

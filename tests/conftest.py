@@ -1,26 +1,45 @@
 """Shared fixtures and constants: the CLI run in-process through its real error boundary,
 one clock, one secret, and paths. The project's own receiver comes from its pytest
-plugin: `webhook_receiver` (parametrize it indirectly for another scheme or behaviour)."""
+plugin: `webhook_receiver`, built with other Receiver keywords by `@receiver_with(...)`
+(an indirect parametrization); `make_receiver` starts more of them, or one mid-test."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from simulator.cli import run
-from simulator.pytest_plugin import SECRET
+from simulator.pytest_plugin import SECRET, default_secret
+from simulator.receiving.receiver import Receiver
 
-__all__ = ["FIXTURES", "NOW", "ORDER_EVENTS", "ROOT", "SECRET", "VOUCHERIFY", "CliResult"]
+__all__ = [
+    "DISTINCT_SECRET",
+    "FIXTURES",
+    "NOW",
+    "ORDER_EVENTS",
+    "ROOT",
+    "SECRET",
+    "VOUCHERIFY",
+    "CliResult",
+    "closed_port",
+    "receiver_with",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 VOUCHERIFY = FIXTURES / "voucherify"
 NOW = "2024-03-12T14:41:49.128Z"  # the docs example's time: --now in every seeded test
+# For the tests that look for the secret in what a run wrote: a value no output has by chance.
+DISTINCT_SECRET = "s3cr3t-value-for-tests"
 ORDER_EVENTS = (
     "customer.order.created",
     "customer.order.updated",
@@ -54,6 +73,36 @@ def invoke():
         return CliResult(code, raw.decode(), err.getvalue().decode(), raw)
 
     return _invoke
+
+
+def receiver_with(**options: Any) -> pytest.MarkDecorator:
+    """Mark a test whose `webhook_receiver` takes these Receiver keywords, e.g.
+    `@receiver_with(behaviour=Behaviour(status=500))`."""
+    return pytest.mark.parametrize(
+        "webhook_receiver", [options], indirect=True, ids=["+".join(options)]
+    )
+
+
+@pytest.fixture
+def make_receiver() -> Iterator[Callable[..., Receiver]]:
+    """Start a Receiver with these keywords (by default as `webhook_receiver`: voucherify,
+    the plugin's secret); every one started is stopped after the test. For a test with
+    two receivers, or one whose options come from the test (a record in tmp_path)."""
+    with contextlib.ExitStack() as running:
+
+        def start(**options: Any) -> Receiver:
+            options.setdefault("scheme", "voucherify")
+            options.setdefault("secret", default_secret(options["scheme"]))
+            return running.enter_context(Receiver(**options))
+
+        yield start
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (it was free a moment ago)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -16,10 +16,19 @@ MAX_LINES = 400
 # What each capability may import from the others (besides errors, options, seeds,
 # redaction, runtime, signing and schema, which everything may use).
 ALLOWED = {
+    "audit": {
+        "generation",
+        "reports",
+        "sending.client",
+        "sending.faults",
+        "sending.parsing",
+        "sending.schedule",
+    },
     "generation": set(),
     "reports": set(),
     "receiving": {"sending.schedule"},
     "sending": {"generation", "reports", "receiving"},
+    "integrations": {"generation", "reports", "sending"},
 }
 
 

@@ -8,12 +8,11 @@ import unicodedata
 from collections import Counter
 
 import pytest
-from conftest import ORDER_EVENTS, VOUCHERIFY
+from conftest import NOW, ORDER_EVENTS, VOUCHERIFY
 
 from simulator.errors import OverrideError, UnknownEventError, UsageError
 from simulator.generation.payloads import PayloadFactory, generate, render_context
 
-NOW = "2024-03-12T14:41:49.128Z"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ID_SHAPES = {
     "cust_": r"cust_[A-Za-z0-9]{24}",

@@ -13,13 +13,11 @@ from pathlib import Path
 import click
 import orjson
 import pytest
-from conftest import ROOT, VOUCHERIFY
+from conftest import NOW, ROOT, VOUCHERIFY
 
 from simulator.cli import cli
 from simulator.cli.generate import _write
 from simulator.generation.payloads import Payload, PayloadFactory
-
-NOW = "2024-03-12T14:41:49.128Z"
 
 
 def test_events_lists_the_catalog_grouped(invoke) -> None:

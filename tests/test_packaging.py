@@ -53,3 +53,7 @@ def test_the_installed_wheel_generates_and_validates_from_another_directory(tmp_
     validated = run("validate", input=generated.stdout)
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert validated.stdout == b"5 checked, 5 valid, 0 invalid\n"
+    # The inspector page's files and the HTML report's style are package data too.
+    for data in ("receiving/static/inspector.html", "receiving/static/inspector.js",
+                 "receiving/static/inspector.css", "reports/report.css"):  # fmt: skip
+        assert (site / "simulator" / data).is_file(), data

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import time
 from importlib.metadata import entry_points
-from pathlib import Path
+
+from conftest import ROOT
 
 from simulator.pytest_plugin import SECRET, WebhookFactory, default_secret
 from simulator.signing import SCHEMES, make_signer
 
 pytest_plugins = ["pytester"]
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "test_stdlib_receiver.py"
+EXAMPLE = ROOT / "examples" / "test_stdlib_receiver.py"
 
 
 def _plugin_args() -> list[str]:
@@ -26,7 +27,7 @@ def test_the_readme_example_passes_as_a_user_would_run_it(pytester):
 
     result = pytester.runpytest(*_plugin_args())
 
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_the_fixtures_in_a_test_file(pytester):

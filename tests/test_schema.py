@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import subprocess
 import sys
@@ -11,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT, VOUCHERIFY
 
 from simulator import schema
 from simulator.errors import SchemaError, UsageError
 from simulator.schema import Problem, detect_envelope, infer_event, supported_events, validate
 
-ROOT = Path(__file__).resolve().parents[1]
-OFFICIAL = ROOT / "fixtures" / "voucherify" / "official-data"
+OFFICIAL = VOUCHERIFY / "official-data"
 EVENTS = [
     "customer.order.canceled",
     "customer.order.created",
@@ -305,6 +306,15 @@ def test_non_object_payload() -> None:
     assert validate([]) == [Problem("$", "[] is not of type 'object'")]
 
 
+def test_a_value_that_is_not_json_is_named_where_it_is(created: dict[str, Any]) -> None:
+    created["order"]["created_at"] = datetime.datetime(2024, 3, 12, 14, 41, 49)
+    [problem] = validate(created)
+    assert problem.path == "$.order.created_at"
+    assert problem.message.startswith(
+        "datetime.datetime(2024, 3, 12, 14, 41, 49) is not a JSON value ("
+    )
+
+
 def test_unknown_envelope_argument_is_a_usage_error(created: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match="unknown envelope 'v2019'"):
         validate(created, envelope="v2019")
@@ -346,18 +356,11 @@ def test_envelope_detection(created: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ schema files
 
 
-@pytest.fixture(autouse=True, params=["jsonschema", "compiled"])
-def validator_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs twice: with jsonschema alone, and with the compiled fast path."""
-    monkeypatch.setattr(schema, "_COMPILE_AFTER", 1 if request.param == "compiled" else 10**9)
-
-
 @pytest.fixture
 def schema_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     def forget() -> None:
-        for cached in (schema._events, schema._load, schema._validator, schema._compiled):
+        for cached in (schema._events, schema._validator):
             cached.cache_clear()
-        schema._uses.clear()
 
     monkeypatch.setattr(schema, "SCHEMA_DIR", tmp_path)
     forget()
@@ -400,6 +403,61 @@ def test_schema_that_breaks_in_use_raises_schema_error(
         SchemaError, match=r"the customer\.order\.created schema \(none\) is corrupt"
     ):
         validate(created)
+
+
+def test_remote_refs_are_never_fetched(schema_dir: Path, created: dict[str, Any]) -> None:
+    remote = {"$schema": DRAFT, "$ref": "https://json-schema.example/order.json"}
+    (schema_dir / "customer.order.created.data.json").write_text(json.dumps(remote), "utf-8")
+    with pytest.raises(SchemaError, match=r"schema \(none\) is corrupt: .*order\.json"):
+        validate(created)
+
+
+# Each keyword's failure in jsonschema's words, as validate() has always reported them.
+@pytest.mark.parametrize(
+    ("keyword", "value", "message"),
+    [
+        # A union's types in the schema's order (jsonschema-rs sorts them its own way).
+        ({"type": ["string", "null", "integer"]}, 1.5,
+         "1.5 is not of type 'string', 'null', 'integer'"),
+        ({"type": "integer"}, True, "True is not of type 'integer'"),
+        ({"enum": ["a", None, 2]}, "b", "'b' is not one of ['a', None, 2]"),
+        ({"const": {"k": [1]}}, {"k": [2]}, "{'k': [1]} was expected"),
+        ({"pattern": "^cust_"}, "prod_1", "'prod_1' does not match '^cust_'"),
+        ({"minimum": 0}, -1, "-1 is less than the minimum of 0"),
+        ({"maximum": 10.5}, 11, "11 is greater than the maximum of 10.5"),
+        ({"exclusiveMinimum": 0}, 0, "0 is less than or equal to the minimum of 0"),
+        ({"exclusiveMaximum": 0}, 0, "0 is greater than or equal to the maximum of 0"),
+        ({"multipleOf": 3}, 4, "4 is not a multiple of 3"),
+        ({"minLength": 1}, "", "'' should be non-empty"),
+        ({"minLength": 3}, "ab", "'ab' is too short"),
+        ({"maxLength": 0}, "a", "'a' is expected to be empty"),
+        ({"maxLength": 2}, "abc", "'abc' is too long"),
+        ({"minItems": 1}, [], "[] should be non-empty"),
+        ({"minItems": 2}, [1], "[1] is too short"),
+        ({"maxItems": 0}, [1], "[1] is expected to be empty"),
+        ({"maxItems": 1}, [1, 2], "[1, 2] is too long"),
+        ({"minProperties": 1}, {}, "{} should be non-empty"),
+        ({"minProperties": 2}, {"a": 1}, "{'a': 1} does not have enough properties"),
+        ({"maxProperties": 0}, {"a": 1}, "{'a': 1} is expected to be empty"),
+        ({"maxProperties": 1}, {"a": 1, "b": 2}, "{'a': 1, 'b': 2} has too many properties"),
+        ({"uniqueItems": True}, [1, 1], "[1, 1] has non-unique elements"),
+        ({"not": {"type": "string"}}, "s", "'s' should not be valid under {'type': 'string'}"),
+        (
+            {"oneOf": [{"type": "integer"}, {"minimum": 0}, {"type": "string"},
+                       {"$ref": "#/$defs/n"}],
+             "$defs": {"n": {"type": "number"}}},
+            5,
+            "5 is valid under each of {'minimum': 0}, {'$ref': '#/$defs/n'}, {'type': 'integer'}",
+        ),
+    ],
+)  # fmt: skip
+def test_each_keyword_is_worded_as_jsonschema_words_it(
+    schema_dir: Path, keyword: dict[str, Any], value: object, message: str
+) -> None:
+    path = schema_dir / "customer.order.created.data.json"
+    path.write_text(json.dumps({"$schema": DRAFT, **keyword}), "utf-8")
+    found = validate(value, event="customer.order.created", envelope="none")
+    assert found == [Problem("$", message)]
 
 
 def test_committed_schemas_are_up_to_date() -> None:

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,31 +13,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from click.testing import CliRunner
+from conftest import DISTINCT_SECRET, NOW, ROOT, SECRET, closed_port, receiver_with
 
-from simulator.cli import cli, run
+from simulator.cli import cli
 from simulator.cli.summary import _rate, _reasons, progress_line
 from simulator.generation.payloads import PayloadFactory
-from simulator.receiving.receiver import Behaviour, Receiver
+from simulator.receiving.receiver import Behaviour
 from simulator.sending.engine import Progress
-
-ROOT = Path(__file__).resolve().parents[1]
-SECRET = "cli-secret-9f8e7d"
-NOW = "2024-03-12T14:41:49.128Z"
-
-
-def sim(*args: str, env: dict | None = None) -> tuple[int, str, str]:
-    """Run `webhook-sim ARGS` in-process through the CLI's error boundary."""
-    runner = CliRunner()
-    with runner.isolation(env={"WEBHOOK_SECRET": None, **(env or {})}) as (out, err, _):
-        code = run(list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -46,22 +27,22 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default dead-letter file lands here, not in the repo
 
 
-def test_every_command_has_help_with_an_example():
+def test_every_command_has_help_with_an_example(invoke):
     for name in ("send", "replay"):
-        code, out, _ = sim(name, "--help")
-        assert code == 0 and "Example:" in out and "--url" in out
+        result = invoke(name, "--help")
+        assert result.code == 0 and "Example:" in result.out and "--url" in result.out
     assert "send" in cli.commands and "replay" in cli.commands
 
 
-def test_help_gives_the_exit_codes_and_their_precedence():
-    _, out, _ = sim("send", "--help")
+def test_help_gives_the_exit_codes_and_their_precedence(invoke):
+    result = invoke("send", "--help")
     assert (
         "Exit: 0 all delivered, 1 some not (or --log/--dead-letter could not be written: "
         "that wins over all), 2 usage error, 99 threshold failed, 130 interrupted. "
         "Otherwise 130 wins over 99, and 99 over 1."
-    ) in " ".join(out.split())
-    _, out, _ = sim("replay", "--help")
-    assert "Exit codes as for send: 130 over 99 over 1." in " ".join(out.split())
+    ) in " ".join(result.out.split())
+    result = invoke("replay", "--help")
+    assert "Exit codes as for send: 130 over 99 over 1." in " ".join(result.out.split())
 
 
 def test_the_summary_shows_three_reasons_and_counts_the_rest():
@@ -86,25 +67,29 @@ def test_the_progress_line_is_compact():
     assert progress_line(snapshot) == "  12.3s  sent 1,230  100.0/s  ok 1,228  errors 2  p99 4.1ms"
 
 
-def test_the_readme_command_runs_against_the_built_in_receiver(tmp_path):
-    code, out, err = sim("send", "--count", "20", "--rate", "50/s")
-    assert code == 0, out + err
-    assert err == ""  # no progress line when stderr is not a terminal
-    assert "receiver   20 received  signatures: valid 20  duplicates 0  schema errors 0" in out
-    assert "20 generated  20 delivered  0 not delivered" in out
+def test_the_readme_command_runs_against_the_built_in_receiver(invoke, tmp_path):
+    result = invoke("send", "--count", "20", "--rate", "50/s")
+    assert result.code == 0, result.out + result.err
+    assert result.err == ""  # no progress line when stderr is not a terminal
+    assert (
+        "receiver   20 received  signatures: valid 20  duplicates 0  schema errors 0" in result.out
+    )
+    assert "20 generated  20 delivered  0 not delivered" in result.out
     assert re.match(r"Sent to built-in receiver http://127\.0\.0\.1:\d+/  scheme voucherify  "
-                    r"seed \d+  workers 1\n", out)  # fmt: skip
-    assert out.rstrip().endswith("result     OK")
+                    r"seed \d+  workers 1\n", result.out)  # fmt: skip
+    assert result.out.rstrip().endswith("result     OK")
     assert not (tmp_path / "dead-letter.ndjson").exists()
 
 
-def test_the_achieved_rate_of_a_paced_run_is_its_target():
-    code, out, _ = sim("send", "--count", "21", "--rate", "20/s", "--dead-letter", "dl.ndjson")
-    assert code == 0
-    found = re.search(r"\n  rate       target 20\.0/s  achieved (\d+\.\d)/s  in \d\.\d\ds\n", out)
+def test_the_achieved_rate_of_a_paced_run_is_its_target(invoke):
+    result = invoke("send", "--count", "21", "--rate", "20/s", "--dead-letter", "dl.ndjson")
+    assert result.code == 0
+    found = re.search(
+        r"\n  rate       target 20\.0/s  achieved (\d+\.\d)/s  in \d\.\d\ds\n", result.out
+    )
     # Exactly 20.0 unless a busy machine starts the last send a few ms late; 21 sends in
     # about a second, the count over the run's time, would say 21.
-    assert found and 19.6 <= float(found[1]) <= 20.4, out
+    assert found and 19.6 <= float(found[1]) <= 20.4, result.out
 
 
 @pytest.mark.parametrize(
@@ -114,10 +99,10 @@ def test_the_achieved_rate_of_a_paced_run_is_its_target():
         (["--stages", "250ms:8/s,250ms:16/s"], "stages 250ms:8/s,250ms:16/s"),
     ],
 )
-def test_the_summary_shows_a_ramp_or_stages_as_the_target(args, target):
-    code, out, _ = sim("send", *args)
-    assert code == 0, out
-    assert f"\n  rate       target {target}  achieved " in out
+def test_the_summary_shows_a_ramp_or_stages_as_the_target(invoke, args, target):
+    result = invoke("send", *args)
+    assert result.code == 0, result.out
+    assert f"\n  rate       target {target}  achieved " in result.out
 
 
 @pytest.mark.parametrize(
@@ -153,20 +138,20 @@ def test_the_summary_shows_a_ramp_or_stages_as_the_target(args, target):
          "'X-Foo: bar\\nbaz': a header cannot contain control characters such as CR or LF"),
     ],
 )  # fmt: skip
-def test_bad_input_is_one_clear_error_and_exit_2(args, message):
-    code, out, err = sim("send", *args)
-    assert code == 2
-    assert f"Error: {message}\n" in err
-    assert "Traceback" not in out + err
+def test_bad_input_is_one_clear_error_and_exit_2(invoke, args, message):
+    result = invoke("send", *args)
+    assert result.code == 2
+    assert f"Error: {message}\n" in result.err
+    assert "Traceback" not in result.out + result.err
 
 
-def test_an_unreachable_target_fails_before_generating(tmp_path):
-    port = _closed_port()
+def test_an_unreachable_target_fails_before_generating(invoke, tmp_path):
+    port = closed_port()
     url = f"http://127.0.0.1:{port}/"
-    code, out, err = sim("send", "--url", url, "--secret", SECRET, "--count", "5")
-    assert code == 1
-    assert err == f"Error: cannot connect to {url}: connection refused\n"
-    assert out == "" and not list(tmp_path.iterdir())
+    result = invoke("send", "--url", url, "--secret", SECRET, "--count", "5")
+    assert result.code == 1
+    assert result.err == f"Error: cannot connect to {url}: connection refused\n"
+    assert result.out == "" and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("option", ["--dead-letter", "--log", "--report", "--junit"])
@@ -177,71 +162,74 @@ def test_an_unreachable_target_fails_before_generating(tmp_path):
         ("a-file/out", "Not a directory"),
     ],
 )
-def test_every_output_path_is_checked_before_anything_is_sent(tmp_path, option, path, reason):
+@receiver_with(behaviour=Behaviour(status=500))
+def test_every_output_path_is_checked_before_anything_is_sent(
+    invoke, tmp_path, webhook_receiver, option, path, reason
+):
     (tmp_path / "a-file").write_bytes(b"")
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        code, out, err = sim(
-            "send", "--url", failing.url, "--secret", SECRET, "--count", "5", option, path
-        )
-        assert failing.stats.received == 0
-    assert (code, out, err) == (1, "", f"Error: cannot write '{path}': {reason}\n")
+    failing = webhook_receiver
+    result = invoke("send", "--url", failing.url, "--secret", SECRET, "--count", "5", option, path)
+    assert failing.stats.received == 0
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"Error: cannot write '{path}': {reason}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
-def test_a_ca_bundle_without_a_certificate_is_a_usage_error(tmp_path):
+def test_a_ca_bundle_without_a_certificate_is_a_usage_error(invoke, tmp_path):
     (tmp_path / "key.pem").write_text(
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
     )
-    code, _, err = sim(
+    result = invoke(
         "send", "--url", "https://127.0.0.1:9/", "--secret", SECRET, "--ca-bundle", "key.pem"
     )
-    assert code == 2
-    assert err == (
+    assert result.code == 2
+    assert result.err == (
         "Error: invalid --ca-bundle 'key.pem': no PEM certificate in it "
         "(-----BEGIN CERTIFICATE-----)\n"
     )
 
 
-def test_the_summary_says_why_attempts_without_a_status_failed(tmp_path):
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.5, 0.5))) as slow:
-        code, out, err = sim(
-            "send", "--url", slow.url, "--secret", SECRET, "--count", "2", "--timeout", "0.1",
-            "--dead-letter", str(tmp_path / "dl.ndjson"),
-        )  # fmt: skip
-    assert code == 1, err
-    assert "  errors     timeout: 2\n  why        2  no answer within the timeout\n" in out
+@receiver_with(behaviour=Behaviour(delay=(0.5, 0.5)))
+def test_the_summary_says_why_attempts_without_a_status_failed(invoke, tmp_path, webhook_receiver):
+    result = invoke(
+        "send", "--url", webhook_receiver.url, "--secret", SECRET, "--count", "2",
+        "--timeout", "0.1", "--dead-letter", str(tmp_path / "dl.ndjson"),
+    )  # fmt: skip
+    assert result.code == 1, result.err
+    assert "  errors     timeout: 2\n  why        2  no answer within the timeout\n" in result.out
 
 
-def test_undelivered_events_exit_1_and_name_the_dead_letter_file(tmp_path):
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        code, out, _ = sim("send", "--url", failing.url, "--secret", SECRET, "-n", "3")
-    assert code == 1
-    assert "dead letter 3 events appended to dead-letter.ndjson" in out
-    assert "FAILED: 3 events not delivered" in out
+@receiver_with(behaviour=Behaviour(status=500))
+def test_undelivered_events_exit_1_and_name_the_dead_letter_file(
+    invoke, tmp_path, webhook_receiver
+):
+    result = invoke("send", "--url", webhook_receiver.url, "--secret", SECRET, "-n", "3")
+    assert result.code == 1
+    assert "dead letter 3 events appended to dead-letter.ndjson" in result.out
+    assert "FAILED: 3 events not delivered" in result.out
     assert len((tmp_path / "dead-letter.ndjson").read_bytes().splitlines()) == 3
 
 
-def test_the_voucherify_retry_schedule_tries_13_times(tmp_path):
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        code, out, _ = sim(
-            "send", "--url", failing.url, "--secret", SECRET,
-            "--retry-schedule", "voucherify", "--retry-time-scale", "0.00001",
-        )  # fmt: skip
-    assert code == 1
-    assert "attempts   13 (12 retries)" in out
+@receiver_with(behaviour=Behaviour(status=500))
+def test_the_voucherify_retry_schedule_tries_13_times(invoke, tmp_path, webhook_receiver):
+    result = invoke(
+        "send", "--url", webhook_receiver.url, "--secret", SECRET,
+        "--retry-schedule", "voucherify", "--retry-time-scale", "0.00001",
+    )  # fmt: skip
+    assert result.code == 1
+    assert "attempts   13 (12 retries)" in result.out
     [record] = [orjson.loads(line) for line in (tmp_path / "dead-letter.ndjson").open("rb")]
     assert (record["attempts"], record["last_status"], record["reason"]) == (13, 500, "failed")
 
 
-def test_a_day_long_retry_after_is_cut_to_the_cap_and_said(tmp_path):
+@receiver_with(behaviour=Behaviour(fail_rate=0.5, fail_status=503, retry_after=86_400, seed=3))
+def test_a_day_long_retry_after_is_cut_to_the_cap_and_said(invoke, tmp_path, webhook_receiver):
     # Half the tries get 503 with Retry-After: 86400; every retry it times is capped.
-    behaviour = Behaviour(fail_rate=0.5, fail_status=503, retry_after=86_400, seed=3)
-    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
-        code, out, _ = sim(
-            "send", "--url", receiver.url, "--secret", SECRET, "-n", "8", "--retries", "20",
-            "--max-retry-after", "10ms", "--report", "report.json",
-        )  # fmt: skip
-    assert code == 0, out
+    result = invoke(
+        "send", "--url", webhook_receiver.url, "--secret", SECRET, "-n", "8", "--retries", "20",
+        "--max-retry-after", "10ms", "--report", "report.json",
+    )  # fmt: skip
+    assert result.code == 0, result.out
     report = json.loads((tmp_path / "report.json").read_text())
     retries = report["counts"]["retries"]
     assert retries == report["status_codes"]["503"] > 0
@@ -250,42 +238,45 @@ def test_a_day_long_retry_after_is_cut_to_the_cap_and_said(tmp_path):
     assert (
         f"  retry-after {retries} waits set by the server, longest asked 86,400s, "
         f"{retries} cut to 0.01s (--max-retry-after)\n"
-    ) in out
+    ) in result.out
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_full_disk_still_gives_the_summary_and_report_and_says_what_was_lost(tmp_path):
+@receiver_with(behaviour=Behaviour(status=500))
+def test_a_full_disk_still_gives_the_summary_and_report_and_says_what_was_lost(
+    invoke, tmp_path, webhook_receiver
+):
     # /dev/full takes an open and fails every write with ENOSPC, as a full disk does.
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        code, out, err = sim(
-            "send", "--url", failing.url, "--secret", SECRET, "-n", "3", "--rate", "50/s",
-            "--dead-letter", "/dev/full", "--log", "/dev/full", "--report", "report.json",
-        )  # fmt: skip
-    assert code == 1, out + err
-    assert "Traceback" not in err
-    assert "  dead letter 3 events: 3 of them NOT written to /dev/full\n" in out
+    result = invoke(
+        "send", "--url", webhook_receiver.url, "--secret", SECRET, "-n", "3", "--rate", "50/s",
+        "--dead-letter", "/dev/full", "--log", "/dev/full", "--report", "report.json",
+    )  # fmt: skip
+    assert result.code == 1, result.out + result.err
+    assert "Traceback" not in result.err
+    assert "  dead letter 3 events: 3 of them NOT written to /dev/full\n" in result.out
     assert (
         "  records    FAILED: cannot write '/dev/full': No space left on device; 3 lines not "
         "written; cannot write '/dev/full': No space left on device; 3 lines not written\n"
-    ) in out
-    assert out.rstrip().endswith("result     FAILED: records not written (see above)")
+    ) in result.out
+    assert result.out.rstrip().endswith("result     FAILED: records not written (see above)")
     run = json.loads((tmp_path / "report.json").read_text())["run"]
     assert run["dead_letter"]["unwritten"] == 3 and len(run["record_errors"]) == 1
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_log_that_fails_mid_run_stops_it_and_the_rest_is_dead_lettered(tmp_path):
-    with Receiver(secret=SECRET) as receiver:
-        code, out, _ = sim(
-            "send", "--url", receiver.url, "--secret", SECRET, "-n", "40", "--rate", "50/s",
-            "--log", "/dev/full", "--dead-letter", "dl.ndjson", "--report", "report.json",
-        )  # fmt: skip
-    assert code == 1, out  # not 130: nobody pressed Ctrl-C
+def test_a_log_that_fails_mid_run_stops_it_and_the_rest_is_dead_lettered(
+    invoke, tmp_path, webhook_receiver
+):
+    result = invoke(
+        "send", "--url", webhook_receiver.url, "--secret", SECRET, "-n", "40", "--rate", "50/s",
+        "--log", "/dev/full", "--dead-letter", "dl.ndjson", "--report", "report.json",
+    )  # fmt: skip
+    assert result.code == 1, result.out  # not 130: nobody pressed Ctrl-C
     report = json.loads((tmp_path / "report.json").read_text())
     dead = (tmp_path / "dl.ndjson").read_bytes().splitlines()
     assert 0 < report["counts"]["delivered"] < 40
     assert report["counts"]["delivered"] + len(dead) == 40  # nothing lost but the log
-    assert "  records    FAILED: cannot write '/dev/full': No space left on device" in out
+    assert "  records    FAILED: cannot write '/dev/full': No space left on device" in result.out
 
 
 def _redeemed(seed: int, count: int) -> list[bool]:
@@ -293,29 +284,31 @@ def _redeemed(seed: int, count: int) -> list[bool]:
     return [factory.build(i).data["data"]["redemption"] is not None for i in range(count)]
 
 
-def test_a_set_path_only_some_payloads_have_stops_the_run_at_the_first_without_it():
+def test_a_set_path_only_some_payloads_have_stops_the_run_at_the_first_without_it(invoke):
     # A seed whose first 3 payloads have a redemption and a later one has none.
     seed = next(s for s in range(500) if _redeemed(s, 3) == [True] * 3)
     first_without = _redeemed(seed, 64).index(False)
     args = ["send", "--seed", str(seed), "--now", NOW, "--set", "redemption.amount=1"]
-    code, out, err = sim(*args, "--count", "3", "--rate", "100/s")
-    assert code == 0, out + err  # the payloads it never sends do not matter
-    code, out, err = sim(*args, "--count", str(first_without + 1), "--rate", "100/s")
-    assert code == 2
-    assert err.startswith(f"Error: payload index {first_without}: --set redemption.amount=1: ")
-    assert err.endswith("; the run stopped there\n")
+    result = invoke(*args, "--count", "3", "--rate", "100/s")
+    assert result.code == 0, result.out + result.err  # the payloads it never sends do not matter
+    result = invoke(*args, "--count", str(first_without + 1), "--rate", "100/s")
+    assert result.code == 2
+    assert result.err.startswith(
+        f"Error: payload index {first_without}: --set redemption.amount=1: "
+    )
+    assert result.err.endswith("; the run stopped there\n")
 
 
-def test_payloads_built_before_one_that_fails_are_dead_lettered_not_dropped(tmp_path):
+def test_payloads_built_before_one_that_fails_are_dead_lettered_not_dropped(invoke, tmp_path):
     # At --rate max payloads are built 16 at a time: a failure at payload k stops the
     # run with payloads before it built and maybe not sent.
     seed = next(s for s in range(500) if 3 <= _redeemed(s, 16).index(False) <= 15)
     first_without = _redeemed(seed, 16).index(False)
-    code, _, err = sim(
+    result = invoke(
         "send", "--seed", str(seed), "--now", NOW, "--set", "redemption.amount=1",
         "--count", "16", "--concurrency", "1", "--dead-letter", "dl.ndjson", "--log", "log",
     )  # fmt: skip
-    assert code == 2 and f"payload index {first_without}: " in err
+    assert result.code == 2 and f"payload index {first_without}: " in result.err
     delivered = sum(
         orjson.loads(line)["status"] == 200 for line in (tmp_path / "log").read_bytes().splitlines()
     )
@@ -323,38 +316,38 @@ def test_payloads_built_before_one_that_fails_are_dead_lettered_not_dropped(tmp_
     assert delivered + len(dead) == first_without  # every payload built is accounted for
 
 
-def test_a_failed_threshold_exits_99(tmp_path):
-    with Receiver(secret=SECRET) as receiver:
-        code, out, _ = sim(
-            "send", "--url", receiver.url, "--secret", SECRET, "-n", "3",
-            "--threshold", "p99<0.001ms", "--threshold", "success>=99.9%",
-            "--junit", "junit.xml",
-        )  # fmt: skip
-    assert code == 99
-    assert "threshold  p99<0.001ms  FAILED" in out and "threshold  success>=99.9%  ok" in out
+def test_a_failed_threshold_exits_99(invoke, tmp_path, webhook_receiver):
+    result = invoke(
+        "send", "--url", webhook_receiver.url, "--secret", SECRET, "-n", "3",
+        "--threshold", "p99<0.001ms", "--threshold", "success>=99.9%",
+        "--junit", "junit.xml",
+    )  # fmt: skip
+    assert result.code == 99
+    assert "threshold  p99<0.001ms  FAILED" in result.out
+    assert "threshold  success>=99.9%  ok" in result.out
     suite = ET.parse(tmp_path / "junit.xml").getroot()
     assert suite.get("failures") == "1"
 
 
-def test_the_secret_never_appears_in_any_output(tmp_path):
-    behaviour = Behaviour(fail_rate=0.5, seed=3)
-    with Receiver(secret=SECRET, behaviour=behaviour) as receiver:
-        url = receiver.url.replace("http://", "http://user:pw@") + f"?token={SECRET}"
-        code, out, err = sim(
-            "send", "--url", url, "--secret", SECRET, "-n", "10",
-            "-H", f"X-Api-Key: {SECRET}", "-H", f"X-Echo: {SECRET}",
-            "--log", "log.ndjson", "--log-bodies", "--dead-letter", "dl.ndjson",
-            "--report", "report.json", "--junit", "junit.xml",
-        )  # fmt: skip
-    assert code == 1, out + err
+@receiver_with(secret=DISTINCT_SECRET, behaviour=Behaviour(fail_rate=0.5, seed=3))
+def test_the_secret_never_appears_in_any_output(invoke, tmp_path, webhook_receiver):
+    secret = DISTINCT_SECRET
+    url = webhook_receiver.url.replace("http://", "http://user:pw@") + f"?token={secret}"
+    result = invoke(
+        "send", "--url", url, "--secret", secret, "-n", "10",
+        "-H", f"X-Api-Key: {secret}", "-H", f"X-Echo: {secret}",
+        "--log", "log.ndjson", "--log-bodies", "--dead-letter", "dl.ndjson",
+        "--report", "report.json", "--junit", "junit.xml",
+    )  # fmt: skip
+    assert result.code == 1, result.out + result.err
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["dl.ndjson", "junit.xml", "log.ndjson", "report.json"]
-    for text in [out, err] + [p.read_text() for p in tmp_path.iterdir()]:
-        assert SECRET not in text
+    for text in [result.out, result.err] + [p.read_text() for p in tmp_path.iterdir()]:
+        assert secret not in text
         assert "user:pw" not in text
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["schema"] == "webhook-simulator/report/v1"
-    assert report["run"]["url"] == receiver.url + "?token=[redacted]"
+    assert report["run"]["url"] == webhook_receiver.url + "?token=[redacted]"
     assert report["run"]["scheme"] == "voucherify"
     assert isinstance(report["run"]["seed"], int)
     assert report["run"]["options"]["headers"] == {
@@ -364,24 +357,24 @@ def test_the_secret_never_appears_in_any_output(tmp_path):
     assert report["counts"]["events"] == 10
 
 
-def test_replay_of_generate_output_through_the_cli(tmp_path):
+def test_replay_of_generate_output_through_the_cli(invoke, tmp_path, webhook_receiver):
     bodies = [PayloadFactory(seed=3, now=NOW).build(i).body for i in range(4)]
     (tmp_path / "gen.ndjson").write_bytes(b"".join(b + b"\n" for b in bodies))
-    with Receiver(secret=SECRET) as receiver:
-        code, out, _ = sim("replay", "gen.ndjson", "--url", receiver.url, "--secret", SECRET)
-        received = receiver.wait_for(4)
-    assert code == 0, out
+    url = webhook_receiver.url
+    result = invoke("replay", "gen.ndjson", "--url", url, "--secret", SECRET)
+    received = webhook_receiver.wait_for(4)
+    assert result.code == 0, result.out
     assert sorted(r.body for r in received) == sorted(bodies)
-    assert receiver.stats.signatures["valid"] == 4
-    first, _, events = out.splitlines()[:3]
-    assert first == f"Sent to {receiver.url}  scheme voucherify  workers 1"
+    assert webhook_receiver.stats.signatures["valid"] == 4
+    first, _, events = result.out.splitlines()[:3]
+    assert first == f"Sent to {url}  scheme voucherify  workers 1"
     assert events.startswith("  events     4 read from gen.ndjson  4 delivered  0 not delivered")
 
 
-def _dead_letter_of(url: str, count: int) -> list[dict]:
+def _dead_letter_of(invoke, url: str, count: int) -> list[dict]:
     """Fill dead-letter.ndjson with `count` events that `url` (failing) did not take."""
-    code, _, _ = sim("send", "--url", url, "--secret", SECRET, "-n", str(count))
-    assert code == 1
+    result = invoke("send", "--url", url, "--secret", SECRET, "-n", str(count))
+    assert result.code == 1
     return _records("dead-letter.ndjson")
 
 
@@ -389,37 +382,42 @@ def _records(path: str) -> list[dict]:
     return [orjson.loads(line) for line in Path(path).read_bytes().splitlines()]
 
 
-def test_replaying_the_dead_letter_file_leaves_only_what_still_failed(tmp_path):
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        first = _dead_letter_of(failing.url, 5)
-        # One sender, so failures are written in the order they were read.
-        code, out, _ = sim(
-            "replay", "dead-letter.ndjson", "--url", failing.url, "--secret", SECRET,
-            "--concurrency", "1",
-        )  # fmt: skip
-    assert code == 1
+def test_replaying_the_dead_letter_file_leaves_only_what_still_failed(
+    invoke, tmp_path, make_receiver
+):
+    failing = make_receiver(behaviour=Behaviour(status=500))
+    first = _dead_letter_of(invoke, failing.url, 5)
+    # One sender, so failures are written in the order they were read.
+    result = invoke(
+        "replay", "dead-letter.ndjson", "--url", failing.url, "--secret", SECRET,
+        "--concurrency", "1",
+    )  # fmt: skip
+    assert result.code == 1
     again = _records("dead-letter.ndjson")
     assert len(again) == 5  # not 10: the failures replaced the file they came from
     assert [r["id"] for r in again] == [r["id"] for r in first]
     assert [r["body"] for r in again] == [r["body"] for r in first]
     assert (
-        "  dead letter 5 events still undelivered: dead-letter.ndjson now holds only these\n" in out
+        "  dead letter 5 events still undelivered: dead-letter.ndjson now holds only these\n"
+        in result.out
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dead-letter.ndjson"]
 
-    behaviour = Behaviour(fail_rate=0.5, seed=1)
-    with Receiver(secret=SECRET, behaviour=behaviour) as flaky:
-        code, out, _ = sim("replay", "dead-letter.ndjson", "--url", flaky.url, "--secret", SECRET)
-        delivered = {r.event_id for r in flaky.requests if r.status == 200}
+    flaky = make_receiver(behaviour=Behaviour(fail_rate=0.5, seed=1))
+    result = invoke("replay", "dead-letter.ndjson", "--url", flaky.url, "--secret", SECRET)
+    delivered = {r.event_id for r in flaky.requests if r.status == 200}
     left = {r["id"] for r in _records("dead-letter.ndjson")}
-    assert 0 < len(delivered) < 5 and code == 1
+    assert 0 < len(delivered) < 5 and result.code == 1
     assert left == {r["id"] for r in first} - delivered
 
-    with Receiver(secret=SECRET) as healthy:
-        code, out, _ = sim("replay", "dead-letter.ndjson", "--url", healthy.url, "--secret", SECRET)
-    assert code == 0
+    healthy = make_receiver()
+    result = invoke("replay", "dead-letter.ndjson", "--url", healthy.url, "--secret", SECRET)
+    assert result.code == 0
     assert (tmp_path / "dead-letter.ndjson").read_bytes() == b""
-    assert "  dead letter dead-letter.ndjson is now empty: every event in it was delivered\n" in out
+    assert (
+        "  dead letter dead-letter.ndjson is now empty: every event in it was delivered\n"
+        in result.out
+    )
 
 
 @pytest.mark.parametrize(
@@ -434,40 +432,39 @@ def test_replaying_the_dead_letter_file_leaves_only_what_still_failed(tmp_path):
          "its 1 bad line: fix them, or pass --dead-letter OTHER"),
     ],
 )  # fmt: skip
-def test_replaying_the_dead_letter_file_never_loses_an_event(tmp_path, args, bad, message):
-    with Receiver(secret=SECRET, behaviour=Behaviour(status=500)) as failing:
-        _dead_letter_of(failing.url, 3)
-        with (tmp_path / "dead-letter.ndjson").open("ab") as dead:
-            dead.write(bad)
-        before = (tmp_path / "dead-letter.ndjson").read_bytes()
-        code, out, err = sim(
-            "replay", "dead-letter.ndjson", "--url", failing.url, "--secret", SECRET, *args
-        )
-        assert failing.stats.received == 3  # the first send's, nothing more
-    assert (code, out, err) == (2, "", f"Error: {message}\n")
+@receiver_with(behaviour=Behaviour(status=500))
+def test_replaying_the_dead_letter_file_never_loses_an_event(
+    invoke, tmp_path, webhook_receiver, args, bad, message
+):
+    failing = webhook_receiver
+    _dead_letter_of(invoke, failing.url, 3)
+    with (tmp_path / "dead-letter.ndjson").open("ab") as dead:
+        dead.write(bad)
+    before = (tmp_path / "dead-letter.ndjson").read_bytes()
+    result = invoke("replay", "dead-letter.ndjson", "--url", failing.url, "--secret", SECRET, *args)
+    assert failing.stats.received == 3  # the first send's, nothing more
+    assert (result.code, result.out, result.err) == (2, "", f"Error: {message}\n")
     assert (tmp_path / "dead-letter.ndjson").read_bytes() == before
 
 
-def test_replay_rejects_a_bad_line_or_skips_it(tmp_path):
+def test_replay_rejects_a_bad_line_or_skips_it(invoke, tmp_path, webhook_receiver):
     body = PayloadFactory(seed=3, now=NOW).build(0).body
     (tmp_path / "bad.ndjson").write_bytes(body + b"\nnot json\n")
-    with Receiver(secret=SECRET) as receiver:
-        code, out, err = sim("replay", "bad.ndjson", "--url", receiver.url, "--secret", SECRET)
-        assert code == 1 and out == ""
-        assert err == "Error: bad.ndjson, line 2: not JSON\n"
-        code, out, _ = sim(
-            "replay", "bad.ndjson", "--url", receiver.url, "--secret", SECRET, "--skip-bad"
-        )
-    assert code == 0
-    assert "skipped    1 bad line of bad.ndjson" in out
+    args = ["replay", "bad.ndjson", "--url", webhook_receiver.url, "--secret", SECRET]
+    result = invoke(*args)
+    assert result.code == 1 and result.out == ""
+    assert result.err == "Error: bad.ndjson, line 2: not JSON\n"
+    result = invoke(*args, "--skip-bad")
+    assert result.code == 0
+    assert "skipped    1 bad line of bad.ndjson" in result.out
 
 
-def test_a_body_that_is_not_json_fails_a_run_on_the_built_in_receiver(tmp_path):
+def test_a_body_that_is_not_json_fails_a_run_on_the_built_in_receiver(invoke, tmp_path):
     (tmp_path / "odd.ndjson").write_text('{"id": "whs_1", "body": "not json"}\n')
-    code, out, _ = sim("replay", "odd.ndjson")
-    assert code == 1, out
-    assert "schema errors 0  not JSON 1\n" in out
-    assert out.rstrip().endswith(
+    result = invoke("replay", "odd.ndjson")
+    assert result.code == 1, result.out
+    assert "schema errors 0  not JSON 1\n" in result.out
+    assert result.out.rstrip().endswith(
         "result     FAILED: the receiver flagged deliveries (signature, duplicate, schema or JSON)"
     )
 
@@ -476,26 +473,28 @@ def test_a_body_that_is_not_json_fails_a_run_on_the_built_in_receiver(tmp_path):
     ("content", "why"),
     [(b"", "it holds no event"), (b"garbage\n\x00\xff\n", "all 2 of its lines are bad")],
 )
-def test_replay_of_a_file_without_events_says_why_nothing_is_sent(tmp_path, content, why):
+def test_replay_of_a_file_without_events_says_why_nothing_is_sent(invoke, tmp_path, content, why):
     (tmp_path / "in.ndjson").write_bytes(content)
-    code, _, err = sim("replay", "in.ndjson", "--skip-bad")
-    assert code == 2
-    assert err == f"Error: nothing to send: {why} ('in.ndjson')\n"
+    result = invoke("replay", "in.ndjson", "--skip-bad")
+    assert result.code == 2
+    assert result.err == f"Error: nothing to send: {why} ('in.ndjson')\n"
 
 
-def test_replay_keep_signature_conflicts_with_sign():
-    code, _, err = sim("replay", __file__, "--keep-signature", "--sign", "github")
-    assert code == 2
-    assert "Error: Invalid value for '--keep-signature': cannot be combined with --sign" in err
+def test_replay_keep_signature_conflicts_with_sign(invoke):
+    result = invoke("replay", __file__, "--keep-signature", "--sign", "github")
+    assert result.code == 2
+    assert (
+        "Error: Invalid value for '--keep-signature': cannot be combined with --sign" in result.err
+    )
 
 
-def test_replay_refuses_to_log_over_the_file_it_reads(tmp_path):
+def test_replay_refuses_to_log_over_the_file_it_reads(invoke, tmp_path):
     log = tmp_path / "run.log"
     bodies = b"".join(p.body + b"\n" for p in PayloadFactory(seed=1).stream(count=3))
     log.write_bytes(bodies)
-    code, _, err = sim("replay", str(log), "--log", str(log), "--secret", SECRET)
-    assert code == 2
-    assert err == (
+    result = invoke("replay", str(log), "--log", str(log), "--secret", SECRET)
+    assert result.code == 2
+    assert result.err == (
         f"Error: the replayed file and --log name the same file '{log}': give each its own\n"
     )
     assert log.read_bytes() == bodies
@@ -510,27 +509,28 @@ def test_replay_refuses_to_log_over_the_file_it_reads(tmp_path):
         (["--dead-letter", "out", "--junit", "out"], "--dead-letter and --junit name the same"),
     ],
 )
-def test_two_outputs_in_one_file_are_refused_before_sending(tmp_path, args, message):
-    code, out, err = sim("send", "--count", "1", *args)
-    assert code == 2, out
-    assert err.startswith(f"Error: {message}") and err.endswith(": give each its own\n")
-    assert out == "" and not (tmp_path / "out").exists()
+def test_two_outputs_in_one_file_are_refused_before_sending(invoke, tmp_path, args, message):
+    result = invoke("send", "--count", "1", *args)
+    assert result.code == 2, result.out
+    assert result.err.startswith(f"Error: {message}")
+    assert result.err.endswith(": give each its own\n")
+    assert result.out == "" and not (tmp_path / "out").exists()
 
 
-def test_replay_refuses_to_write_a_report_over_the_file_it_reads(tmp_path):
+def test_replay_refuses_to_write_a_report_over_the_file_it_reads(invoke, tmp_path):
     path = tmp_path / "gen.ndjson"
     path.write_bytes(PayloadFactory(seed=1).build(0).body + b"\n")
-    code, _, err = sim("replay", str(path), "--report", str(path), "--secret", SECRET)
-    assert code == 2
-    assert "the replayed file and --report name the same file" in err
+    result = invoke("replay", str(path), "--report", str(path), "--secret", SECRET)
+    assert result.code == 2
+    assert "the replayed file and --report name the same file" in result.err
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, sig):
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
-        out, err, code = _interrupt(
-            tmp_path, slow, sig, "-n", "100", "--rate", "40/s", "--junit", "junit.xml"
-        )
+@receiver_with(behaviour=Behaviour(delay=(0.3, 0.3)))
+def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, webhook_receiver, sig):
+    out, err, code = _interrupt(
+        tmp_path, webhook_receiver, sig, "-n", "100", "--rate", "40/s", "--junit", "junit.xml"
+    )
     assert code == 130, err
     assert "Traceback" not in err
     report = json.loads((tmp_path / "report.json").read_text())
@@ -560,12 +560,12 @@ def test_a_signal_stops_cleanly_and_dead_letters_the_rest(tmp_path, sig):
     )
 
 
-def test_a_signal_in_a_duration_run_dead_letters_only_generated_events(tmp_path):
-    with Receiver(secret=SECRET, behaviour=Behaviour(delay=(0.3, 0.3))) as slow:
-        out, err, code = _interrupt(
-            tmp_path, slow, signal.SIGINT, "--duration", "30s", "--rate", "40/s",
-            "--grace", "100ms",  # shorter than the answers: the requests in flight are cut
-        )  # fmt: skip
+@receiver_with(behaviour=Behaviour(delay=(0.3, 0.3)))
+def test_a_signal_in_a_duration_run_dead_letters_only_generated_events(tmp_path, webhook_receiver):
+    out, err, code = _interrupt(
+        tmp_path, webhook_receiver, signal.SIGINT, "--duration", "30s", "--rate", "40/s",
+        "--grace", "100ms",  # shorter than the answers: the requests in flight are cut
+    )  # fmt: skip
     assert code == 130, err
     report = json.loads((tmp_path / "report.json").read_text())
     dead = [orjson.loads(line) for line in (tmp_path / "dl.ndjson").read_bytes().splitlines()]
@@ -599,11 +599,11 @@ def _interrupt(tmp_path, receiver, sig, *args):
     return out.decode(), err.decode(), process.returncode
 
 
-def test_workers_are_bounded_by_the_cpus():
+def test_workers_are_bounded_by_the_cpus(invoke):
     limit = 4 * (os.cpu_count() or 1)
-    code, _, err = sim("send", "--workers", str(limit + 1))
-    assert code == 2
+    result = invoke("send", "--workers", str(limit + 1))
+    assert result.code == 2
     assert (
         f"Error: Invalid value for '--workers': invalid workers {limit + 1}: at most {limit} "
         "on this machine (4 per CPU); use auto for one per CPU\n"
-    ) in err
+    ) in result.err

@@ -8,12 +8,12 @@ import hmac
 import json
 import random
 import time
-from pathlib import Path
 
 import pytest
 import standardwebhooks
 import stripe
 import svix.webhooks
+from conftest import VOUCHERIFY
 from gidgethub import ValidationFailure, sansio
 from multidict import CIMultiDict
 
@@ -28,9 +28,7 @@ from simulator.signing import (
     signature_header_names,
 )
 
-VECTORS_PATH = (
-    Path(__file__).resolve().parents[1] / "fixtures" / "voucherify" / "signature_test_vectors.json"
-)
+VECTORS_PATH = VOUCHERIFY / "signature_test_vectors.json"
 VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["vectors"]
 
 BODY = b'{"id":"evt_1","type":"voucher.published","data":{"name":"Zo\xc3\xab"}}'

@@ -184,9 +184,10 @@ def test_summary() -> None:
         "schema", "started_at", "finished_at", "duration_s", "interrupted", "target_rate",
         "send_rate", "achieved_rate", "attempt_rate", "counts", "success_ratio", "status_codes",
         "error_kinds", "error_details", "latency_ms", "schedule_lag_ms", "late_after_ms",
-        "retry_after", "event_types",
+        "retry_after", "event_types", "injected",
     }  # fmt: skip
     assert report["schema"] == SCHEMA == "webhook-simulator/report/v1"
+    assert report["injected"] == {}  # no faults in this run
     assert report["duration_s"] == 10.0
     assert report["achieved_rate"] == 10.0 and report["attempt_rate"] == 10.4
     assert report["send_rate"] == pytest.approx(10.0)  # 99 gaps of 0.1 s

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, NOW
 
 from simulator.errors import TemplateError, UsageError
 from simulator.generation.payloads import PayloadFactory, generate
 
-NOW = "2024-03-12T14:41:49.128Z"
 USER = FIXTURES / "templates"
 
 

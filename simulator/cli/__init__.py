@@ -26,12 +26,14 @@ class ExitStatus(IntEnum):
 # Command name -> the module that defines it. Modules load when their command runs, so
 # `generate` does not pay for aiohttp, and Ctrl-C during start-up lands in run().
 _COMMANDS = {
+    "audit": "audit",
     "events": "generate",
     "generate": "generate",
     "validate": "validate",
     "send": "send",
     "replay": "send",
     "receive": "receive",
+    "merge": "merge",
 }
 
 

@@ -11,10 +11,9 @@ import orjson
 
 from simulator import Payload, discover, generate
 from simulator.cli import cli, stdout_guard
-from simulator.cli.params import generation_options, pop_generation
+from simulator.cli.params import generation_options, lifecycle_option, pop_generation
 from simulator.errors import OverrideError, RecordError, TemplateError
 
-DEFAULT_EVENT = "customer.order.created"
 FORMATS = ("ndjson", "json", "pretty")
 
 
@@ -86,6 +85,7 @@ def _describe(event: Any) -> dict[str, Any]:
     help="How many payloads.",
 )
 @generation_options
+@lifecycle_option
 @click.option(
     "--format",
     "fmt",
@@ -108,15 +108,18 @@ def generate_command(
     """Generate realistic webhook bodies (default event: customer.order.created).
 
     EVENT is a name or a glob ('voucher.*'; see 'webhook-sim events'). With several
-    events, each payload is one of them, drawn at random. With --seed and --now the
+    events, each payload is one of them, drawn at random. With --lifecycle, the payloads
+    are chains of one order's events in their order (no EVENT). With --seed and --now the
     output is byte-identical on every run.
 
     Example:
 
+    \b
         webhook-sim generate customer.order.paid -n 3 --seed 7 --scenario promotion
+        webhook-sim generate --lifecycle 'created,updated,paid|canceled' -n 30
     """
     options = pop_generation(params)
-    payloads = generate(event_names or DEFAULT_EVENT, count, **options)
+    payloads = generate(event_names or None, count, **options)
     total = payloads.count
     if options["seed"] is None:
         seed = payloads.seed

@@ -80,9 +80,22 @@ def generation_options(func: Callable) -> Callable:
     )
 
 
-GENERATION = ("seed", "now", "locale", "scenario", "envelope", "overrides", "set_new", "templates")
+def lifecycle_option(func: Callable) -> Callable:
+    """--lifecycle, for the commands that make runs of payloads (generate, send)."""
+    return click.option(
+        "--lifecycle",
+        metavar="STEPS",
+        help="Chains of one order's events instead of independent ones, e.g. "
+        "created,updated,paid|canceled (',' in order, '|' one of, drawn per order).",
+    )(func)
+
+
+GENERATION = (
+    "seed", "now", "locale", "scenario", "envelope", "overrides", "set_new", "templates",
+    "lifecycle",
+)  # fmt: skip
 
 
 def pop_generation(params: dict[str, Any]) -> dict[str, Any]:
     """Take the generation options out of a command's params, as from_options() keywords."""
-    return {name: params.pop(name) for name in GENERATION}
+    return {name: params.pop(name) for name in GENERATION if name in params}

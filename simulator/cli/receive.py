@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -12,17 +13,15 @@ from simulator.cli import ExitStatus, cli
 from simulator.cli.params import choices
 from simulator.errors import RecordError
 
-# Prepared before listening, so the first requests do not wait for schemas to compile.
-_PREPARED_EVENTS = (
-    "customer.order.created",
-    "customer.order.updated",
-    "customer.order.paid",
-    "customer.order.canceled",
-)
-
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind. Anything but loopback also shows the inspector page, and its "
+    "Resend, to the network.",
+)
 @click.option(
     "--port",
     metavar="INTEGER",
@@ -69,7 +68,8 @@ _PREPARED_EVENTS = (
     is_flag=True,
     help="Refuse bad requests as a production receiver would: 401 to a signature that is "
     "invalid, missing or stale, 400 to a body that is not JSON, 422 to schema errors "
-    "(duplicates still get --status). Default: --status for all, verdicts in the header.",
+    "(duplicates and unknown fields still get --status). Default: --status for all, "
+    "verdicts in the header.",
 )
 @click.option(
     "--fail-rate",
@@ -109,15 +109,24 @@ _PREPARED_EVENTS = (
     help="Larger bodies get 413 and are not read.",
 )
 @click.option("--seed", metavar="INTEGER", help="Seed the misbehaviour so runs repeat exactly.")
+@click.option(
+    "--keep",
+    metavar="INTEGER",
+    default="1000",
+    show_default=True,
+    help="Requests the inspector page keeps in memory; it says when older ones are dropped "
+    "(--record keeps them all).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No line per request; only the summary.")
 def receive(quiet: bool, **params: Any) -> int:
     """Receive webhooks: verify signatures, spot duplicates, validate bodies, misbehave.
 
     Every request is answered with an X-Webhook-Sim-Verdict header and printed as one
-    line (use --record for the full request and schema problems). By default every
-    request gets --status whatever its verdicts; --strict refuses bad ones (401, 400,
-    422). Ctrl-C stops it and prints what it saw; it exits 1 if the --record file could
-    not be written (the receiver keeps answering, without recording).
+    line (use --record for the full request and schema problems). The inspector page
+    at GET / (and /_sim/…) shows them live, with their headers, bodies and verdicts.
+    By default every request gets --status whatever its verdicts; --strict refuses bad
+    ones (401, 400, 422). Ctrl-C stops it and prints what it saw; it exits 1 if the
+    --record file could not be written (the receiver keeps answering, without recording).
 
     Example:
 
@@ -139,14 +148,16 @@ def receive(quiet: bool, **params: Any) -> int:
             f"Listening on {receiver.url} (signature: {receiver.scheme}, schema: {schema}"
             f"{strict}); Ctrl-C to stop"
         )
+        if sys.stderr.isatty():  # a page to open, for whoever watches
+            click.echo(f"Inspector: {receiver.page_url} (live page of the requests)", err=True)
+        if not receiver.loopback:
+            click.echo(
+                f"Warning: --host {receiver.host} shows the inspector page, every request's "
+                "headers and body, and its Resend to the network",
+                err=True,
+            )
 
-    if not params["no_schema"]:
-        click.echo("Preparing schemas…", err=True)
-    receiver.run(
-        ready,
-        lambda: click.echo(summary(receiver.stats)),
-        prepare=() if params["no_schema"] else _PREPARED_EVENTS,
-    )
+    receiver.run(ready, lambda: click.echo(summary(receiver.stats)))
     # Requested output was lost: the run did not do all it was asked to.
     return ExitStatus.FAILED if receiver.record_error is not None else ExitStatus.OK
 

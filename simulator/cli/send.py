@@ -11,13 +11,20 @@ import click
 
 from simulator import ARRIVALS, RETRY_SCHEDULES, SCHEMES, Progress, send
 from simulator.cli import ExitStatus, cli
-from simulator.cli.params import apply, choices, generation_options, pop_generation
+from simulator.cli.params import (
+    apply,
+    choices,
+    generation_options,
+    lifecycle_option,
+    pop_generation,
+)
 from simulator.cli.summary import progress_line, summary_lines
 
 DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
 _EXIT = {
     "ok": ExitStatus.OK,
     "undelivered": ExitStatus.FAILED,
+    "forged": ExitStatus.FAILED,
     "unrecorded": ExitStatus.FAILED,
     "threshold": ExitStatus.THRESHOLD,
     "interrupted": ExitStatus.INTERRUPTED,
@@ -163,6 +170,12 @@ def delivery_options(func: Callable) -> Callable:
         click.option("--report", metavar="FILE", help="Write a JSON report."),
         click.option("--junit", metavar="FILE", help="Write a JUnit XML report."),
         click.option(
+            "--html",
+            metavar="FILE",
+            help="Write a self-contained HTML report: figures, thresholds, rates, latency "
+            "and statuses over time, percentiles (opens from disk, no network).",
+        ),
+        click.option(
             "--threshold",
             "thresholds",
             metavar="THRESHOLD",
@@ -175,10 +188,52 @@ def delivery_options(func: Callable) -> Callable:
     return apply(options, func)
 
 
+def fault_options(func: Callable) -> Callable:
+    """Faults mixed into a run: extra requests a receiver must take or refuse, and order."""
+    share = "RATE"
+    options = [
+        click.option(
+            "--duplicates",
+            metavar=share,
+            default="0%",
+            help="Deliver this share of events twice (e.g. 2%): the same bytes and headers.",
+        ),
+        click.option(
+            "--reorder",
+            metavar="WINDOW",
+            default="0",
+            help="Shuffle events within consecutive windows of this many (with --lifecycle, "
+            "a paid may come before its created).",
+        ),
+        click.option(
+            "--tamper",
+            metavar=share,
+            default="0%",
+            help="Before this share of events, the body changed after signing (must be refused).",
+        ),
+        click.option(
+            "--wrong-secret",
+            metavar=share,
+            default="0%",
+            help="Before this share of events, the event signed with another secret.",
+        ),
+        click.option(
+            "--stale",
+            metavar=share,
+            default="0%",
+            help="Before this share of events, the event stamped 10 minutes ago (standard, "
+            "stripe).",
+        ),
+    ]
+    return apply(options, func)
+
+
 @cli.command(name="send")
 @click.argument("event_names", metavar="[EVENT]...", nargs=-1)
 @delivery_options
 @generation_options
+@lifecycle_option
+@fault_options
 def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     """Send freshly generated, signed webhooks at a controlled rate.
 
@@ -188,7 +243,9 @@ def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     measured from the planned time. Undelivered events go to the dead-letter file.
     Exit: 0 all delivered, 1 some not (or --log/--dead-letter could not be written: that
     wins over all), 2 usage error, 99 threshold failed, 130 interrupted. Otherwise 130
-    wins over 99, and 99 over 1.
+    wins over 99, and 99 over 1. Faults (--duplicates, --reorder, --tamper,
+    --wrong-secret, --stale) mix extra requests into the run, counted apart; a forged one
+    that the receiver accepts exits 1 too.
 
     Example:
 
@@ -235,14 +292,21 @@ def _deliver(params: dict[str, Any], **source: Any) -> int:
     quiet, show_summary = (params.pop(name) for name in _DISPLAY)
     live = sys.stderr.isatty() and not quiet
     printer = _ProgressPrinter() if live else None
+    inspector = _say_inspector if live else None  # a page to open, for whoever watches
     try:
-        result = send(on_progress=printer, **params, **source)
+        result = send(on_progress=printer, on_inspector=inspector, **params, **source)
     finally:
         if printer is not None:
             printer.clear()
     if show_summary:
         click.echo("\n".join(summary_lines(result)))
     return _EXIT[result.outcome]
+
+
+def _say_inspector(url: str) -> None:
+    click.echo(
+        f"Inspector: {url} (the built-in receiver's live page, while the run lasts)", err=True
+    )
 
 
 class _ProgressPrinter:

@@ -112,6 +112,7 @@ def summary_lines(result: SendResult) -> list[str]:
         f"  lag        p50 {_ms(s['schedule_lag_ms']['p50'])}  p99 "
         f"{_ms(s['schedule_lag_ms']['p99'])}  max {_ms(s['schedule_lag_ms']['max'])}  ms",
         *_retry_after(s["retry_after"], config.retry.max_retry_after_s),
+        *_injected(s.get("injected", {}), result.forged_accepted),
     ]
     if result.receiver is not None:
         r = result.receiver
@@ -151,6 +152,31 @@ def summary_lines(result: SendResult) -> list[str]:
     return lines
 
 
+# What each forged request was, for the line that says the receiver took it.
+_FORGED = {
+    "tamper": "tampered (a body changed after signing)",
+    "wrong-secret": "signed with another secret",
+    "stale": "stale (a timestamp 10 minutes old)",
+}
+
+
+def _injected(injected: dict[str, dict[str, int]], accepted: dict[str, int]) -> list[str]:
+    """Requests sent for a fault, by kind and answer; a forged one accepted, said aloud."""
+    if not injected:
+        return []
+    parts = []
+    for kind, c in injected.items():
+        text = f"{kind} {c['sent']:,}: {c['accepted']:,} accepted, {c['refused']:,} refused"
+        parts.append(text + (f", {c['no_answer']:,} no answer" if c["no_answer"] else ""))
+    lines = ["  injected   " + "  ".join(parts)]
+    for kind, n in accepted.items():
+        lines.append(
+            f"  forged     the receiver ACCEPTED {n:,} of {injected[kind]['sent']:,} requests "
+            f"{_FORGED[kind]}: it must refuse them"
+        )
+    return lines
+
+
 def _resends(counts: dict[str, int]) -> str:
     n = counts["resends"]
     return f", {n:,} resent on a new connection" if n else ""
@@ -171,6 +197,9 @@ def _verdict(result: SendResult) -> str:
     if outcome == "threshold":
         failed = sum(not r.ok for r in result.thresholds)
         return f"FAILED: {failed} threshold{'s' if failed != 1 else ''} not met"
+    if outcome == "forged":
+        n = sum(result.forged_accepted.values())
+        return f"FAILED: the receiver accepted {n:,} forged request{'s' if n != 1 else ''}"
     if not result.delivered_all:
         missing = result.dead_lettered
         return f"FAILED: {missing:,} event{'s' if missing != 1 else ''} not delivered"

@@ -11,6 +11,7 @@ from typing import Any
 from simulator.errors import UsageError
 from simulator.generation.builders.spec import check_scenario
 from simulator.generation.catalog import ENVELOPES
+from simulator.generation.lifecycle import Lifecycle, parse_lifecycle
 from simulator.generation.overrides import Override, override, parse_override
 from simulator.generation.values import LOCALES, parse_instant
 from simulator.options import choice, naming, whole
@@ -24,7 +25,8 @@ LATEST_NOW_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 @dataclass(frozen=True)
 class GenerationOptions:
     """seed None: a random one (PayloadFactory draws it); now None: the real clock, read
-    as each payload is built; envelope None: each event's own."""
+    as each payload is built; envelope None: each event's own; lifecycle: chains of
+    one order's events instead of independent events."""
 
     seed: int | None = None
     now: int | None = None  # epoch milliseconds
@@ -34,6 +36,7 @@ class GenerationOptions:
     overrides: tuple[Override, ...] = ()
     create_paths: bool = False
     templates: tuple[str, ...] = ()
+    lifecycle: Lifecycle | None = None
 
     def __post_init__(self) -> None:
         if self.seed is not None:
@@ -67,6 +70,7 @@ class GenerationOptions:
         overrides: Sequence[str | Override] | Mapping[str, Any] = (),
         set_new: bool = False,
         templates: Sequence[str | Path] = (),
+        lifecycle: str | Sequence[str] | Lifecycle | None = None,
     ) -> GenerationOptions:
         """Options as the command line gives them: `now` an ISO 8601 instant (or epoch ms),
         overrides as "path=JSON" texts (or a mapping of path to Python value)."""
@@ -78,6 +82,9 @@ class GenerationOptions:
                 now = check_now(parse_instant(now), now)
         with naming("--set"):
             parsed = _overrides(overrides)
+        if lifecycle is not None and not isinstance(lifecycle, Lifecycle):
+            with naming("--lifecycle"):
+                lifecycle = parse_lifecycle(lifecycle)
         return cls(
             seed=seed,
             now=now,
@@ -87,6 +94,7 @@ class GenerationOptions:
             overrides=parsed,
             create_paths=set_new,
             templates=tuple(str(t) for t in templates),
+            lifecycle=lifecycle,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -99,6 +107,7 @@ class GenerationOptions:
             "overrides": [o.text for o in self.overrides],
             "create_paths": self.create_paths,
             "templates": list(self.templates),
+            "lifecycle": None if self.lifecycle is None else self.lifecycle.text,
         }
 
 

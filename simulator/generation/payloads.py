@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
-from simulator.errors import TemplateError, UsageError
+from simulator.errors import OptionError, TemplateError, UsageError
 from simulator.generation import render
 from simulator.generation.builders.envelope import webhook
+from simulator.generation.builders.orders import lifecycle_event
 from simulator.generation.builders.spec import EventSpec
 from simulator.generation.catalog import ENVELOPES, Event, discover, lookup, select
 from simulator.generation.options import GenerationOptions
@@ -22,6 +23,7 @@ from simulator.generation.world import World
 from simulator.options import naming, whole
 from simulator.seeds import derive_seed, mix64
 
+DEFAULT_EVENT = "customer.order.created"
 Clock = Callable[[], int]  # epoch milliseconds
 # Random.seed's Python wrapper only sorts out str/bytes seeds; an int goes straight to
 # the C seeding, ~1 µs of the 5 a payload spends reseeding.
@@ -67,19 +69,17 @@ class PayloadFactory:
 
     def __init__(
         self,
-        events: str | Sequence[str] = "customer.order.created",
+        events: str | Sequence[str] | None = None,
         options: GenerationOptions | None = None,
         *,
         target_url: str | None = None,
         **keywords: Any,
     ) -> None:
-        names = [events] if isinstance(events, str) else list(events)
-        if not names:
-            raise UsageError("no event given")
         if options is None:
             options = GenerationOptions.from_options(**keywords)
         elif keywords:
             raise UsageError("pass GenerationOptions or keyword options, not both")
+        names = _event_names(events, options)
         self.options = options
         self.seed = secrets.randbits(32) if options.seed is None else options.seed
         self.spec = EventSpec(scenario=options.scenario, target_url=target_url)
@@ -102,6 +102,10 @@ class PayloadFactory:
         self._globals = dict(env.globals) if templates else {}
         envelope = options.envelope
         self._plans = [self._plan(env, ev, envelope, bool(templates)) for ev in self.events]
+        self._lifecycle = options.lifecycle
+        self._named = {plan[0].name: plan for plan in self._plans}
+        self._chain_salt = derive_seed(self.seed, "chain")
+        self._chain_rng = random.Random()
 
     def _plan(self, env: Any, event: Event, envelope: str | None, user: bool) -> tuple:
         envelope = envelope or event.default_envelope
@@ -118,9 +122,13 @@ class PayloadFactory:
         rng = self._rng
         _reseed(rng, mix64(self._salt ^ index))
         plans = self._plans
-        event, template, fake = plans[0] if len(plans) == 1 else rng.choice(plans)
         now_ms = self._clock()
-        context = event.builder(self.world, event.name, index, rng, now_ms, self.spec)
+        if self._lifecycle is None:
+            event, template, fake = plans[0] if len(plans) == 1 else rng.choice(plans)
+            context = event.builder(self.world, event.name, index, rng, now_ms, self.spec)
+        else:
+            name, context, now_ms = self._chain_step(index, now_ms)
+            event, template, fake = self._named[name]
         hook = webhook(self.world, event, index, rng, now_ms, context, self.spec)
         context["webhook"] = hook
         context["data_template"] = event.template
@@ -162,6 +170,15 @@ class PayloadFactory:
             body = orjson.dumps(data)
         return Payload(event.name, index, hook["id"], body, data)
 
+    def _chain_step(self, index: int, now_ms: int) -> tuple[str, dict, int]:
+        """Payload `index` as a step of its order's chain: (event, context, its time)."""
+        lifecycle = self._lifecycle
+        assert lifecycle is not None
+        chain, step = lifecycle.position(index)
+        rng = self._chain_rng
+        _reseed(rng, mix64(self._chain_salt ^ chain))
+        return lifecycle_event(self.world, lifecycle.steps, chain, step, rng, now_ms, self.spec)
+
     def stream(self, start: int = 0, step: int = 1, count: int | None = None) -> Iterator[Payload]:
         """Payloads start, start+step, … (`step` > 1 lets worker processes share a run)."""
         index = start
@@ -170,6 +187,19 @@ class PayloadFactory:
             yield self.build(index)
             index += step
             made += 1
+
+
+def _event_names(events: str | Sequence[str] | None, options: GenerationOptions) -> list[str]:
+    """The events to build: those given, else the lifecycle's, else order creation."""
+    names = [events] if isinstance(events, str) else list(events or ())
+    lifecycle = options.lifecycle
+    if lifecycle is not None:
+        if names and names != list(lifecycle.names):
+            raise OptionError(("--lifecycle",), "names the events itself: give no EVENT")
+        return list(lifecycle.names)
+    if events is not None and not names:
+        raise UsageError("no event given")
+    return names or [DEFAULT_EVENT]
 
 
 def render_context(
@@ -210,7 +240,7 @@ class Batch:
 
 
 def generate(
-    event: str | Sequence[str] = "customer.order.created",
+    event: str | Sequence[str] | None = None,
     count: int | str = 1,
     **options: Any,
 ) -> Batch:

@@ -44,8 +44,9 @@ class Behaviour:
     By default every request that reaches the path gets `status`, whatever its verdicts
     (they are in the X-Webhook-Sim-Verdict header). With `strict`, it answers as a
     production receiver would: 401 to a signature that is invalid, missing or stale,
-    400 to a body that is not JSON, 422 to schema problems; a duplicate still gets
-    `status`, since a careful receiver acknowledges what it already has.
+    400 to a body that is not JSON, 422 to schema problems other than unknown fields
+    (receivers ignore those); a duplicate still gets `status`, since a careful receiver
+    acknowledges what it already has.
     """
 
     status: int = 200

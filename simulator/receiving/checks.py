@@ -8,14 +8,13 @@ import math
 import random
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from simulator import schema
-from simulator.errors import UsageError
 from simulator.receiving.behaviour import DEFAULT_BEHAVIOUR, Behaviour
 from simulator.signing import Verdict, idempotency_key, make_signer, signature_header_names
 
@@ -24,6 +23,8 @@ VERDICT_HEADER = "X-Webhook-Sim-Verdict"
 _EVENT_HEADERS = ("X-GitHub-Event", "X-Shopify-Topic", "webhook-type")
 # What a strict receiver refuses: an unproven sender, a body it cannot read, a wrong shape.
 _UNAUTHENTIC = frozenset({Verdict.INVALID.value, Verdict.MISSING.value, Verdict.STALE.value})
+# How schema.validate() words a key that its schema does not list.
+_UNKNOWN_FIELD = ": additional property "
 
 
 @dataclass(slots=True)
@@ -42,6 +43,9 @@ class ReceivedRequest:
     schema_problems: list[str]  # "path: message"
     status: int | None  # the status answered; None when the connection was dropped
     schema_checked: bool = False  # False: not JSON, an event without a schema, or turned off
+    not_json: bool = False  # a body that was read and is not JSON
+    fault: str | None = None  # misbehaviour asked for: "fail" (--fail-rate), "drop" (--drop-rate)
+    delay: float = 0.0  # seconds the answer was held back (--delay)
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-safe dict: the body as text when it is UTF-8, else base64 with a flag."""
@@ -63,6 +67,9 @@ class ReceivedRequest:
             "schema_problems": self.schema_problems,
             "status": self.status,
             "schema_checked": self.schema_checked,
+            "not_json": self.not_json,
+            "fault": self.fault,
+            "delay": self.delay,
         }
 
     @classmethod
@@ -184,7 +191,7 @@ class Inspector:
         refusal = None
         if self.behaviour.strict:
             refusal = _refusal(signature, data is not None, problems)
-        status, delay, retry_after = self._decide(path, oversized, refusal)
+        status, delay, retry_after, fault = self._decide(path, oversized, refusal)
         duplicate = event_id is not None and event_id in self._seen
         if event_id is not None and status is not None and 200 <= status < 300 and not duplicate:
             self._remember_id(event_id)
@@ -201,15 +208,12 @@ class Inspector:
         request = ReceivedRequest(
             now, method, path, dict(headers), b"" if oversized else body, event_type,
             event_id, signature, duplicate, problems, status, checked,
+            not oversized and data is None, fault, delay,
         )  # fmt: skip
         answer_headers = {VERDICT_HEADER: _verdict(signature, duplicate, problems, checked)}
         if retry_after is not None:
             answer_headers["Retry-After"] = retry_after
         return request, Answer(status, delay, answer_headers)
-
-    def prepare(self, events: Iterable[str], envelopes: Iterable[str]) -> list[tuple[str, str]]:
-        """Build now the validators of the events this inspector validates; the pairs built."""
-        return _prepare_schemas([e for e in _names(events) if e in self._schema_events], envelopes)
 
     def _unread_verdict(self, headers: Mapping[str, str]) -> str:
         if not self._signature_headers:
@@ -220,8 +224,9 @@ class Inspector:
 
     def _decide(
         self, path: str, oversized: bool, refusal: int | None
-    ) -> tuple[int | None, float, str | None]:
-        """(status or None to drop, delay, Retry-After value); draws in a fixed order.
+    ) -> tuple[int | None, float, str | None, str | None]:
+        """(status or None to drop, delay, Retry-After value, the fault injected: "drop",
+        "fail" or None); draws in a fixed order.
 
         A strict refusal comes after the checks of the connection, size and path and
         before a failure, like a receiver that checks a request before working on it.
@@ -231,20 +236,20 @@ class Inspector:
         low, high = b.delay
         delay = rng.uniform(low, high) if high > low else low
         if b.drop_rate and rng.random() < b.drop_rate:
-            return None, delay, None
+            return None, delay, None, "drop"
         if oversized:
-            return 413, delay, None
+            return 413, delay, None, None
         if path != self.path:
-            return 404, delay, None
+            return 404, delay, None, None
         if refusal is not None:
-            return refusal, delay, None
+            return refusal, delay, None, None
         if b.fail_rate and rng.random() < b.fail_rate:
             retry = None
             if b.retry_after is not None:  # then fail_status is 429 or 503 (see Behaviour)
                 # Retry-After carries whole seconds (RFC 9110); rounding up never asks for less.
                 retry = str(math.ceil(b.retry_after))
-            return b.fail_status, delay, retry
-        return b.status, delay, None
+            return b.fail_status, delay, retry, "fail"
+        return b.status, delay, None, None
 
     def _remember_id(self, event_id: str) -> None:
         seen = self._seen
@@ -253,43 +258,16 @@ class Inspector:
             seen.popitem(last=False)
 
 
-def _prepare_schemas(events: Iterable[str], envelopes: Iterable[str]) -> list[tuple[str, str]]:
-    """Build the validators of each (event, envelope) pair now; the pairs, in order.
-
-    validate() compiles a schema once it has been used often: 0.3-0.5 s of CPU that would
-    stall the receiver's event loop mid-run. Prepared, a pair takes the compiled path
-    from its first use. Raises UsageError for an unknown envelope.
-    """
-    wanted = _names(envelopes)
-    for envelope in wanted:
-        if envelope not in schema.ENVELOPES:
-            expected = ", ".join(schema.ENVELOPES)
-            raise UsageError(f"unknown envelope {envelope!r}; expected one of {expected}")
-    pairs = list(
-        dict.fromkeys((event, envelope) for event in _names(events) for envelope in wanted)
-    )
-    # This is what the public hook schema.prepare(event, envelope) is meant to do; until
-    # schema.py has it, build both validators through its private functions and count
-    # the pair as used often enough that validate() takes the compiled path at once.
-    for key in pairs:
-        schema._compiled(*key)
-        schema._validator(*key)
-        schema._uses[key] = max(schema._uses.get(key, 0), schema._COMPILE_AFTER)
-    return pairs
-
-
-def _names(names: Iterable[str]) -> list[str]:
-    # One name is one name, not its letters.
-    return [names] if isinstance(names, str) else list(names)
-
-
 def _refusal(signature: str, parsed: bool, problems: list[str]) -> int | None:
-    """The status a strict receiver refuses a request with, or None to accept it."""
+    """The status a strict receiver refuses a request with, or None to accept it.
+
+    A field the schema does not list is still reported, but not refused: receivers are
+    told to ignore unknown fields, since providers add them without notice."""
     if signature in _UNAUTHENTIC:
         return 401  # Unauthorized
     if not parsed:
         return 400  # Bad Request
-    if problems:
+    if any(_UNKNOWN_FIELD not in problem for problem in problems):
         return 422  # Unprocessable Content
     return None
 

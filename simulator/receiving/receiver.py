@@ -8,18 +8,20 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import orjson
 from aiohttp import web
 
 from simulator import runtime
 from simulator.errors import DeliveryError, RecordError, UsageError
-from simulator.options import choice, naming, whole
+from simulator.options import choice, naming, refuse, whole
 from simulator.receiving.behaviour import DEFAULT_BEHAVIOUR, Behaviour
 from simulator.receiving.checks import VERDICT_HEADER, Inspector, ReceivedRequest, ReceiverStats
+from simulator.receiving.history import DEFAULT_KEEP, History
+from simulator.receiving.page import PREFIX, InspectorPage, is_loopback, page_address
+from simulator.receiving.recording import RecordFile
 from simulator.sending.schedule import parse_duration
 from simulator.signing import SCHEMES, read_secret
 
@@ -33,8 +35,9 @@ _SHUTDOWN_TIMEOUT = 1.0
 class Receiver:
     """A webhook endpoint on `url` that checks every delivery and answers per `behaviour`.
 
-    Use it inside a running event loop (`await start()` / `await stop()`), or from
-    synchronous code as a context manager, which serves from a background thread:
+    `page_url` is its live inspector page (GET / and /_sim/…), showing the last `keep`
+    requests. Use it inside a running event loop (`await start()` / `await stop()`), or
+    from synchronous code as a context manager, which serves from a background thread:
 
         with Receiver(secret="s3cr3t") as receiver:
             requests.post(receiver.url, data=body, headers=signed_headers)
@@ -62,9 +65,14 @@ class Receiver:
         on_request: Callable[[ReceivedRequest], None] | None = None,
         on_record_error: Callable[[RecordError], None] | None = None,
         clock: Callable[[], float] = time.time,
+        keep: int = DEFAULT_KEEP,
     ) -> None:
         if not path.startswith("/"):
             raise UsageError(f"the receiver path must start with '/', got '{path}'")
+        if path.startswith(PREFIX):
+            raise refuse("--path", f"{PREFIX}… is the inspector page's: POST webhooks elsewhere")
+        with naming("--keep"):
+            whole(keep, 1, "number")
         self._inspector = Inspector(
             path=path,
             scheme=scheme,
@@ -81,11 +89,10 @@ class Receiver:
         self.behaviour = behaviour
         self.stats: ReceiverStats = self._inspector.stats
         self.requests: list[ReceivedRequest] = []
-        self._record = Path(record) if record is not None else None
-        self._record_file: IO[bytes] | None = None
-        self.record_error: RecordError | None = None
-        self._on_record_error = on_record_error
+        self._record = RecordFile(record, on_record_error)
         self._keep = keep_requests
+        self.history = History(keep)
+        self._page = InspectorPage(self.history, self._about, secret, clock)
         self._on_request = on_request
         self._runner: web.ServerRunner | None = None
         # Counts reports under the lock, so wait_for never sees a count ahead of `requests`.
@@ -113,6 +120,7 @@ class Receiver:
         keep_requests: bool = True,
         on_request: Callable[[ReceivedRequest], None] | None = None,
         on_record_error: Callable[[RecordError], None] | None = None,
+        keep: int | str = DEFAULT_KEEP,
         **behaviour: Any,
     ) -> Receiver:
         """A receiver from the options of `webhook-sim receive`, by their parameter names,
@@ -127,6 +135,8 @@ class Receiver:
         if isinstance(tolerance, str):
             with naming("--tolerance"):
                 tolerance = parse_duration(tolerance)
+        with naming("--keep"):
+            keep = whole(keep, 1, "number")
         return cls(
             host=host,
             port=port,
@@ -140,21 +150,8 @@ class Receiver:
             keep_requests=keep_requests,
             on_request=on_request,
             on_record_error=on_record_error,
+            keep=keep,
         )
-
-    def prepare(
-        self, events: Iterable[str], envelopes: Iterable[str] = ("v2024",)
-    ) -> list[tuple[str, str]]:
-        """Build the schema validators of `events` now, not while requests wait.
-
-        A schema is compiled once it has been used often, which holds the event loop
-        for 0.3-0.5 s per (event, envelope) pair mid-run; prepared, the first request
-        takes the compiled path. It is CPU work: call it before start(), or before a
-        sender's clock starts. Events without a schema are skipped, and nothing is
-        prepared when validate_schema is off. Returns the (event, envelope) pairs
-        prepared; raises UsageError for an unknown envelope.
-        """
-        return self._inspector.prepare(events, envelopes)
 
     @property
     def url(self) -> str:
@@ -162,18 +159,32 @@ class Receiver:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{self.path}"
 
+    @property
+    def page_url(self) -> str:
+        """The live inspector page, e.g. http://127.0.0.1:54321/ (loopback for 0.0.0.0)."""
+        return page_address(self.host, self.port)
+
+    @property
+    def loopback(self) -> bool:
+        """True when only this machine can reach the receiver and its page."""
+        return is_loopback(self.host)
+
+    @property
+    def record_error(self) -> RecordError | None:
+        """Why the record file stopped (None while it records, or without one)."""
+        return self._record.error
+
+    def _about(self) -> dict[str, Any]:
+        record = self._record.path and str(self._record.path)
+        return {"url": self.url, "path": self.path, "scheme": self.scheme, "record": record}
+
     # -- async use -------------------------------------------------------------
 
     async def start(self) -> None:
         """Bind and serve from the running loop; port 0 picks a free port."""
         if self._runner is not None:
             raise UsageError("the receiver is already running")
-        if self._record is not None:
-            self.record_error = None
-            try:
-                self._record_file = open(self._record, "ab")  # noqa: SIM115 (closed in stop)
-            except OSError as exc:
-                raise RecordError(f"cannot write '{self._record}': {exc.strerror}") from None
+        self._record.open()
         server = web.Server(self._handle, access_log=None)
         runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
@@ -182,7 +193,7 @@ class Receiver:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            self._close_record()
+            self._record.close()
             raise DeliveryError(
                 f"cannot listen on {self.host}:{self.port}: {_reason(exc)}"
             ) from None
@@ -193,8 +204,9 @@ class Receiver:
         """Stop serving and close the record file; stopping twice is harmless."""
         runner, self._runner = self._runner, None
         if runner is not None:
+            await self._page.close()  # open pages' streams would hold the shutdown
             await runner.cleanup()
-        self._close_record()
+        self._record.close()
 
     async def serve(self, ready: Callable[[], None] | None = None) -> None:
         """Start, call `ready`, and serve until SIGINT or SIGTERM, request_stop() or
@@ -220,24 +232,16 @@ class Receiver:
                 await self.stop()
 
     def run(
-        self,
-        ready: Callable[[], None] | None = None,
-        stopped: Callable[[], None] | None = None,
-        prepare: Iterable[str] = (),
+        self, ready: Callable[[], None] | None = None, stopped: Callable[[], None] | None = None
     ) -> None:
         """Serve in this thread until SIGINT, SIGTERM or request_stop(), then stop and
         call `stopped` (to say what was received, say).
 
         Until `stopped` returns, those signals only ask the receiver to stop: one that
-        arrives while it prepares the schemas of `prepare`, starts, stops or reports never
-        becomes a KeyboardInterrupt.
+        arrives while it starts, stops or reports never becomes a KeyboardInterrupt.
         """
         with runtime.stop_on_signals(self.request_stop):
-            for event in prepare:  # one at a time: a Ctrl-C ends it in between
-                if self._stop_requested:
-                    break
-                self.prepare((event,))
-            else:
+            if not self._stop_requested:
                 runtime.run_async(self.serve(ready))
             if stopped is not None:
                 stopped()
@@ -254,35 +258,6 @@ class Receiver:
             loop, stopped = serving
             with contextlib.suppress(RuntimeError):  # the loop closed in the meantime
                 loop.call_soon_threadsafe(stopped.set)
-
-    def _close_record(self) -> None:
-        file, self._record_file = self._record_file, None
-        if file is not None:
-            try:
-                file.close()
-            except OSError as exc:  # a failed close still releases the file
-                self._record_failed(exc)
-
-    def _write_record(self, received: ReceivedRequest) -> None:
-        file = self._record_file
-        if file is None:
-            return
-        try:
-            file.write(_record_line(received))
-            file.flush()
-        except OSError as exc:
-            self._record_file = None
-            with contextlib.suppress(OSError):  # what is still buffered is lost either way
-                file.close()
-            self._record_failed(exc)
-
-    def _record_failed(self, exc: OSError) -> None:
-        # Only the first failure is reported: after it there is no file to fail again.
-        self.record_error = RecordError(
-            f"cannot write '{self._record}': {exc.strerror}; recording stopped"
-        )
-        if self._on_record_error is not None:
-            self._on_record_error(self.record_error)
 
     # -- sync use ----------------------------------------------------------------
 
@@ -339,6 +314,8 @@ class Receiver:
     # -- serving -----------------------------------------------------------------
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if self._page.serves(request.method, request.path):
+            return await self._page.handle(request)
         if request.method in ("GET", "HEAD"):
             return web.Response(text=_HELLO.format(path=self.path))
         try:
@@ -364,7 +341,8 @@ class Receiver:
     def _report(self, received: ReceivedRequest) -> None:
         if self._keep:
             self.requests.append(received)
-        self._write_record(received)
+        self.history.add(received)
+        self._record.write(received)
         with self._seen:
             self._reported += 1
             self._seen.notify_all()
@@ -393,7 +371,3 @@ def _reason(exc: OSError) -> str:
     if exc.errno and not isinstance(exc, socket.gaierror):
         return os.strerror(exc.errno).lower()
     return (exc.strerror or str(exc)).lower()
-
-
-def _record_line(received: ReceivedRequest) -> bytes:
-    return orjson.dumps(received.to_record()) + b"\n"

@@ -10,14 +10,53 @@ from typing import Any
 # it, which keeps the relative error under 0.1% (three significant digits), as HDR does.
 _SUB_BITS = 11
 MAX_VALUE_US = (1 << 37) - 1  # about 38 hours; larger values are recorded as this
-_BUCKETS = ((MAX_VALUE_US.bit_length() - _SUB_BITS) << (_SUB_BITS - 1)) + (1 << _SUB_BITS)
 
 
-def _highest_equivalent(index: int) -> int:
-    if index < 2048:
+def bucket_count(sub_bits: int) -> int:
+    """How many buckets a layout of 2**sub_bits linear sub-buckets has up to MAX_VALUE_US."""
+    return ((MAX_VALUE_US.bit_length() - sub_bits) << (sub_bits - 1)) + (1 << sub_bits)
+
+
+def bucket_index(value_us: int, sub_bits: int) -> int:
+    """The bucket of a value (0..MAX_VALUE_US) in a layout of 2**sub_bits sub-buckets."""
+    if value_us < 1 << sub_bits:
+        return value_us
+    shift = value_us.bit_length() - sub_bits
+    return (shift << (sub_bits - 1)) + (value_us >> shift)
+
+
+def highest_equivalent(index: int, sub_bits: int = _SUB_BITS) -> int:
+    """The largest value that bucket `index` holds."""
+    if index < 1 << sub_bits:
         return index
-    shift = (index >> 10) - 1
-    return ((index - (shift << 10) + 1) << shift) - 1
+    shift = (index >> (sub_bits - 1)) - 1
+    return ((index - (shift << (sub_bits - 1)) + 1) << shift) - 1
+
+
+def ranked(
+    counts: Iterable[int], count: int, most: int, ps: Iterable[float], sub_bits: int = _SUB_BITS
+) -> list[int]:
+    """The values at percentiles `ps` (0..100) of `count` values counted per bucket in
+    `counts`, the largest being `most`: one pass over the buckets."""
+    ps = list(ps)
+    if any(not 0 <= p <= 100 for p in ps):
+        raise ValueError(f"percentiles must be within 0..100, got {ps}")
+    if not count:
+        return [0] * len(ps)
+    # Rank as HDR does: round half up, and at least the first value.
+    ranks = [max(int(p * count / 100 + 0.5), 1) for p in ps]
+    order = sorted(range(len(ps)), key=ranks.__getitem__)
+    result, pending, seen = [0] * len(ps), 0, 0
+    for index, n in enumerate(counts):
+        if not n:
+            continue
+        seen += n
+        while pending < len(order) and seen >= ranks[order[pending]]:
+            result[order[pending]] = min(highest_equivalent(index, sub_bits), most)
+            pending += 1
+        if pending == len(order):
+            break
+    return result
 
 
 class Histogram:
@@ -26,7 +65,7 @@ class Histogram:
     __slots__ = ("_counts", "_min", "count", "max", "total")
 
     def __init__(self) -> None:
-        self._counts = [0] * _BUCKETS
+        self._counts = [0] * bucket_count(_SUB_BITS)
         self.count = 0
         self.total = 0  # sum of recorded values, so the mean is exact
         self._min = MAX_VALUE_US
@@ -65,25 +104,7 @@ class Histogram:
 
     def percentiles(self, ps: Iterable[float]) -> list[int]:
         """percentile() for each of ps, in one pass over the buckets."""
-        ps = list(ps)
-        if any(not 0 <= p <= 100 for p in ps):
-            raise ValueError(f"percentiles must be within 0..100, got {ps}")
-        if not self.count:
-            return [0] * len(ps)
-        # Rank as HDR does: round half up, and at least the first value.
-        ranks = [max(int(p * self.count / 100 + 0.5), 1) for p in ps]
-        order = sorted(range(len(ps)), key=ranks.__getitem__)
-        result, pending, seen = [0] * len(ps), 0, 0
-        for index, n in enumerate(self._counts):
-            if not n:
-                continue
-            seen += n
-            while pending < len(order) and seen >= ranks[order[pending]]:
-                result[order[pending]] = min(_highest_equivalent(index), self.max)
-                pending += 1
-            if pending == len(order):
-                break
-        return result
+        return ranked(self._counts, self.count, self.max, ps)
 
     def merge(self, other: Histogram) -> None:
         """Add other's counts to this histogram: the same as having recorded them here."""

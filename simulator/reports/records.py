@@ -178,8 +178,11 @@ def replacing(path: str | Path) -> Iterator[Path]:
         raise RecordError(f"cannot write '{path}': {exc.strerror}") from None
 
 
-def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool) -> int:
-    """Join worker part files into `dest` (created only if a part exists), then delete them.
+def concat_parts(
+    parts: Iterable[str | Path], dest: str | Path, *, append: bool, keep: bool = False
+) -> int:
+    """Join worker part files into `dest` (created only if a part exists), then delete them
+    unless `keep`.
 
     Returns the number of bytes written. Parts hold whole lines, so joining them never
     interleaves two records. Without `append`, `dest` is written even with no part: it
@@ -198,8 +201,9 @@ def concat_parts(parts: Iterable[str | Path], dest: str | Path, *, append: bool)
     except OSError as exc:
         # The parts stay until `dest` holds them all: a full disk must not lose them.
         raise RecordError(f"cannot write '{dest}': {exc.strerror}") from None
-    for part in existing:
-        part.unlink()
+    if not keep:
+        for part in existing:
+            part.unlink()
     return written
 
 
@@ -257,6 +261,8 @@ class Records:
             "error_detail": attempt.detail,
             "bytes": len(payload.body),
         }
+        if attempt.injected is not None:
+            line["injected"] = attempt.injected
         if self._bodies:
             line["headers"] = redact(attempt.headers, self._secrets)
             line.update(encode_body(payload.body))

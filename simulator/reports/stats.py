@@ -8,6 +8,7 @@ from typing import Any
 
 from simulator.reports.attempt import Attempt
 from simulator.reports.histogram import Histogram
+from simulator.reports.series import Series
 
 SCHEMA = "webhook-simulator/report/v1"
 
@@ -19,6 +20,10 @@ LATE_AFTER_S = 0.010
 # new (its bytes are in the text), so the rest are counted under one entry.
 MAX_ERROR_DETAILS = 20
 OTHER_DETAILS = "(other reasons)"
+# An injected kind that marks an event's own attempt (sent out of order), which counts
+# as any attempt does; every other kind is an extra request, counted apart.
+OWN_ATTEMPT_KIND = "reorder"
+INJECTED_KEYS = ("sent", "accepted", "refused", "no_answer")
 
 
 def _us(seconds: float) -> int:
@@ -79,6 +84,8 @@ class RunStats:
     retry_after_waits: int = 0
     retry_after_capped: int = 0
     retry_after_longest_s: float | None = None
+    series: Series = field(default_factory=Series)  # the run over time, for --html
+    injected: dict[str, Counter[str]] = field(default_factory=dict)
 
     def _type(self, event_type: str) -> EventTypeStats:
         counters = self.by_event_type.get(event_type)
@@ -106,6 +113,11 @@ class RunStats:
         `started` is the service time alone. For a retry, `scheduled` is when it was due.
         A resend (the client trying again at once on a new connection) is neither a retry
         nor a send: nothing scheduled it, so it has no lag and is never late."""
+        kind = attempt.injected
+        if kind is not None:
+            self._count_injected(kind, attempt.status)
+            if kind != OWN_ATTEMPT_KIND:
+                return  # a duplicate or a forged request: not one of the run's attempts
         scheduled, started, finished = attempt.scheduled, attempt.started, attempt.finished
         self.attempts += 1
         if attempt.resend:
@@ -129,6 +141,17 @@ class RunStats:
             self.schedule_lag.record(_us(lag))
         self.latency_service.record(_us(finished - started))
         self.latency_corrected.record(_us(finished - scheduled))
+        self.series.record(attempt)
+
+    def _count_injected(self, kind: str, status: int | None) -> None:
+        counts = self.injected.get(kind)
+        if counts is None:
+            counts = self.injected[kind] = Counter()
+        counts["sent"] += 1
+        if status is None:
+            counts["no_answer"] += 1
+        else:
+            counts["accepted" if 200 <= status < 300 else "refused"] += 1
 
     def record_retry_after(self, asked_s: float, capped: bool) -> None:
         """A retry timed by the server's Retry-After of `asked_s` seconds (scaled)."""
@@ -166,6 +189,8 @@ class RunStats:
         self.retry_after_longest_s = max(longest, default=None)
         self.status_codes.update(other.status_codes)
         self.error_kinds.update(other.error_kinds)
+        for kind, counts in other.injected.items():
+            self.injected.setdefault(kind, Counter()).update(counts)
         for detail, n in other.error_details.items():
             self._count_detail(detail, n)
         for event_type, theirs in other.by_event_type.items():
@@ -178,6 +203,7 @@ class RunStats:
         self.latency_corrected.merge(other.latency_corrected)
         self.latency_service.merge(other.latency_service)
         self.schedule_lag.merge(other.schedule_lag)
+        self.series.merge(other.series)
         starts = [t for t in (self.started_at, other.started_at) if t is not None]
         ends = [t for t in (self.finished_at, other.finished_at) if t is not None]
         self.started_at = min(starts, default=None)
@@ -196,12 +222,14 @@ class RunStats:
         data["status_codes"] = {str(code): n for code, n in self.status_codes.items()}
         data["error_kinds"] = dict(self.error_kinds)
         data["error_details"] = dict(self.error_details)
+        data["injected"] = {kind: dict(counts) for kind, counts in self.injected.items()}
         data["by_event_type"] = {
             name: {**vars(c), "error_kinds": dict(c.error_kinds)}
             for name, c in self.by_event_type.items()
         }
         for name in _HISTOGRAMS:
             data[name] = getattr(self, name).to_dict()
+        data["series"] = self.series.to_dict()
         return data
 
     @classmethod
@@ -210,12 +238,15 @@ class RunStats:
         stats.status_codes = Counter({int(code): n for code, n in data["status_codes"].items()})
         stats.error_kinds = Counter(data["error_kinds"])
         stats.error_details = Counter(data["error_details"])
+        stats.injected = {kind: Counter(c) for kind, c in data.get("injected", {}).items()}
         for name, c in data["by_event_type"].items():
             stats.by_event_type[name] = EventTypeStats(
                 c["events"], c["delivered"], c["failed"], Counter(c["error_kinds"]), c["not_sent"]
             )
         for name in _HISTOGRAMS:
             setattr(stats, name, Histogram.from_dict(data[name]))
+        if "series" in data:
+            stats.series = Series.from_dict(data["series"])
         return stats
 
 
@@ -249,6 +280,30 @@ def _in_ms(hist: Histogram, keys: tuple[str, ...]) -> dict[str, float | None]:
     )
     values.update(min=hist.min, mean=hist.mean, max=hist.max)
     return {key: round(values[key] / 1000, 3) for key in keys}
+
+
+# Where the HDR percentile plot samples the whole run's histograms: ever closer to 100.
+DISTRIBUTION = (
+    0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.25,
+    99.5, 99.75, 99.9, 99.95, 99.99, 99.995, 99.999, 100,
+)  # fmt: skip
+
+
+def latency_distribution(stats: RunStats) -> dict[str, Any]:
+    """The whole run's latency at each of DISTRIBUTION's percentiles, in ms, for an HDR
+    percentile plot: {percentiles, corrected_ms, service_ms} (empty lists when nothing
+    was sent)."""
+    if not stats.latency_corrected.count:
+        return {"percentiles": [], "corrected_ms": [], "service_ms": []}
+    values = {
+        name: [v / 1000 for v in getattr(stats, f"latency_{name}").percentiles(DISTRIBUTION)]
+        for name in ("corrected", "service")
+    }
+    return {
+        "percentiles": list(DISTRIBUTION),
+        "corrected_ms": values["corrected"],
+        "service_ms": values["service"],
+    }
 
 
 def summarize(stats: RunStats) -> dict[str, Any]:
@@ -289,6 +344,11 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         set, how many of those the --max-retry-after cap cut short, and the longest wait
         asked for in seconds (after --retry-time-scale; null when none)
     event_types: {"<event type>": {events, delivered, failed, not_sent, error_kinds}}
+    injected: {"duplicate" | "reorder" | "tamper" | "wrong-secret" | "stale": {sent,
+        accepted, refused, no_answer}}: requests sent for a fault (send --duplicates …),
+        by the answer: accepted is a 2xx, refused any other status. "reorder" counts
+        events whose own first attempt went at another event's time; the other kinds
+        are extra requests, in none of the counts above. Empty without faults.
     """
     duration = 0.0
     if stats.started_at is not None and stats.finished_at is not None:
@@ -331,5 +391,9 @@ def summarize(stats: RunStats) -> dict[str, Any]:
         "event_types": {
             name: {**vars(c), "error_kinds": dict(c.error_kinds.most_common())}
             for name, c in sorted(stats.by_event_type.items())
+        },
+        "injected": {
+            kind: {key: counts[key] for key in INJECTED_KEYS}
+            for kind, counts in sorted(stats.injected.items())
         },
     }

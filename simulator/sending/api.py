@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -14,7 +13,6 @@ from typing import Any
 import orjson
 
 from simulator.errors import DeliveryError, RecordError, UsageError
-from simulator.generation.catalog import discover, lookup
 from simulator.reports.records import check_writable, replacing
 from simulator.reports.replay import read_replay
 from simulator.reports.stats import RunStats, summarize
@@ -24,8 +22,6 @@ from simulator.sending.config import SendConfig
 from simulator.sending.results import Progress, RunResult, SendResult
 from simulator.sending.workers import WorkerPool, run_here
 from simulator.signing import generate_secret
-
-PREPARE_ABOVE = 100  # events: the uses after which a schema is compiled (schema.py)
 
 
 def _run(
@@ -43,6 +39,7 @@ def send(
     /,
     *,
     on_progress: Callable[[Progress], None] | None = None,
+    on_inspector: Callable[[str], None] | None = None,
     environ: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
     signals: bool = True,
@@ -55,8 +52,9 @@ def send(
     "max", "30s", "10/s..500/s", "auto", "2xx", "p99<250ms"), generation options (seed,
     now, locale, scenario, envelope, overrides, templates) among them. Without a url, a
     built-in Receiver on 127.0.0.1 is the target and its verdicts come back in the
-    result. The secret defaults to $WEBHOOK_SECRET (or $`secret_env`, read from
-    `environ`). `report` and `junit` name files the result is written to. Raises
+    result, and `on_inspector` is called with its live inspector page's address once it
+    listens. The secret defaults to $WEBHOOK_SECRET (or $`secret_env`, read from
+    `environ`). `report`, `junit` and `html` name files the result is written to. Raises
     UsageError for a bad run (in the words of the command line) and DeliveryError when
     the target cannot be reached; failed deliveries are not errors, they are in the
     result. With `signals`, SIGINT/SIGTERM end the run early and cleanly
@@ -87,9 +85,12 @@ def send(
             secret = config.secret
             if secret is None and scheme != "none":
                 secret = generate_secret(scheme, rng)
-            receiver = stack.enter_context(_receiver(scheme, secret))
+            # Faults need a receiver that refuses what it should, as a production one does.
+            strict = config.faults.any
+            receiver = stack.enter_context(_receiver(scheme, secret, strict))
             changes.update(url=receiver.url, secret=secret)
-            _prepare(receiver, config, total)
+            if on_inspector is not None:
+                on_inspector(receiver.page_url)
         else:
             tls = tls_for(config.url, config.insecure, config.ca_bundle)
             # As long as an attempt may take: a slow TLS handshake is no reason to refuse.
@@ -131,7 +132,7 @@ def send(
 
 
 def _write_reports(result: SendResult) -> None:
-    """Write --report and --junit; one that cannot be written is a record error of the
+    """Write --report, --junit and --html; one that cannot be written is a record error of the
     run (its words say which file), as a log that could not be written is."""
     config, outputs = result.config, []
     if config.report:
@@ -139,6 +140,8 @@ def _write_reports(result: SendResult) -> None:
         outputs.append((config.report, report))
     if config.junit:
         outputs.append((config.junit, result.junit().encode("utf-8")))
+    if config.html:
+        outputs.append((config.html, result.html().encode("utf-8")))
     for path, data in outputs:
         try:
             Path(path).write_bytes(data)
@@ -180,33 +183,9 @@ def _total(counts: Iterable[int | None]) -> int | None:
     return sum(known) if len(known) == len(parts) else None
 
 
-def _prepare(receiver: Any, config: SendConfig, total: int | None) -> None:
-    """Have the built-in receiver build the schema validators of the run's events before
-    the clock starts. It compiles a schema at its 100th use otherwise, holding every
-    answer for ~0.5 s mid-run; a run of at most 100 events never gets there."""
-    from simulator.schema import detect_envelope
+def _receiver(scheme: str, secret: str | None, strict: bool = False) -> Any:
+    from simulator.receiving.receiver import Behaviour, Receiver
 
-    items = []
-    if config.replay is not None:
-        items = read_replay(config.replay, skip_bad=config.skip_bad).items
-        total = config.schedule(count=len(items)).total if items else 0
-    if total is not None and total <= PREPARE_ABOVE:
-        return
-    pairs: dict[str, str] = {}
-    for item in items:
-        if item.event not in pairs:
-            with contextlib.suppress(ValueError):  # not JSON: nothing to validate
-                pairs[item.event] = detect_envelope(json.loads(item.body))
-    if config.replay is None:
-        catalog = discover(config.generation.templates)
-        envelope = config.generation.envelope
-        for event in config.events:
-            pairs[event] = envelope or lookup(catalog, event).default_envelope
-    for event, envelope in pairs.items():
-        receiver.prepare([event], [envelope])
-
-
-def _receiver(scheme: str, secret: str | None) -> Any:
-    from simulator.receiving.receiver import Receiver
-
-    return Receiver(host="127.0.0.1", port=0, scheme=scheme, secret=secret, keep_requests=False)
+    behaviour = Behaviour(strict=strict)
+    return Receiver(host="127.0.0.1", port=0, scheme=scheme, secret=secret, keep_requests=False,
+                    behaviour=behaviour)  # fmt: skip

@@ -13,10 +13,23 @@ from simulator.reports.attempt import Attempt
 from simulator.reports.records import Records
 from simulator.reports.replay import ReplaySource
 from simulator.reports.stats import RunStats
-from simulator.sending.client import USER_AGENT, Session
+from simulator.sending.client import USER_AGENT
 from simulator.sending.config import SendConfig
-from simulator.sending.parsing import parse_retry_after
+from simulator.sending.faults import REORDER, STALE, STALE_S, TAMPER, Faults, Tampered, tamper
+from simulator.sending.parsing import parse_retry_after, status_expected
 from simulator.signing import Signer
+
+
+class Poster(Protocol):
+    """What an event's attempts need of a connection to the target: client.Session, or
+    another engine's client (integrations/locust.py)."""
+
+    async def post(
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        resent: Callable[[str, str], None] | None = None,
+    ) -> tuple[int | None, str | None, str | None, str | None]: ...
 
 
 class Pace(Protocol):
@@ -74,6 +87,8 @@ class Attempts:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         rng: random.Random,
+        faults: Faults | None = None,
+        total: int | None = None,
     ) -> None:
         self.stats = stats
         self.records = records
@@ -85,17 +100,25 @@ class Attempts:
         self._expect = config.expect_status
         self._base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._extra = dict(config.headers)
+        self._faults, self._total = faults, total  # total: the run's events, when known
 
     async def deliver(
-        self, session: Session, event: Event, due: float, pace: Pace, slotted: bool
+        self, session: Poster, event: Event, due: float, pace: Pace, slotted: bool
     ) -> None:
         """Try `event` (due at `due`) until delivered, out of retries or stopped. Holds a
         slot of `pace` while a request is out when `slotted`; raises what no later event
         would escape either (a bug), after finishing this one as failed."""
+        faults = self._faults
         try:
             self.stats.record_event(event.payload.event)
+            if faults is not None:
+                due = await self._forge(session, event, due, faults)
             while True:
                 ok, retry_after = await self._attempt(session, event, due)
+                if faults is not None and (
+                    event.attempts - event.resends == 1 and faults.duplicated(event.index)
+                ):
+                    await self._duplicate(session, event)
                 if ok:
                     return self.finish(event, None)
                 if pace.stopping:
@@ -142,7 +165,7 @@ class Attempts:
         return {**self._base, **signed, **self._extra}
 
     async def _attempt(
-        self, session: Session, event: Event, due: float
+        self, session: Poster, event: Event, due: float
     ) -> tuple[bool, float | None]:
         payload = event.payload
         event.attempts += 1
@@ -174,16 +197,56 @@ class Attempts:
             self._record(event, due, started, now, None, event.error, event.detail, resend)
             raise
         finished = self._clock()
-        ok = (
-            error is None
-            and status is not None
-            and (status in self._expect if self._expect is not None else 200 <= status < 300)
-        )
+        ok = error is None and status is not None and status_expected(status, self._expect)
         if error is None and not ok:
             error = "status"
         event.status, event.error, event.detail = status, error, detail
         self._record(event, due, started, finished, status, error, detail, resend)
         return ok, parse_retry_after(retry_after, wall)
+
+    async def _forge(self, session: Poster, event: Event, due: float, faults: Faults) -> float:
+        """Send the forged requests event `index` gets, before its first attempt; when
+        its first attempt is due: at once, if they took longer than its schedule left."""
+        kinds = faults.forged(event.index)
+        if not kinds:
+            return due
+        payload, wall = event.payload, int(self._wall())
+        for kind in kinds:
+            shown, body = payload, payload.body
+            if kind == TAMPER:
+                body = tamper(body)
+                shown = Tampered(payload, body)
+                headers = self.headers(payload, wall)
+            elif kind == STALE:
+                headers = self.headers(payload, wall - STALE_S)
+            else:
+                assert faults.other is not None
+                signed = faults.other.headers(
+                    body, msg_id=payload.id, timestamp=wall, event_type=payload.event
+                )
+                headers = {**self._base, **signed, **self._extra}
+            await self._inject(session, event, kind, shown, body, headers)
+        return max(due, self._clock())
+
+    async def _duplicate(self, session: Poster, event: Event) -> None:
+        """The event's first request again, the same bytes and headers: a redelivery."""
+        headers = event.headers or {}
+        await self._inject(session, event, "duplicate", event.payload, event.payload.body, headers)
+
+    async def _inject(
+        self, session: Poster, event: Event, kind: str, shown: Any, body: bytes,
+        headers: dict[str, str],
+    ) -> None:  # fmt: skip
+        started = self._clock()
+        status, error, detail, _ = await session.post(body, headers)
+        if error is None and status is not None and not 200 <= status < 300:
+            error = "status"
+        attempt = Attempt(
+            shown, event.index, 0, started, started, self._clock(), status, error, detail,
+            headers, injected=kind,
+        )  # fmt: skip
+        self.stats.record_attempt(attempt)
+        self.records.attempt(attempt)
 
     def _record(
         self,
@@ -209,9 +272,18 @@ class Attempts:
             event.headers or {},
             retry=event.attempts - event.resends > 1,
             resend=resend,
+            injected=None if self._faults is None else self._moved(event),
         )
         self.stats.record_attempt(attempt)
         self.records.attempt(attempt)
+
+    def _moved(self, event: Event) -> str | None:
+        """REORDER for the first attempt of an event sent at another event's time."""
+        faults = self._faults
+        assert faults is not None
+        if event.attempts != 1 or not faults.moved(event.index, self._total):
+            return None
+        return REORDER
 
     def finish(self, event: Event, reason: str | None) -> None:
         """Count the event delivered (reason None), or failed or interrupted and

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from simulator import __version__
 from simulator.errors import DeliveryError, UsageError
 from simulator.redaction import public_url
-from simulator.sending.http1 import ResponseError, ResponseReader, request_head, target
+from simulator.sending.http1 import ResponseError, ResponseReader
+from simulator.sending.request import request_head, target
 
 USER_AGENT = f"webhook-simulator/{__version__}"
 CONNECT_TIMEOUT_S = 3.0
@@ -63,7 +64,7 @@ def error_detail(exc: BaseException, connecting: bool = False) -> str:
 
 
 # What asyncio's TLS layer raises with no words of its own, mid-handshake.
-_BARE = {
+_BARE: dict[type[OSError], str] = {
     ConnectionResetError: "connection reset",
     ConnectionAbortedError: "connection aborted",
     BrokenPipeError: "broken pipe",

@@ -17,22 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import UsageError
+from simulator.errors import RecordError, UsageError
 from simulator.generation.catalog import discover, expand, lookup
 from simulator.generation.options import GenerationOptions
 from simulator.options import choice, naming, refuse, whole
 from simulator.redaction import redact
-from simulator.reports.records import check_distinct
-from simulator.reports.thresholds import Threshold, parse_threshold
+from simulator.reports.records import check_distinct, check_writable
+from simulator.reports.thresholds import Threshold
 from simulator.seeds import derive_seed
+from simulator.sending.faults import TIMESTAMPED, FaultRates, check_share
 from simulator.sending.parsing import (
     check_header,
     check_url,
     check_workers,
-    parse_header,
-    parse_ramp_rates,
-    parse_statuses,
-    parse_workers,
+    parse_option,
 )
 from simulator.sending.retry import RetryPolicy
 from simulator.sending.schedule import (
@@ -41,8 +39,6 @@ from simulator.sending.schedule import (
     Stage,
     build_schedule,
     parse_duration,
-    parse_rate,
-    parse_stages,
 )
 from simulator.signing import SCHEMES, make_signer, read_secret
 
@@ -89,9 +85,16 @@ class SendConfig:
     dead_letter: str | None = DEFAULT_DEAD_LETTER
     report: str | None = None
     junit: str | None = None
+    html: str | None = None
     insecure: bool = False
     ca_bundle: str | None = None
     grace: float = 5.0
+    # Faults mixed into the run (sending/faults.py): shares of events, a reorder window.
+    duplicates: float = 0.0
+    reorder: int = 0
+    tamper: float = 0.0
+    wrong_secret: float = 0.0
+    stale: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.events:
@@ -120,15 +123,21 @@ class SendConfig:
             raise refuse("--grace", f"invalid grace {self.grace!r}: use 0 or more seconds")
         self._check_pace()
         self._check_sources()
+        self._check_faults()
         check_distinct(
             {"--dead-letter": self.dead_letter, "--log": self.log, "--report": self.report,
-             "--junit": self.junit}
+             "--junit": self.junit, "--html": self.html}
         )  # fmt: skip
         # A replay may read its own dead-letter file (it is rewritten), but no other output.
         check_distinct(
             {"the replayed file": self.replay, "--log": self.log, "--report": self.report,
-             "--junit": self.junit}
+             "--junit": self.junit, "--html": self.html}
         )  # fmt: skip
+        if self.html is not None:
+            try:
+                check_writable(self.html)
+            except RecordError as exc:
+                raise refuse("--html", str(exc)) from None
 
     def _check_pace(self) -> None:
         if self.ramp is not None:
@@ -157,12 +166,39 @@ class SendConfig:
             raise refuse("--log-bodies", "needs --log FILE")
         if self.keep_signature and self.scheme is not None:
             raise refuse("--keep-signature", "cannot be combined with --sign")
+        lifecycle = self.generation.lifecycle
+        if lifecycle is not None and self.replay is not None:
+            raise refuse("--lifecycle", "cannot be combined with a replay")
+        if lifecycle is not None and self.events != lifecycle.names:
+            raise refuse("--lifecycle", "names the events itself: give no EVENT")
         if self.replay is not None and not os.path.isfile(self.replay):
             raise UsageError(f"cannot read '{self.replay}': no such file")
         if self.url is not None and not self.keep_signature:
             # A missing or malformed secret is a usage error before any I/O; the built-in
             # receiver (no url) makes a secret of its own.
             make_signer(self.scheme or self.own_scheme(), self.secret)
+
+    def _check_faults(self) -> None:
+        for name in ("duplicates", "tamper", "wrong_secret", "stale"):
+            with naming("--" + name.replace("_", "-")):
+                check_share(getattr(self, name), f"{getattr(self, name):g}")
+        with naming("--reorder"):
+            whole(self.reorder, 0, "reorder window")
+        if self.faults.any and self.replay is not None:
+            raise refuse(_first_fault(self, _FAULTS), "cannot be combined with a replay")
+        scheme = self.scheme or self.own_scheme()
+        if self.faults.forged and scheme == "none":
+            flag = _first_fault(self, _FAULTS[2:])
+            raise refuse(flag, "needs a signing scheme: --sign none signs nothing")
+        if self.stale and scheme not in TIMESTAMPED:
+            raise refuse(
+                "--stale",
+                f"needs a scheme that signs a timestamp (--sign standard or stripe), not {scheme}",
+            )
+
+    @property
+    def faults(self) -> FaultRates:
+        return FaultRates(self.duplicates, self.tamper, self.wrong_secret, self.stale, self.reorder)
 
     @classmethod
     def from_options(
@@ -177,6 +213,7 @@ class SendConfig:
         overrides: Sequence[str] | Mapping[str, Any] = (),
         set_new: bool = False,
         templates: Sequence[str | Path] = (),
+        lifecycle: str | Sequence[str] | None = None,
         sign: str | None = None,
         secret_env: str | None = None,
         retries: int | str | None = None,
@@ -195,10 +232,10 @@ class SendConfig:
         unknown = sorted(set(options) - _FIELDS)
         if unknown:
             raise UsageError(f"unknown option '{unknown[0]}'")
-        parsed = {name: _parse(name, value) for name, value in options.items()}
+        parsed = {name: parse_option(name, value) for name, value in options.items()}
         generation = GenerationOptions.from_options(
             seed=seed, now=now, locale=locale, scenario=scenario, envelope=envelope,
-            overrides=overrides, set_new=set_new, templates=templates,
+            overrides=overrides, set_new=set_new, templates=templates, lifecycle=lifecycle,
         )  # fmt: skip
         if retry is None:
             with naming("--retry-time-scale"):
@@ -216,6 +253,8 @@ class SendConfig:
         environ = os.environ if environ is None else environ
         secret = read_secret(parsed.pop("secret", None), secret_env, environ)
         names = (events,) if isinstance(events, str) else tuple(events)
+        if generation.lifecycle is not None and not names:
+            names = generation.lifecycle.names
         # Globs ('voucher.*') become the names they pick: a run's report names events.
         names = expand(names or (DEFAULT_EVENT,), generation.templates)
         return cls(
@@ -291,6 +330,7 @@ class SendConfig:
             "replay": self.replay,
             "keep_signature": self.keep_signature,
             "generation": self.generation.describe(),
+            "faults": vars(self.faults),
         }
 
 
@@ -340,40 +380,10 @@ def _seconds(value: float | str) -> float:
     return parse_duration(value) if isinstance(value, str) else float(value)
 
 
-# Each option given as text: the flags it is named by, and its parser.
-_TEXT: dict[str, tuple[tuple[str, ...], Any]] = {
-    "url": (("--url",), check_url),
-    "count": (("-n", "--count"), lambda text: whole(text, 1, "count")),
-    "rate": (("--rate",), parse_rate),
-    "duration": (("--duration",), parse_duration),
-    "ramp": (("--ramp",), parse_ramp_rates),
-    "stages": (("--stages",), lambda text: tuple(parse_stages(text))),
-    "concurrency": (("--concurrency",), lambda text: whole(text, 1, "concurrency")),
-    "max_in_flight": (("--max-in-flight",), lambda text: whole(text, 1, "max in flight")),
-    "workers": (("--workers",), parse_workers),
-    "timeout": (("--timeout",), parse_duration),
-    "grace": (("--grace",), parse_duration),
-    "expect_status": (("--expect-status",), parse_statuses),
-}
+_FAULTS = ("duplicates", "reorder", "tamper", "wrong_secret", "stale")
 
 
-def _parse(name: str, value: Any) -> Any:
-    """One option's typed value; lists become tuples, as a frozen config holds them."""
-    if isinstance(value, str) and name in _TEXT:
-        flags, parse = _TEXT[name]
-        with naming(*flags):
-            return parse(value)
-    if name == "headers":
-        pairs = value.items() if isinstance(value, Mapping) else value
-        with naming("-H", "--header"):
-            return tuple(parse_header(h) if isinstance(h, str) else tuple(h) for h in pairs)
-    if name == "thresholds":
-        with naming("--threshold"):
-            return tuple(parse_threshold(t) if isinstance(t, str) else t for t in value)
-    if name == "stages" and value is not None:
-        return tuple(s if isinstance(s, Stage) else Stage(*s) for s in value)
-    if name == "ramp" and value is not None:
-        return tuple(value)
-    if name == "expect_status" and value is not None:
-        return frozenset(value)
-    return value
+def _first_fault(config: SendConfig, names: tuple[str, ...]) -> str:
+    """The flag of the first of `names` that a config sets, to name in an error."""
+    name = next((name for name in names if getattr(config, name)), names[0])
+    return "--" + name.replace("_", "-")

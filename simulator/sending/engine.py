@@ -20,6 +20,7 @@ from simulator.seeds import derive_seed
 from simulator.sending.attempts import Attempts, Event
 from simulator.sending.client import Session, tls_for
 from simulator.sending.config import SendConfig
+from simulator.sending.faults import Faults
 from simulator.sending.results import Progress, RunResult
 from simulator.signing import make_signer
 
@@ -94,6 +95,9 @@ class Engine:
             url=public_url(config.url),
             scheme=self.scheme,
         )
+        self._faults = None
+        if config.faults.any:  # never with a replay (SendConfig refuses it)
+            self._faults = Faults(config.faults, config.seed or 0, self.scheme)
         self._attempts = Attempts(
             config,
             self.stats,
@@ -103,6 +107,8 @@ class Engine:
             clock=clock,
             wall=wall,
             rng=rng or random.Random(derive_seed(config.seed or 0, "retry", worker)),
+            faults=self._faults,
+            total=self.schedule.total,
         )
         self._stopping = False
         self._stop_future: asyncio.Future[None] | None = None
@@ -146,6 +152,8 @@ class Engine:
         if self._stopping:
             self._stop_future.set_result(None)
         shard = self.schedule.shard(self.worker, self.workers)
+        if self._faults is not None:
+            shard = self._faults.reorder(shard, self.schedule.total)
         closed, config = self.schedule.closed, self.config
         # A --header "Connection: close" asks for a new connection for every request.
         keep_alive = all(name.lower() != "connection" for name in self._extra)
@@ -157,6 +165,7 @@ class Engine:
             self._wall0 = self._records.offset = now_wall - now
             self._t0 = now + max((start_at or now_wall) - now_wall, 0.0)
             self.stats.started_at = self._t0 + self._wall0
+            self.stats.series.origin = self._t0
             ticker = asyncio.create_task(self._tick(on_progress, progress_every))
             try:
                 drive = self._drive_closed if closed else self._drive_open
@@ -170,6 +179,7 @@ class Engine:
             self.stats.finished_at = self._wall()
         # Send times were taken on this process's monotonic clock; workers merge on the wall.
         stats = self.stats
+        stats.series.origin += self._wall0
         if stats.first_send is not None and stats.last_send is not None:
             stats.first_send += self._wall0
             stats.last_send += self._wall0

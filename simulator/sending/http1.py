@@ -1,4 +1,4 @@
-"""HTTP/1.1 on the wire for `send`: request heads out, response framing in (RFC 9112).
+"""HTTP/1.1 answers for `send`, framed as they arrive (RFC 9112).
 
 A webhook sender needs three things from an answer: its status, its Retry-After, and
 where it ends, so that the connection can carry the next request. Bodies are counted and
@@ -7,83 +7,15 @@ dropped as they arrive, never kept.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+import httptools
 
 MAX_HEAD = 64 * 1024  # a status line and headers larger than this are not a webhook answer
-_UNRESERVED = "/%:@!$&'()*+,;=-._~"
+_TOO_LARGE = "response head larger than 64 KiB"
 _HEX = b"0123456789abcdefABCDEF"
 
 
 class ResponseError(ValueError):
     """Bytes from the server that are not an HTTP/1.x response."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a URL's requests go, and the start of every request head to it."""
-
-    host: str  # for the socket: no brackets, IDNA-encoded
-    port: int
-    tls: bool
-    line: bytes  # the request line
-    host_line: bytes
-    auth: bytes  # an Authorization line from user:password in the URL, or nothing
-
-
-def target(url: str) -> Target:
-    """The Target of an absolute http(s) URL (already checked by sendconfig.check_url)."""
-    parts = urlsplit(url)
-    tls = parts.scheme == "https"
-    host = parts.hostname or ""
-    # An IP literal stays as it is; a name IDNA refuses is left for the resolver to refuse.
-    with contextlib.suppress(UnicodeError):
-        host = host.encode("idna").decode("ascii")
-    port = parts.port or (443 if tls else 80)
-    shown = f"[{host}]" if ":" in host else host
-    if parts.port is not None and parts.port != (443 if tls else 80):
-        shown = f"{shown}:{parts.port}"
-    path = quote(parts.path or "/", safe=_UNRESERVED)
-    if parts.query:
-        path = f"{path}?{quote(parts.query, safe=_UNRESERVED + '?')}"
-    auth = b""
-    if parts.username is not None or parts.password is not None:
-        # As a browser does: credentials in the URL become Basic authentication.
-        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-        auth = b"Authorization: Basic %s\r\n" % base64.b64encode(pair.encode())
-    line = f"POST {path} HTTP/1.1\r\n".encode("ascii")
-    return Target(host, port, tls, line, f"Host: {shown}\r\n".encode("ascii"), auth)
-
-
-def request_head(target: Target, headers: dict[str, str], length: int) -> bytes:
-    """The whole request head for a body of `length` bytes. A Host among `headers` (a
-    --header "Host: ...") names the virtual host in place of the URL's."""
-    host = target.host_line
-    fields = []
-    for name, value in headers.items():
-        if name.lower() == "host":
-            host = b"Host: %s\r\n" % _host_name(value)
-        else:
-            fields.append(f"{name}: {value}\r\n")
-    return b"%s%s%s%sContent-Length: %d\r\n\r\n" % (
-        target.line,
-        host,
-        target.auth,
-        "".join(fields).encode(),
-        length,
-    )
-
-
-def _host_name(value: str) -> bytes:
-    """A Host header's value as sent: IDNA for a name that is not ASCII."""
-    if value.isascii():
-        return value.encode()
-    try:
-        return value.encode("idna")
-    except UnicodeError:
-        return value.encode()  # not a name IDNA knows: sent as typed, for the server to judge
 
 
 def _shown(data: bytes) -> str:
@@ -109,37 +41,124 @@ def _take_line(buffer: bytes, too_long: str) -> tuple[bytes, bytes] | None:
 
 def _blank_line(buffer: bytes) -> tuple[int, int]:
     """(where the head's blank line starts, its length), or (-1, 0): CRLF CRLF, or with
-    either line ending in a bare LF."""
-    crlf, lf = buffer.find(b"\n\r\n"), buffer.find(b"\n\n")
-    if lf < 0 or 0 <= crlf < lf:
-        return (crlf, 3) if crlf >= 0 else (-1, 0)
-    return lf, 2
+    either line ending in a bare LF, which is where llhttp, given the leniencies below,
+    ends a head too."""
+    crlf = buffer.find(b"\n\r\n")
+    lf = buffer.find(b"\n\n", 0, crlf + 1 if crlf >= 0 else len(buffer))  # (not into a body)
+    if lf >= 0:
+        return lf, 2
+    return (crlf, 3) if crlf >= 0 else (-1, 0)
+
+
+def _checked_length(head: bytes) -> int | None:
+    """The one Content-Length of a head (without its blank line) that llhttp refused,
+    or None; ResponseError, in this reader's words, for what is not HTTP/1.x in it."""
+    lines = head.split(b"\n")
+    status_line = lines[0].rstrip(b"\r")
+    version, _, rest = status_line.partition(b" ")
+    code = rest[:3]
+    if version[:7] != b"HTTP/1." or len(version) != 8 or not code.isdigit() or rest[3:4].strip():
+        raise _not_http(status_line)
+    length = None
+    for line in lines[1:]:
+        line = line.rstrip(b"\r")
+        if line[:1] in (b" ", b"\t"):
+            continue  # an obsolete folded line continues the header before it (RFC 9112 5.2)
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise ResponseError(f"header line without a colon: {_shown(line[:40])}")
+        if name.strip().lower() != b"content-length":
+            continue
+        # "5, 5" is one length said twice (RFC 9110 8.6); two lengths are an error.
+        values = {v.strip() for v in value.split(b",")}
+        (said,) = values if len(values) == 1 else (b"",)
+        if not said.isdigit() or len(said) > 19:  # (llhttp's lengths are 64-bit)
+            raise ResponseError(f"bad Content-Length {_shown(value.strip()[:20])}")
+        if length is not None and int(said) != length:
+            raise ResponseError(f"two Content-Length headers: {length} and {int(said)}")
+        length = int(said)
+    return length
+
+
+def _with_length(head: bytes, length: int) -> bytes:
+    """`head` with its Content-Length lines replaced by one that says `length` once."""
+    lines = head.split(b"\n")
+    lines = [line for line in lines if line.partition(b":")[0].strip().lower() != b"content-length"]
+    lines.insert(1, b"Content-Length: %d\r" % length)
+    return b"\n".join(lines)
+
+
+# llhttp's leniencies, each one chosen; the others stay strict.
+_LENIENCIES = {
+    # A line may end in a bare LF as well as CRLF, as lenient clients accept. A bare CR
+    # still does not end one (lenient_optional_lf_after_cr stays off).
+    "lenient_optional_cr_before_lf": True,
+    # Header values are not checked byte by byte, a space may come before the colon, and an
+    # obsolete folded line continues the header before it (RFC 9112 5.2): an answer is read
+    # for its status, Retry-After and framing, and refusing it for a stray byte in some
+    # other header would fail a delivery the receiver accepted.
+    "lenient_headers": True,
+    # HTTP/1.2 to 1.9 are read as 1.1 (RFC 9110 2.5). Another major version, which llhttp
+    # accepts even when strict (HTTP/2.0, HTTP/0.9), is refused here.
+    "lenient_version": True,
+    # Transfer-Encoding beside a Content-Length: the coding frames the body (RFC 9112 6.3),
+    # and the connection is closed after the answer, as that message "ought to be handled
+    # as an error" (llhttp refuses it outright when strict).
+    "lenient_chunked_length": True,
+}
+# Strict on purpose: llhttp's keep-alive rules (lenient_keep_alive off) are RFC 9112
+# 9.3's. llhttp is given one head at a time, so that the leniencies for bodies and for
+# bytes after a message never come into play.
+
+
+# What llhttp says of a Content-Length said twice ("5, 5", or two lines that agree).
+_SAID_TWICE = ("Duplicate Content-Length", "Invalid character in Content-Length")
 
 
 class ResponseReader:
     """Frames one response at a time from the bytes a connection receives.
 
     feed() returns True once the response is complete; status, retry_after and
-    keep_alive then describe it. A 1xx interim answer is skipped. Raises ResponseError
-    for anything that is not HTTP/1.x, or that cannot be framed.
+    keep_alive then describe it, and leftover says bytes came after it. A 1xx interim
+    answer is skipped. Raises ResponseError for anything that is not HTTP/1.x, or that
+    cannot be framed.
+
+    Each head, once whole, is read by llhttp (httptools): its status line, the syntax of
+    its fields, Connection, Content-Length, Transfer-Encoding and Retry-After. The body
+    is framed here from what llhttp found, by counting: llhttp's bare-LF leniency misreads
+    a chunk-size line that ends in a bare LF when another LF follows (the last chunk,
+    `0\\n\\n`, never ends), llhttp does not say where in the bytes it stopped, which
+    `leftover` and a refused chunk size's text need, and it cannot be told that the
+    connection closed, which ends a body without a length.
     """
 
     __slots__ = (
-        "_buffer", "_left", "_state", "body_bytes", "keep_alive", "retry_after",
-        "status",
+        "_buffer", "_coding", "_complete", "_keep", "_left", "_length", "_parser", "_reason",
+        "_state", "_status", "body_bytes", "keep_alive", "leftover", "retry_after", "status",
     )  # fmt: skip
 
     def __init__(self) -> None:
+        self._parser: httptools.HttpResponseParser | None = None
+        self._complete = self.keep_alive = self._keep = False
+        self._status = self._left = 0  # (each set before it is read)
         self.reset()
 
     def reset(self) -> None:
+        if not (self._complete and self.keep_alive):
+            # llhttp stopped inside the last answer (it has a body, or was refused), or
+            # after a close: the next head needs a new one.
+            self._parser = None
         self._buffer = b""
         # head, length, chunk-size, chunk-data, chunk-end, trailer, eof, done
         self._state = "head"
-        self._left = 0
+        self._reason = ""  # why llhttp refused this head, once it has been read again
+        self._complete = False  # llhttp ended the message: no body followed the head
+        self._length: int | None = None  # what llhttp read in the head, with _status, _keep
+        self._coding: bool | None = None  # a Transfer-Encoding: True if it ends in chunked
         self.status: int | None = None
         self.retry_after: str | None = None
         self.keep_alive = True
+        self.leftover = False
         self.body_bytes = 0
 
     @property
@@ -147,33 +166,104 @@ class ResponseReader:
         """Some of the response has arrived."""
         return bool(self._buffer) or self._state != "head"
 
-    @property
-    def leftover(self) -> bool:
-        """Bytes came after the complete response: nothing was asked that they answer."""
-        return bool(self._buffer)
-
     def feed(self, data: bytes) -> bool:
-        # Lines may end in a bare LF as well as CRLF, as lenient clients accept.
+        if self._state == "head":
+            self._head(data)
+        else:
+            self._body(data)
+        return self._state == "done"
+
+    def feed_eof(self) -> bool:
+        """The server closed the connection: True if that ends the response."""
+        if self._state == "eof":
+            self._state = "done"
+            return True
+        return self._state == "done"
+
+    def _head(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        while self._state == "head":  # more than once after an interim answer
+            end, skip = _blank_line(buffer)
+            if end > MAX_HEAD or (end < 0 and len(buffer) > MAX_HEAD):
+                raise ResponseError(_TOO_LARGE)
+            if not b"HTTP/1.".startswith(buffer[:7]):
+                # Refuse a banner (SSH, SMTP…) at once: such a server may never send the
+                # blank line, and its close would read as a response cut short. (llhttp
+                # would also take RTSP/1.0, ICE/1.0 and HTTP/2.0 here.)
+                raise _not_http(buffer.split(b"\n", 1)[0].rstrip(b"\r"))
+            if end < 0:
+                self._buffer = buffer
+                return
+            end += skip
+            head, buffer = (buffer, b"") if end == len(buffer) else (buffer[:end], buffer[end:])
+            self._buffer = b""
+            self._read(head)
+        if buffer:
+            self._body(buffer)
+
+    def _read(self, head: bytes) -> None:
+        """Has llhttp read one whole head, then frames what follows it."""
+        parser = self._parser
+        if parser is None:
+            parser = self._parser = httptools.HttpResponseParser(self)
+            parser.set_dangerous_leniencies(**_LENIENCIES)
+        self._status, self._complete, refused = -1, False, ""
+        try:
+            parser.feed_data(head)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._parser, refused = None, str(exc)
+        if self._status < 0:  # refused before the head's end (after it: a 101's pause)
+            self._refused(head, refused)
+            return
+        status, length, coding = self._status, self._length, self._coding
+        if status < 100:
+            raise ResponseError(f"status {status} out of range")
+        if status < 200:
+            if status == 101:
+                raise ResponseError("the server switched protocols")
+            # An interim answer; the real one follows. It has no body (RFC 9110 15.2),
+            # whatever its head says, and llhttp, which would wait for one, is let go.
+            if length is not None or coding is not None:
+                self._parser = None
+            self._length, self._coding, self.retry_after = None, None, None
+            return
+        self.status, self.keep_alive = status, self._keep
+        if status in (204, 304):
+            self._state = "done"
+        elif coding:
+            self._state = "chunk-size"
+            if length is not None:
+                self.keep_alive = False  # see lenient_chunked_length
+        elif coding is False or length is None:  # the body runs to the close (RFC 9112 6.3)
+            self._state, self.keep_alive = "eof", False
+        else:
+            self._left = length
+            self._state = "length" if length else "done"
+
+    def _refused(self, head: bytes, reason: str) -> None:
+        """llhttp refused a head: ResponseError saying why, in this reader's words, or,
+        if only its Content-Length lines were unusual, the head read again with them
+        said once (RFC 9110 8.6 lets a recipient take one length said twice)."""
+        end = _blank_line(head)[0]
+        length = _checked_length(head[:end])
+        if self._reason or length is None or reason not in _SAID_TWICE:
+            raise ResponseError(f"malformed response head: {reason}")
+        self._reason = reason
+        self._length, self._coding, self.retry_after = None, None, None
+        self._read(_with_length(head[:end], length) + head[end:])
+
+    def _body(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
         while True:
             state = self._state
-            if state == "head":
-                end, skip = _blank_line(buffer)
-                if end > MAX_HEAD or (end < 0 and len(buffer) > MAX_HEAD):
-                    raise ResponseError("response head larger than 64 KiB")
-                if end < 0:
-                    # Refuse a banner (SSH, SMTP…) at once: such a server may never send
-                    # the blank line, and its close would read as a response cut short.
-                    if not b"HTTP/".startswith(buffer[:5]):
-                        raise _not_http(buffer.split(b"\n", 1)[0].rstrip(b"\r"))
-                    break
-                head, buffer = buffer[:end], buffer[end + skip :]
-                self._read_head(head)
-            elif state == "length":
-                buffer = self._drop_body(buffer)
+            if state == "length" or state == "chunk-data":
+                count = min(self._left, len(buffer))
+                self._left -= count
+                self.body_bytes += count
+                buffer = buffer[count:]
                 if self._left:
                     break
-                self._state = "done"
+                self._state = "done" if state == "length" else "chunk-end"
             elif state == "chunk-size":
                 taken = _take_line(buffer, "chunk size line too long")
                 if taken is None:
@@ -184,11 +274,6 @@ class ResponseReader:
                     raise ResponseError(f"bad chunk size {_shown(size[:20])}")
                 self._left = int(size, 16)
                 self._state = "chunk-data" if self._left else "trailer"
-            elif state == "chunk-data":
-                buffer = self._drop_body(buffer)
-                if self._left:
-                    break
-                self._state = "chunk-end"
             elif state == "chunk-end":
                 if buffer[:1] == b"\n":
                     buffer = buffer[1:]
@@ -210,87 +295,29 @@ class ResponseReader:
                 self.body_bytes += len(buffer)
                 buffer = b""
                 break
-            else:  # done
+            else:  # done: nothing was asked that more bytes would answer
+                self.leftover = self.leftover or bool(buffer)
+                buffer = b""
                 break
         self._buffer = buffer
-        return self._state == "done"
 
-    def _drop_body(self, buffer: bytes) -> bytes:
-        """Count and drop up to the _left bytes of body due; the rest of `buffer`."""
-        taken = min(self._left, len(buffer))
-        self._left -= taken
-        self.body_bytes += taken
-        return buffer[taken:]
+    # -- llhttp's callbacks, as it reads a head --------------------------------------------
 
-    def feed_eof(self) -> bool:
-        """The server closed the connection: True if that ends the response."""
-        if self._state == "eof":
-            self._state = "done"
-            return True
-        return self._state == "done"
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) < 11:  # none of the three read here
+            return
+        name = name.rstrip().lower()  # lenient_headers leaves the spaces before a colon
+        if name == b"retry-after":
+            self.retry_after = value.strip().decode("latin-1")
+        elif name == b"content-length":
+            self._length = int(value)  # digits, which llhttp checked (and refuses twice)
+        elif name == b"transfer-encoding":
+            self._coding = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
 
-    def _read_head(self, head: bytes) -> None:
-        lines = head.split(b"\n")
-        status_line = lines[0].rstrip(b"\r")
-        version, _, rest = status_line.partition(b" ")
-        code = rest[:3]
-        if version[:7] != b"HTTP/1." or len(version) != 8 or not code.isdigit():
-            raise _not_http(status_line)
-        status = int(code)
-        if status < 100:
-            raise ResponseError(f"status {status} out of range")
-        fields: list[tuple[bytes, bytes]] = []
-        for line in lines[1:]:
-            line = line.rstrip(b"\r")
-            if line[:1] in (b" ", b"\t") and fields:
-                # An obsolete folded line continues the header before it (RFC 9112 5.2).
-                name, value = fields[-1]
-                fields[-1] = (name, (value + b" " + line.strip()).strip())
-                continue
-            name, colon, value = line.partition(b":")
-            if not colon:
-                raise ResponseError(f"header line without a colon: {_shown(line[:40])}")
-            fields.append((name.strip().lower(), value.strip()))
-        length = chunked = None
-        connection = b""
-        retry_after = None
-        for name, value in fields:
-            if name == b"content-length":
-                # "5, 5" is one length said twice (RFC 9110 8.6); two lengths are an error.
-                values = {v.strip() for v in value.split(b",")}
-                if len(values) != 1:
-                    raise ResponseError(f"bad Content-Length {_shown(value[:20])}")
-                (value,) = values
-                if not value.isdigit():
-                    raise ResponseError(f"bad Content-Length {_shown(value[:20])}")
-                if length is not None and int(value) != length:
-                    raise ResponseError(f"two Content-Length headers: {length} and {int(value)}")
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
-            elif name == b"connection":
-                connection += b"," + value.lower()
-            elif name == b"retry-after":
-                retry_after = value.decode("latin-1")
-        if 100 <= status < 200:
-            if status == 101:
-                raise ResponseError("the server switched protocols")
-            return  # an interim answer; the real one follows
-        tokens = {token.strip() for token in connection.split(b",")}
-        if version == b"HTTP/1.0":
-            self.keep_alive = b"keep-alive" in tokens
-        else:
-            self.keep_alive = b"close" not in tokens
-        self.status, self.retry_after = status, retry_after
-        if status in (204, 304):
-            self._state = "done"
-        elif chunked is not None:
-            if not chunked:  # a coding we cannot frame: the body runs to the close
-                self._state, self.keep_alive = "eof", False
-            else:
-                self._state = "chunk-size"
-        elif length is not None:
-            self._left = length
-            self._state = "length" if length else "done"
-        else:
-            self._state, self.keep_alive = "eof", False
+    def on_headers_complete(self) -> None:
+        parser: httptools.HttpResponseParser = self._parser  # type: ignore[assignment]
+        self._status = parser.get_status_code()
+        self._keep = parser.should_keep_alive()  # (HTTP/1.0 keep-alive, Connection: close)
+
+    def on_message_complete(self) -> None:
+        self._complete = True

@@ -1,15 +1,26 @@
 """The values of a send run as the command line writes them: statuses, URL, headers,
-workers, ramps, and a server's Retry-After."""
+workers, ramps, a server's Retry-After, and each option's text parsed (parse_option)."""
 
 from __future__ import annotations
 
 import email.utils
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from simulator.errors import UsageError
-from simulator.sending.schedule import parse_ramp
+from simulator.options import naming, whole
+from simulator.reports.thresholds import parse_threshold
+from simulator.sending.faults import parse_share
+from simulator.sending.schedule import (
+    Stage,
+    parse_duration,
+    parse_ramp,
+    parse_rate,
+    parse_stages,
+)
 
 _STATUS_HINT = "use e.g. 2xx, 200,202 or 200-299"
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
@@ -35,6 +46,11 @@ def parse_statuses(text: str) -> frozenset[int]:
     if not codes or not all(100 <= c <= 599 for c in codes):
         raise UsageError(f"invalid status list '{text}': {_STATUS_HINT}")
     return frozenset(codes)
+
+
+def status_expected(status: int, expect: frozenset[int] | None) -> bool:
+    """Whether an answer's status is a success: one of `expect`, or 2xx when it is None."""
+    return status in expect if expect is not None else 200 <= status < 300
 
 
 def check_url(url: str) -> str:
@@ -125,3 +141,48 @@ def parse_ramp_rates(text: str) -> tuple[float, float]:
     """(start, end) events/s from "10/s..500/s"."""
     start, end = parse_ramp(text, 1.0)
     return start.target, end.target
+
+
+# Each option given as text: the flags it is named by, and its parser.
+_TEXT: dict[str, tuple[tuple[str, ...], Any]] = {
+    "url": (("--url",), check_url),
+    "count": (("-n", "--count"), lambda text: whole(text, 1, "count")),
+    "rate": (("--rate",), parse_rate),
+    "duration": (("--duration",), parse_duration),
+    "ramp": (("--ramp",), parse_ramp_rates),
+    "stages": (("--stages",), lambda text: tuple(parse_stages(text))),
+    "concurrency": (("--concurrency",), lambda text: whole(text, 1, "concurrency")),
+    "max_in_flight": (("--max-in-flight",), lambda text: whole(text, 1, "max in flight")),
+    "workers": (("--workers",), parse_workers),
+    "timeout": (("--timeout",), parse_duration),
+    "grace": (("--grace",), parse_duration),
+    "expect_status": (("--expect-status",), parse_statuses),
+    "duplicates": (("--duplicates",), parse_share),
+    "tamper": (("--tamper",), parse_share),
+    "wrong_secret": (("--wrong-secret",), parse_share),
+    "stale": (("--stale",), parse_share),
+    "reorder": (("--reorder",), lambda text: whole(text, 0, "reorder window")),
+}
+
+
+def parse_option(name: str, value: Any) -> Any:
+    """One SendConfig field's typed value from the command line's text (or a value
+    already typed); lists become tuples, as a frozen config holds them."""
+    if isinstance(value, str) and name in _TEXT:
+        flags, parse = _TEXT[name]
+        with naming(*flags):
+            return parse(value)
+    if name == "headers":
+        pairs = value.items() if isinstance(value, Mapping) else value
+        with naming("-H", "--header"):
+            return tuple(parse_header(h) if isinstance(h, str) else tuple(h) for h in pairs)
+    if name == "thresholds":
+        with naming("--threshold"):
+            return tuple(parse_threshold(t) if isinstance(t, str) else t for t in value)
+    if name == "stages" and value is not None:
+        return tuple(s if isinstance(s, Stage) else Stage(*s) for s in value)
+    if name == "ramp" and value is not None:
+        return tuple(value)
+    if name == "expect_status" and value is not None:
+        return frozenset(value)
+    return value

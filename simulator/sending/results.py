@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.redaction import public_url
+from simulator.reports.html import html_report
 from simulator.reports.junit import junit_xml
-from simulator.reports.stats import RunStats
+from simulator.reports.stats import RunStats, latency_distribution
 from simulator.reports.thresholds import ThresholdResult
 from simulator.sending.config import SendConfig
+from simulator.sending.faults import DUPLICATE, FORGED
 
 
 @dataclass(frozen=True)
@@ -106,25 +108,38 @@ class SendResult:
 
     @property
     def receiver_ok(self) -> bool:
-        """The built-in receiver (when used) saw only valid, unique, schema-valid JSON."""
+        """The built-in receiver (when used) saw only valid, unique, schema-valid JSON,
+        but for the forged requests and duplicates the run sent on purpose."""
         if self.receiver is None:
             return True
-        r = self.receiver
+        r, injected = self.receiver, self.summary.get("injected", {})
         bad = sum(
             n for verdict, n in r["signatures"].items() if verdict not in ("valid", "unsigned")
         )
-        return not (bad or r["duplicates"] or r["schema_errors"] or r["not_json"])
+        bad -= sum(injected.get(kind, {}).get("sent", 0) for kind in FORGED)
+        duplicates = r["duplicates"] - injected.get(DUPLICATE, {}).get("sent", 0)
+        return not (bad > 0 or duplicates > 0 or r["schema_errors"] or r["not_json"])
+
+    @property
+    def forged_accepted(self) -> dict[str, int]:
+        """Forged requests the receiver answered 2xx, by kind: each fails the run."""
+        injected = self.summary.get("injected", {})
+        return {kind: injected[kind]["accepted"] for kind in FORGED
+                if injected.get(kind, {}).get("accepted")}  # fmt: skip
 
     @property
     def outcome(self) -> str:
         """One of unrecorded (a record file could not be written, which also stops the
-        run), interrupted, threshold (one failed), undelivered, ok: in that precedence."""
+        run), interrupted, threshold (one failed), forged (the receiver accepted a forged
+        request), undelivered, ok: in that precedence."""
         if self.record_errors:
             return "unrecorded"
         if self.interrupted:
             return "interrupted"
         if not all(r.ok for r in self.thresholds):
             return "threshold"
+        if self.forged_accepted:
+            return "forged"
         if not (self.delivered_all and self.receiver_ok):
             return "undelivered"
         return "ok"
@@ -172,3 +187,19 @@ class SendResult:
 
     def junit(self) -> str:
         return junit_xml(self.summary, self.thresholds)
+
+    def document(self) -> dict[str, Any]:
+        """report() with the run over time ("series": per-interval rates, statuses,
+        errors and latency percentiles) and the whole run's latency percentiles
+        ("latency_distribution"): what the HTML report draws."""
+        return {
+            **self.report(),
+            "title": "webhook-sim " + ("replay" if self.config.replay else "send"),
+            "outcome": self.outcome,
+            "series": self.stats.series.document(),
+            "latency_distribution": latency_distribution(self.stats),
+        }
+
+    def html(self) -> str:
+        """The self-contained HTML report of document()."""
+        return html_report(self.document())

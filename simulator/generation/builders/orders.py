@@ -229,3 +229,45 @@ def simple_order(
     simple.update(total_amount=order["total_amount"], items=items, metadata=order["metadata"],
                   created_at=order["created_at"])  # fmt: skip
     return simple, redemption
+
+
+# -- order lifecycles (generation/lifecycle.py) ---------------------------------------
+
+_STEP_GAP = (_MINUTE, 6 * 60 * _MINUTE)  # between two events of one order
+
+
+def lifecycle_event(
+    world: World,
+    steps: tuple[tuple[str, ...], ...],
+    chain: int,
+    step: int,
+    rng: random.Random,
+    now_ms: int,
+    spec: EventSpec,
+) -> tuple[str, dict, int]:
+    """(event, context, event time) of step `step` of order chain `chain`.
+
+    `rng` is seeded by the chain alone, so every step draws the same order, customer,
+    lines and discount; only the status, updated_at and line ids (once the order has
+    been touched again) move on. Steps are apart by 1 minute to 6 hours and the last one
+    happens at `now_ms`, so every step's time is later than the one before.
+    """
+    path = [alternatives[below(rng, len(alternatives))] for alternatives in steps]
+    offsets = [0]
+    for _ in steps[1:]:
+        offsets.append(offsets[-1] + between(rng, *_STEP_GAP))
+    base = now_ms - offsets[-1]
+    context = order_event(world, "customer.order.created", chain, rng, base, spec)
+    status = "CREATED"
+    for name in path[: step + 1]:
+        status = ORDER_STATUS.get(name, status)  # an update keeps the status it finds
+    event, at = path[step], base + offsets[step]
+    order = {**context["order"], "status": status}
+    if event != "customer.order.created":
+        order["updated_at"] = iso_ms(at)
+        order["items"] = [
+            {**line, "id": world.ids.hex("ordli_", chain << 4 | j, rng)}
+            for j, line in enumerate(order["items"])
+        ]
+    context["order"] = order
+    return event, context, at

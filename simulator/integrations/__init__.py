@@ -1,0 +1,1 @@
+"""Our generator, signing and accounting inside other load engines (Locust)."""
