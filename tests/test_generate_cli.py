@@ -370,12 +370,23 @@ def test_set_on_a_missing_list_item_says_so(invoke) -> None:
     )
 
 
+def test_validate_names_the_event_bare_data_is_for(invoke) -> None:
+    body = json.dumps(
+        json.loads((VOUCHERIFY / "official-data" / "voucher.created.data.json").read_text())
+    )
+    assert invoke("validate", "--event", "voucher.created", input=body + "\n").code == 0
+    typo = invoke("validate", "--event", "voucher.creatd", input=body + "\n")
+    assert typo.code == 2
+    assert "unknown event 'voucher.creatd'. Did you mean: voucher.created" in typo.err
+    assert typo.err.count("\n") < 6  # one line, not the 72 names
+
+
 def test_validate_does_not_check_other_events_as_orders(invoke) -> None:
     result = invoke("validate", input='{"id": "re_1", "object": "refund", "customer": {}}\n')
     assert result.code == 1
     assert result.out.splitlines()[0] == (
-        "document: $: not an order event: no event type and no order in the body "
-        "(pass the event to check it against)"
+        "document: $: bare data that is no order names no event: pass the event to check "
+        "it against ('webhook-sim events' lists them)"
     )
 
 

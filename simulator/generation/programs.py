@@ -160,7 +160,8 @@ def program(world: World, kind: str, slot: int, now_ms: int) -> dict:
             off = round(rng.choice((500, 1000, 1500)) * world.market.price_factor)
             voucher["discount"] = {"type": "AMOUNT", "amount_off": off, "effect": "APPLY_TO_ORDER"}
             campaign["referral_program"] = {"conversion_event_type": "redemption"}
-        campaign["voucher"] = voucher
+        # What does not apply to the kind is left out: the spec has no null there.
+        campaign["voucher"] = {key: value for key, value in voucher.items() if value is not None}
         return Entity(full_campaign(world, campaign, rng, created))
 
     return world.memo((kind, slot), make)
@@ -343,7 +344,9 @@ def rewards(world: World, program_slot: int, now_ms: int) -> list[Entity]:
                     if product
                     else {"campaign": {"id": campaign["id"], "type": "DISCOUNT_COUPONS"}}
                 ),
-                product={"id": product["id"], "name": product["name"]} if product else None,
+                product=(
+                    {key: product[key] for key in ("id", "source_id", "name")} if product else None
+                ),
                 assignment=Entity(
                     id=world.ids.alnum("rewa_", program_slot << 4 | n, rng),
                     reward_id=None,

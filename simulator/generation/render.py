@@ -137,7 +137,8 @@ def fields(env: jinja2.Environment, obj: Any, *names: str, **constants: Any) -> 
     constants. Voucherify shows an object with more or fewer keys from one event to the
     next: the partial lists every key the object can have, and the builder (or a
     context fixture) gives the ones the event shows. `key:kind` renders the value
-    through `_<kind>.json.j2`, as `entity(kind)` does. One orjson call writes the object
+    through `_<kind>.json.j2`, as `entity(kind)` does; `?key` leaves the key out when
+    its value is null (the spec has no null there). One orjson call writes the object
     (the same text as `{{ }}` expressions write), the partials' output as it is.
     """
     if obj is None:
@@ -145,12 +146,15 @@ def fields(env: jinja2.Environment, obj: Any, *names: str, **constants: Any) -> 
     plan = _FIELD_PLANS.get(names)
     if plan is None:
         plan = _FIELD_PLANS[names] = [
-            (key, kind) for key, _, kind in (name.partition(":") for name in names)
+            (key.lstrip("?"), kind, key.startswith("?"))
+            for key, _, kind in (name.partition(":") for name in names)
         ]
     picked = {}
-    for key, kind in plan:
+    for key, kind, optional in plan:
         if key in obj:
             value = obj[key]
+            if value is None and optional:
+                continue
             picked[key] = (
                 orjson.Fragment(str(entity(env, value, kind) or "null")) if kind else value
             )
@@ -162,8 +166,8 @@ def fields(env: jinja2.Environment, obj: Any, *names: str, **constants: Any) -> 
         raise TypeError(f"cannot render {sorted(picked)} as JSON ({exc})") from None
 
 
-# Each partial's list of names, parsed once: (key, kind).
-_FIELD_PLANS: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+# Each partial's list of names, parsed once: (key, kind, left out when null).
+_FIELD_PLANS: dict[tuple[str, ...], list[tuple[str, str, bool]]] = {}
 
 
 def template_dirs(user_dirs: Sequence[str | Path] = ()) -> list[Path]:

@@ -248,6 +248,8 @@ class World:
             "price": price,
             "sku_id": self.ids.hex("sku_", slot, rng) if rng.random() < 0.3 else None,
         }
+        # The shop's own handle for it (Voucherify's source_id): unique, as the slot is.
+        product["source_id"] = f"{name.lower().replace(' ', '-')}-{slot + 1}"
         product = self._products[slot] = Entity(product)
         return product
 

@@ -110,7 +110,8 @@ def rewarded(
     """Context for customer.rewarded: the customer spent points of their card on a reward."""
     slot, program, before = _card(world, rng, now_ms)
     customer = world.customer(slot)
-    reward = _reward(world, rng, program, now_ms)
+    # The spec has a rewarded redemption's reward name its product: a material reward.
+    reward = next(r for r in programs.rewards(world, program, now_ms) if r["product"])
     cost = reward["assignment"]["parameters"]["loyalty"]["points"]
     if before["loyalty_card"]["balance"] < cost:  # a customer buys what they can afford
         before, _ = cards.add_points(before, cost)
@@ -130,7 +131,6 @@ def rewarded(
         "tracking_id": customer["source_id"],
         "date": iso_ms(when),
         "amount": cost,
-        "order": None,
         "reward": {
             **summary,
             "customer": customer,
