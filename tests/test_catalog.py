@@ -56,3 +56,26 @@ def test_a_glob_selects_by_name_and_an_event_counts_once() -> None:
     assert len(picked) == 4
     with pytest.raises(UnknownEventError, match="no event matches"):
         select(events, ["nothing.*"])
+
+
+def test_globs_work_wherever_an_event_is_named() -> None:
+    from simulator.audit.config import AuditConfig
+    from simulator.generation.payloads import PayloadFactory
+    from simulator.sending.config import SendConfig
+
+    loyalty = tuple(sorted(n for n in CATALOG if n.startswith("customer.loyalty.")))
+    assert len(loyalty) == 5
+    assert tuple(e.name for e in PayloadFactory("customer.loyalty.*", seed=1).events) == loyalty
+    assert SendConfig.from_options(events=["customer.loyalty.*"], count=1).events == loyalty
+    audit = AuditConfig.from_options(url="http://127.0.0.1:9/", events="customer.loyalty.*",
+                                     secret="s")  # fmt: skip
+    assert audit.events == loyalty
+
+
+def test_set_overrides_a_field_of_any_event() -> None:
+    from simulator.generation.payloads import generate
+
+    (p,) = generate("voucher.created", count=1, seed=2, overrides=["voucher.code=SPRING-1"])
+    assert p.data["data"]["voucher"]["code"] == "SPRING-1"
+    (p,) = generate("bus_val_rule.created", count=1, seed=2, overrides={"rule.name": "Min 50"})
+    assert p.data["data"]["rule"]["name"] == "Min 50"

@@ -145,19 +145,22 @@ def fields(env: jinja2.Environment, obj: Any, *names: str, **constants: Any) -> 
         return Json("null")
     plan = _FIELD_PLANS.get(names)
     if plan is None:
-        plan = _FIELD_PLANS[names] = [
-            (key.lstrip("?"), kind, key.startswith("?"))
-            for key, _, kind in (name.partition(":") for name in names)
-        ]
-    picked = {}
-    for key, kind, optional in plan:
-        if key in obj:
-            value = obj[key]
-            if value is None and optional:
-                continue
-            picked[key] = (
-                orjson.Fragment(str(entity(env, value, kind) or "null")) if kind else value
-            )
+        plan = _FIELD_PLANS[names] = _plan(names)
+    keys, optional, kinds = plan
+    if kinds:
+        picked = {}
+        for key in keys:
+            if key in obj and ((value := obj[key]) is not None or key not in optional):
+                kind = kinds.get(key)
+                if kind:
+                    value = orjson.Fragment(str(entity(env, value, kind) or "null"))
+                picked[key] = value
+    elif optional:  # a comprehension: most partials, twice as fast as the loop
+        picked = {
+            k: v for k in keys if k in obj and ((v := obj[k]) is not None or k not in optional)
+        }
+    else:
+        picked = {k: obj[k] for k in keys if k in obj}
     if constants:
         picked.update(constants)
     try:
@@ -166,8 +169,19 @@ def fields(env: jinja2.Environment, obj: Any, *names: str, **constants: Any) -> 
         raise TypeError(f"cannot render {sorted(picked)} as JSON ({exc})") from None
 
 
-# Each partial's list of names, parsed once: (key, kind, left out when null).
-_FIELD_PLANS: dict[tuple[str, ...], list[tuple[str, str, bool]]] = {}
+FieldPlan = tuple[tuple[str, ...], frozenset[str], dict[str, str]]
+# Each partial's list of names, parsed once: keys, those left out when null, their kinds.
+_FIELD_PLANS: dict[tuple[str, ...], FieldPlan] = {}
+
+
+def _plan(names: tuple[str, ...]) -> FieldPlan:
+    parsed = [(key.lstrip("?"), key.startswith("?"), kind) for key, _, kind in
+              (name.partition(":") for name in names)]  # fmt: skip
+    return (
+        tuple(key for key, _, _ in parsed),
+        frozenset(key for key, optional, _ in parsed if optional),
+        {key: kind for key, _, kind in parsed if kind},
+    )
 
 
 def template_dirs(user_dirs: Sequence[str | Path] = ()) -> list[Path]:
