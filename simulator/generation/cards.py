@@ -86,7 +86,7 @@ def _voucher(world: World, campaign: dict, number: int, holder: dict | None, now
     code = config["code_config"]["prefix"] + vid[2:13]
     created = max(
         created_ms(world, campaign) + rng.randint(60_000, DAY),
-        now_ms - rng.randint(1, 300) * DAY,
+        now_ms - rng.randint(1, 300) * DAY - rng.randint(0, DAY - 1),
     )
     voucher = {
         "id": vid,

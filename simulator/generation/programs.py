@@ -73,7 +73,8 @@ def _rng(world: World, *parts: object) -> random.Random:
     return random.Random(derive_seed(world.seed, "programs", *parts))
 
 
-def _created(rng: random.Random, now_ms: int, low_days: int, high_days: int) -> int:
+def days_ago(rng: random.Random, now_ms: int, low_days: int, high_days: int) -> int:
+    """A moment `low_days` to `high_days` days before `now_ms`, at any time of day."""
     return now_ms - rng.randint(low_days, high_days) * DAY - rng.randint(0, DAY - 1)
 
 
@@ -84,7 +85,7 @@ def category(world: World, slot: int, now_ms: int) -> dict:
             id=world.ids.hex("cat_", slot, rng),
             name=_CATEGORIES[slot % len(_CATEGORIES)],
             hierarchy=slot + 1,
-            created_at=iso_ms(_created(rng, now_ms, 200, 400)),
+            created_at=iso_ms(days_ago(rng, now_ms, 200, 400)),
         )
 
     return world.memo(("category", slot), make)
@@ -113,7 +114,7 @@ def program(world: World, kind: str, slot: int, now_ms: int) -> dict:
 
     def make() -> dict:
         rng = _rng(world, kind, slot)
-        created = _created(rng, now_ms, 60, 400)
+        created = days_ago(rng, now_ms, 60, 400)
         year = 1970 + created // 31_556_952_000
         name = {
             "gift": f"{_GIFT_NAMES[slot % len(_GIFT_NAMES)]} {year}",
@@ -200,7 +201,7 @@ def loyalty_tiers(world: World, program_slot: int, now_ms: int) -> list[Entity]:
         campaign = program(world, "loyalty", program_slot, now_ms)
         rng = _rng(world, "tiers", program_slot)
         names = _TIER_NAMES[program_slot % len(_TIER_NAMES)][: rng.randint(3, 4)]
-        created = _created(rng, now_ms, 30, 60)
+        created = days_ago(rng, now_ms, 30, 60)
         step = rng.choice((100, 250, 500))
         tiers = []
         for n, name in enumerate(names):

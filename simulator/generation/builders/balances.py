@@ -104,7 +104,7 @@ def points_event(
                 "bucket": {"total_points": expired},
                 "status": "ACTIVE",
                 "expires_at": iso_ms(now_ms - programs.DAY)[:10],
-                "created_at": iso_ms(now_ms - between(rng, 30, 365) * programs.DAY),
+                "created_at": iso_ms(programs.days_ago(rng, now_ms, 30, 365)),
                 "updated_at": iso_ms(when),
             }
         ]

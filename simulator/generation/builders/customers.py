@@ -116,7 +116,7 @@ def with_summary(world: World, customer: dict, rng: random.Random, now_ms: int) 
         },
     }
     if orders:
-        summary["orders"]["last_order_date"] = iso_ms(now_ms - between(rng, 1, 60) * DAY)
+        summary["orders"]["last_order_date"] = iso_ms(programs.days_ago(rng, now_ms, 1, 60))
     return {
         **customer,
         "summary": summary,

@@ -12,7 +12,7 @@ import random
 from simulator.generation import cards, programs
 from simulator.generation.builders.spec import EventSpec
 from simulator.generation.builders.vouchers import campaign_of
-from simulator.generation.values import Entity, below, between, iso_ms
+from simulator.generation.values import Entity, below, between, format_money, iso_ms
 from simulator.generation.world import CAMPAIGN_SLOTS, PRODUCT_SLOTS, World
 from simulator.seeds import derive_seed
 
@@ -31,10 +31,11 @@ def rule(world: World, slot: int, now_ms: int) -> dict:
 
     def make() -> dict:
         rng = random.Random(derive_seed(world.seed, "rule", slot))
-        created = now_ms - between(rng, 20, 200) * programs.DAY
+        created = programs.days_ago(rng, now_ms, 20, 200)
         minimum = round(rng.choice((2500, 5000, 9900)) * world.market.price_factor)
+        over = f"Orders over {format_money(minimum, world.market.currency)}"
         conditions = (
-            ("order.amount", {"$more_than": [minimum]}, f"Orders over {minimum // 100}"),
+            ("order.amount", {"$more_than": [minimum]}, over),
             (
                 "customer.segment",
                 {"$is": [programs.segment(world, slot)["id"]]},
