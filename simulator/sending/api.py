@@ -14,7 +14,8 @@ import orjson
 from simulator.errors import DeliveryError, UsageError
 from simulator.reports.records import check_writable, replacing, write_outputs
 from simulator.reports.replay import read_replay
-from simulator.reports.stats import RunStats, summarize
+from simulator.reports.stats import RunStats
+from simulator.reports.summary import summarize
 from simulator.runtime import stop_on_signals
 from simulator.sending.client import check_target, tls_for
 from simulator.sending.config import SendConfig
