@@ -34,7 +34,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from trees import export
+
 # The last commit before llhttp (httptools) framed send's responses.
 BASELINE_REF = "c49ab12"
 SECRET = "bench-secret"
@@ -43,15 +44,9 @@ CONCURRENCY = 64
 
 @contextmanager
 def exported(ref: str) -> Iterator[Path]:
-    """A temporary tree holding `simulator/` and `templates/` as they are at `ref`."""
+    """A temporary tree holding the project as it is at `ref` (trees.export)."""
     with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "simulator", "templates"],
-            check=True,
-            capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        yield Path(tmp)
+        yield Path(export(ref, tmp))
 
 
 def _env(tree: Path) -> dict[str, str]:

@@ -77,3 +77,24 @@ def test_a_report_that_cannot_be_written_is_said_and_exits_1(invoke, webhook_rec
 def test_audit_needs_a_url_unless_it_lists(invoke):
     result = invoke("audit", "--secret", "s")
     assert result.code == 2 and "Missing option '--url'" in result.err
+
+
+def test_html_shows_every_case_with_its_result_and_reason(invoke, webhook_receiver, tmp_path):
+    page = tmp_path / "audit.html"
+    result = invoke("audit", "--url", webhook_receiver.url, "--secret", SECRET,
+                    "--only", "valid,wrong-secret", "--html", str(page))  # fmt: skip
+    assert result.code == 1
+    html = page.read_text()
+    assert html.startswith("<!doctype html>") and "<title>webhook-simulator audit</title>" in html
+    assert '<p class="outcome fail">1 failed</p>' in html
+    assert "<td>wrong-secret</td><td>FAIL</td>" in html
+    assert "accepted a request signed with another secret" in html
+    assert "<td>valid</td><td>PASS</td>" in html
+    assert SECRET not in html and "src=" not in html and 'href="http' not in html
+
+
+def test_an_html_page_that_cannot_be_written_is_a_usage_error(invoke, tmp_path):
+    result = invoke("audit", "--url", "http://127.0.0.1:9/", "--secret", SECRET,
+                    "--html", str(tmp_path / "no" / "such" / "a.html"))  # fmt: skip
+    assert result.code == 2
+    assert result.err.splitlines()[-1].startswith("Error: Invalid value for '--html': cannot write")

@@ -13,7 +13,8 @@ from simulator import Behaviour, send
 from simulator.errors import UsageError
 from simulator.pytest_plugin import default_secret
 from simulator.reports.attempt import Attempt
-from simulator.reports.stats import RunStats, summarize
+from simulator.reports.stats import RunStats
+from simulator.reports.summary import summarize
 from simulator.sending.faults import FaultRates, Faults, parse_share, tamper
 
 STANDARD = default_secret("standard")

@@ -9,7 +9,8 @@ from conftest import NOW
 
 from simulator import Behaviour, Receiver
 from simulator.reports.html import html_report
-from simulator.reports.stats import RunStats, summarize
+from simulator.reports.stats import RunStats
+from simulator.reports.summary import summarize
 
 SECRET = "html-report-secret"
 CHARTS = re.compile(r'<figure class="chart" data-chart="(\w+)" data-points="(\d+)"')

@@ -112,7 +112,12 @@ def test_workers_series_merge_exactly_even_at_different_steps():
 
 def test_a_run_with_two_workers_has_one_series(tmp_path):
     result = send(
-        count=60, rate="60/s", workers=2, dead_letter=str(tmp_path / "dead"), signals=False
+        count=60,
+        rate="60/s",
+        workers=2,
+        dead_letter=str(tmp_path / "dead"),
+        html=str(tmp_path / "report.html"),
+        signals=False,
     )
     document = result.document()
     rows = document["series"]["intervals"]

@@ -13,7 +13,8 @@ from simulator.generation.payloads import Payload
 from simulator.reports.attempt import Attempt
 from simulator.reports.histogram import MAX_VALUE_US, Histogram
 from simulator.reports.junit import junit_xml
-from simulator.reports.stats import MAX_ERROR_DETAILS, OTHER_DETAILS, SCHEMA, RunStats, summarize
+from simulator.reports.stats import MAX_ERROR_DETAILS, OTHER_DETAILS, RunStats
+from simulator.reports.summary import SCHEMA, summarize
 from simulator.reports.thresholds import Threshold, ThresholdResult, parse_threshold
 
 THRESHOLD_HINT = "use e.g. p99<250ms, success>=99.9%, rate>=950/s"

@@ -8,7 +8,6 @@ import dataclasses
 import random
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,11 +17,11 @@ from simulator.audit.build import Kit
 from simulator.audit.config import AuditConfig
 from simulator.audit.results import AuditResult
 from simulator.audit.runner import run_cases
-from simulator.errors import RecordError, UsageError
+from simulator.errors import UsageError
 from simulator.generation.lifecycle import parse_lifecycle
 from simulator.generation.payloads import PayloadFactory
 from simulator.redaction import public_url
-from simulator.reports.records import check_writable
+from simulator.reports.records import check_writable, write_outputs
 from simulator.seeds import derive_seed
 from simulator.sending.client import check_target, tls_for
 from simulator.signing import generate_secret, make_signer
@@ -56,7 +55,7 @@ def audit(
     else:
         config = AuditConfig.from_options(target, environ=environ, **options)
     config = config.resolve(rng)
-    for path in (config.report, config.junit):
+    for path in (config.report, config.junit, config.html):
         if path:
             check_writable(path)
     tls = tls_for(config.url, config.insecure, config.ca_bundle)
@@ -110,14 +109,12 @@ def make_kit(config: AuditConfig, clock: Callable[[], float] = time.time) -> Kit
 
 
 def _write_reports(config: AuditConfig, result: AuditResult) -> None:
-    """Write --report and --junit; one that cannot be written is in result.record_errors."""
-    outputs = []
-    if config.report:
-        outputs.append((config.report, orjson.dumps(result.report(), option=orjson.OPT_INDENT_2)))
-    if config.junit:
-        outputs.append((config.junit, result.junit().encode("utf-8")))
-    for path, data in outputs:
-        try:
-            Path(path).write_bytes(data)
-        except OSError as exc:
-            result.record_errors.append(str(RecordError(f"cannot write '{path}': {exc.strerror}")))
+    """Write --report, --junit and --html; one that cannot be written is in
+    result.record_errors."""
+    result.record_errors += write_outputs(
+        [
+            (config.report, lambda: orjson.dumps(result.report(), option=orjson.OPT_INDENT_2)),
+            (config.junit, lambda: result.junit().encode("utf-8")),
+            (config.html, lambda: result.html().encode("utf-8")),
+        ]
+    )

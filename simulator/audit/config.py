@@ -16,11 +16,11 @@ from simulator.audit.cases import NAMES, Case, select
 from simulator.errors import UsageError
 from simulator.generation.catalog import discover, expand, lookup
 from simulator.generation.options import GenerationOptions
-from simulator.options import choice, naming, refuse
-from simulator.reports.records import check_distinct
-from simulator.sending.parsing import check_header, check_url, parse_header
+from simulator.options import naming
+from simulator.reports.records import check_distinct, check_page
+from simulator.sending.parsing import check_connection, parse_header
 from simulator.sending.schedule import parse_duration
-from simulator.signing import SCHEMES, make_signer, read_secret
+from simulator.signing import make_signer, read_secret
 
 DEFAULT_EVENT = "customer.order.created"
 TIMEOUT_S = 10.0  # Voucherify waits this long for a 2xx
@@ -42,32 +42,29 @@ class AuditConfig:
     skip: tuple[str, ...] = ()
     report: str | None = None
     junit: str | None = None
+    html: str | None = None
     insecure: bool = False
     ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
-        with naming("--url"):
-            check_url(self.url)
+        check_connection(
+            url=self.url,
+            scheme=self.scheme,
+            headers=self.headers,
+            timeout=self.timeout,
+            insecure=self.insecure,
+            ca_bundle=self.ca_bundle,
+        )
         if not self.events:
             raise UsageError("no event given")
-        if self.scheme is not None:
-            with naming("--sign"):
-                choice(self.scheme, SCHEMES, "signing scheme")
-        with naming("-H", "--header"):
-            for name, value in self.headers:
-                check_header(name, value)
-        if not self.timeout > 0:
-            raise refuse("--timeout", f"invalid timeout {self.timeout!r}: use above 0 seconds")
         for flag, names in (("--only", self.only), ("--skip", self.skip)):
             with naming(flag):
                 select(names)
         with naming("--skip"):
             self.cases()
-        if self.insecure and self.ca_bundle:
-            raise refuse("--insecure", "cannot be combined with --ca-bundle")
-        if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
-            raise refuse("--ca-bundle", f"file '{self.ca_bundle}' does not exist")
-        check_distinct({"--report": self.report, "--junit": self.junit})
+        check_distinct({"--report": self.report, "--junit": self.junit, "--html": self.html})
+        if self.html is not None:
+            check_page(self.html)
         # A missing or malformed secret is a usage error before any I/O.
         make_signer(self.own_scheme(), self.secret)
 

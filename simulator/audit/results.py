@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.reports.html import html_report
 from simulator.reports.junit import suite_xml
 
 SCHEMA = "webhook-simulator/audit/v1"
@@ -122,6 +123,32 @@ class AuditResult:
             "counts": self.counts(),
             "cases": [case.to_dict() for case in self.cases],
         }
+
+    def html(self) -> str:
+        """The audit as one self-contained HTML page: the outcome and a row per case."""
+        counts = self.counts()
+        rows = [[c.name, c.result.upper(), c.sent, c.expected, c.got, c.reason or "-"]
+                for c in self.cases]  # fmt: skip
+        return html_report(
+            {
+                "title": "webhook-simulator audit",
+                "started_at": self.started_at,
+                "outcome": "ok" if self.ok else f"{counts[FAIL]} failed",
+                "run": {
+                    "url": self.url,
+                    "scheme": self.scheme,
+                    "seed": self.seed,
+                    "options": {"timeout_s": self.timeout, **counts},
+                },
+                "sections": [
+                    {
+                        "title": "Cases",
+                        "columns": ["case", "result", "sent", "expected", "got", "reason"],
+                        "rows": rows,
+                    }
+                ],
+            }
+        )
 
     def junit(self) -> str:
         """JUnit XML: one test case per audit case, failed or skipped with its reason."""

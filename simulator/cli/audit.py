@@ -50,6 +50,9 @@ def audit_options(func: Any) -> Any:
             click.option("--list", "listing", is_flag=True, help="Print the cases and exit."),
             click.option("--report", metavar="FILE", help="Write a JSON report."),
             click.option("--junit", metavar="FILE", help="Write JUnit XML, one test per case."),
+            click.option(
+                "--html", metavar="FILE", help="Write a self-contained HTML page of the cases."
+            ),
             click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
             click.option("--ca-bundle", metavar="FILE", help="Also trust the CAs in this file."),
         ],

@@ -15,7 +15,8 @@ from simulator.options import naming
 from simulator.reports.junit import junit_xml
 from simulator.reports.parts import DEFAULT_PARTS, Part, find_parts
 from simulator.reports.records import check_distinct, check_writable, concat_parts
-from simulator.reports.stats import RunStats, summarize
+from simulator.reports.stats import RunStats
+from simulator.reports.summary import summarize
 from simulator.reports.thresholds import Threshold, ThresholdResult, parse_threshold
 
 
@@ -60,7 +61,7 @@ class MergeResult:
         return "ok"
 
     def report(self) -> dict[str, Any]:
-        """The report document: report/v1 as send writes it (stats.summarize, a "run"
+        """The report document: report/v1 as send writes it (summary.summarize, a "run"
         section with send's keys, thresholds), the run section adding the workers."""
         users = {name: u for p in self.parts for name, u in p.users.items()}
         events = sorted({e for u in users.values() for e in u.get("events", ())})

@@ -9,13 +9,13 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
-from simulator.errors import RecordError, UsageError
+from simulator.errors import OptionError, RecordError, UsageError
 from simulator.redaction import redact
 from simulator.reports.attempt import Attempt
 
@@ -132,6 +132,29 @@ def check_writable(path: str | Path) -> None:
     os.close(fd)
     if not existed:
         target.unlink()
+
+
+def check_page(path: str | Path) -> None:
+    """An --html page that cannot be written is a usage error, found before the run: the
+    page is what the user asked the run for."""
+    try:
+        check_writable(path)
+    except RecordError as exc:
+        raise OptionError(("--html",), str(exc)) from None
+
+
+def write_outputs(outputs: Iterable[tuple[str | None, Callable[[], bytes]]]) -> list[str]:
+    """Write each (path, document) whose path is set, the document made only then; what
+    could not be written, in words naming the file (the run still has its result)."""
+    problems = []
+    for path, document in outputs:
+        if not path:
+            continue
+        try:
+            Path(path).write_bytes(document())
+        except OSError as exc:
+            problems.append(str(RecordError(f"cannot write '{path}': {exc.strerror}")))
+    return problems
 
 
 def check_distinct(paths: Mapping[str, str | Path | None]) -> None:

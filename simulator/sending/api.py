@@ -7,15 +7,15 @@ import dataclasses
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from simulator.errors import DeliveryError, RecordError, UsageError
-from simulator.reports.records import check_writable, replacing
+from simulator.errors import DeliveryError, UsageError
+from simulator.reports.records import check_writable, replacing, write_outputs
 from simulator.reports.replay import read_replay
-from simulator.reports.stats import RunStats, summarize
+from simulator.reports.stats import RunStats
+from simulator.reports.summary import summarize
 from simulator.runtime import stop_on_signals
 from simulator.sending.client import check_target, tls_for
 from simulator.sending.config import SendConfig
@@ -132,21 +132,17 @@ def send(
 
 
 def _write_reports(result: SendResult) -> None:
-    """Write --report, --junit and --html; one that cannot be written is a record error of the
-    run (its words say which file), as a log that could not be written is."""
-    config, outputs = result.config, []
-    if config.report:
-        report = orjson.dumps(result.report(), option=orjson.OPT_INDENT_2) + b"\n"
-        outputs.append((config.report, report))
-    if config.junit:
-        outputs.append((config.junit, result.junit().encode("utf-8")))
-    if config.html:
-        outputs.append((config.html, result.html().encode("utf-8")))
-    for path, data in outputs:
-        try:
-            Path(path).write_bytes(data)
-        except OSError as exc:
-            result.record_errors.append(str(RecordError(f"cannot write '{path}': {exc.strerror}")))
+    """Write --report, --junit and --html; one that cannot be written is a record error of
+    the run (its words say which file), as a log that could not be written is."""
+    config = result.config
+    result.record_errors += write_outputs(
+        [
+            (config.report, lambda: orjson.dumps(result.report(), option=orjson.OPT_INDENT_2)
+             + b"\n"),
+            (config.junit, lambda: result.junit().encode("utf-8")),
+            (config.html, lambda: result.html().encode("utf-8")),
+        ]
+    )  # fmt: skip
 
 
 def _replays_into_itself(config: SendConfig) -> bool:

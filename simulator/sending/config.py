@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import RecordError, UsageError
+from simulator.errors import UsageError
 from simulator.generation.catalog import discover, expand, lookup
 from simulator.generation.options import GenerationOptions
 from simulator.options import choice, naming, refuse, whole
 from simulator.redaction import redact
-from simulator.reports.records import check_distinct, check_writable
+from simulator.reports.records import check_distinct, check_page
 from simulator.reports.thresholds import Threshold
 from simulator.seeds import derive_seed
 from simulator.sending.faults import TIMESTAMPED, FaultRates, check_share
 from simulator.sending.parsing import (
-    check_header,
-    check_url,
+    check_connection,
     check_workers,
     parse_option,
 )
@@ -40,7 +39,7 @@ from simulator.sending.schedule import (
     build_schedule,
     parse_duration,
 )
-from simulator.signing import SCHEMES, make_signer, read_secret
+from simulator.signing import make_signer, read_secret
 
 DEFAULT_EVENT = "customer.order.created"
 DEFAULT_DEAD_LETTER = "dead-letter.ndjson"
@@ -99,9 +98,14 @@ class SendConfig:
     def __post_init__(self) -> None:
         if not self.events:
             raise UsageError("no event given")
-        if self.url is not None:
-            with naming("--url"):
-                check_url(self.url)
+        check_connection(
+            url=self.url,
+            scheme=self.scheme,
+            headers=self.headers,
+            timeout=self.timeout,
+            insecure=self.insecure,
+            ca_bundle=self.ca_bundle,
+        )
         with naming("--arrivals"):
             choice(self.arrivals, ARRIVALS, "arrivals")
         for name, flags in (("count", ("-n", "--count")), ("concurrency", ("--concurrency",)),
@@ -111,14 +115,6 @@ class SendConfig:
                     whole(getattr(self, name), 1, name.replace("_", " "))
         with naming("--workers"):
             check_workers(whole(self.workers, 1, "workers"))
-        if self.scheme is not None:
-            with naming("--sign"):
-                choice(self.scheme, SCHEMES, "signing scheme")
-        with naming("-H", "--header"):
-            for name, value in self.headers:
-                check_header(name, value)
-        if not self.timeout > 0:
-            raise refuse("--timeout", f"invalid timeout {self.timeout!r}: use above 0 seconds")
         if not self.grace >= 0:
             raise refuse("--grace", f"invalid grace {self.grace!r}: use 0 or more seconds")
         self._check_pace()
@@ -134,10 +130,7 @@ class SendConfig:
              "--junit": self.junit, "--html": self.html}
         )  # fmt: skip
         if self.html is not None:
-            try:
-                check_writable(self.html)
-            except RecordError as exc:
-                raise refuse("--html", str(exc)) from None
+            check_page(self.html)
 
     def _check_pace(self) -> None:
         if self.ramp is not None:
@@ -158,10 +151,6 @@ class SendConfig:
             self.schedule()
 
     def _check_sources(self) -> None:
-        if self.insecure and self.ca_bundle:
-            raise refuse("--insecure", "cannot be combined with --ca-bundle")
-        if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
-            raise refuse("--ca-bundle", f"file '{self.ca_bundle}' does not exist")
         if self.log_bodies and not self.log:
             raise refuse("--log-bodies", "needs --log FILE")
         if self.keep_signature and self.scheme is not None:

@@ -15,6 +15,7 @@ from simulator.generation.payloads import PayloadFactory
 from simulator.redaction import public_url
 from simulator.reports.records import Records, part_path
 from simulator.reports.replay import ReplaySource
+from simulator.reports.series import Series
 from simulator.reports.stats import RunStats
 from simulator.seeds import derive_seed
 from simulator.sending.attempts import Attempts, Event
@@ -84,7 +85,8 @@ class Engine:
                 pass
         self._tls = tls_for(config.url, config.insecure, config.ca_bundle)
         self._extra = dict(config.headers)
-        self.stats = RunStats(target_rate=self.schedule.rate)
+        series = Series() if config.html else None
+        self.stats = RunStats(target_rate=self.schedule.rate, series=series)
         log, dead = config.log, config.dead_letter
         self._records = Records(
             log=part_path(log, worker) if parts and log else log,
@@ -164,8 +166,7 @@ class Engine:
             now_wall, now = self._wall(), self._clock()
             self._wall0 = self._records.offset = now_wall - now
             self._t0 = now + max((start_at or now_wall) - now_wall, 0.0)
-            self.stats.started_at = self._t0 + self._wall0
-            self.stats.series.origin = self._t0
+            self.stats.begin(self._t0, self._wall0)
             ticker = asyncio.create_task(self._tick(on_progress, progress_every))
             try:
                 drive = self._drive_closed if closed else self._drive_open
@@ -177,12 +178,7 @@ class Engine:
             finally:
                 ticker.cancel()
             self.stats.finished_at = self._wall()
-        # Send times were taken on this process's monotonic clock; workers merge on the wall.
-        stats = self.stats
-        stats.series.origin += self._wall0
-        if stats.first_send is not None and stats.last_send is not None:
-            stats.first_send += self._wall0
-            stats.last_send += self._wall0
+        self.stats.on_the_wall(self._wall0)
         not_sent, planned = 0, 0  # type: tuple[int, int | None]
         if self._stopping and self._fatal is None:
             if self._counted:

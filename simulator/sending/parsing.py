@@ -6,12 +6,12 @@ from __future__ import annotations
 import email.utils
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from simulator.errors import UsageError
-from simulator.options import naming, whole
+from simulator.options import choice, naming, refuse, whole
 from simulator.reports.thresholds import parse_threshold
 from simulator.sending.faults import parse_share
 from simulator.sending.schedule import (
@@ -21,6 +21,7 @@ from simulator.sending.schedule import (
     parse_rate,
     parse_stages,
 )
+from simulator.signing import SCHEMES
 
 _STATUS_HINT = "use e.g. 2xx, 200,202 or 200-299"
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
@@ -186,3 +187,32 @@ def parse_option(name: str, value: Any) -> Any:
     if name == "expect_status" and value is not None:
         return frozenset(value)
     return value
+
+
+def check_connection(
+    *,
+    url: str | None,
+    scheme: str | None,
+    headers: Sequence[tuple[str, str]],
+    timeout: float,
+    insecure: bool,
+    ca_bundle: str | None,
+) -> None:
+    """The rules of a connection to a receiver that `send` and `audit` share, each error
+    naming its option: an http(s) URL, a known scheme, header lines that are headers, a
+    timeout above 0, and either --insecure or a --ca-bundle that exists."""
+    if url is not None:
+        with naming("--url"):
+            check_url(url)
+    if scheme is not None:
+        with naming("--sign"):
+            choice(scheme, SCHEMES, "signing scheme")
+    with naming("-H", "--header"):
+        for name, value in headers:
+            check_header(name, value)
+    if not timeout > 0:
+        raise refuse("--timeout", f"invalid timeout {timeout!r}: use above 0 seconds")
+    if insecure and ca_bundle:
+        raise refuse("--insecure", "cannot be combined with --ca-bundle")
+    if ca_bundle is not None and not os.path.isfile(ca_bundle):
+        raise refuse("--ca-bundle", f"file '{ca_bundle}' does not exist")

@@ -8,7 +8,9 @@ from typing import Any
 from simulator.redaction import public_url
 from simulator.reports.html import html_report
 from simulator.reports.junit import junit_xml
-from simulator.reports.stats import RunStats, latency_distribution
+from simulator.reports.series import Series
+from simulator.reports.stats import RunStats
+from simulator.reports.summary import latency_distribution
 from simulator.reports.thresholds import ThresholdResult
 from simulator.sending.config import SendConfig
 from simulator.sending.faults import DUPLICATE, FORGED
@@ -157,7 +159,7 @@ class SendResult:
         return None
 
     def report(self) -> dict[str, Any]:
-        """The report document (stats.summarize, schema report/v1) plus a "run" section."""
+        """The report document (summary.summarize, schema report/v1) plus a "run" section."""
         config = self.config
         return {
             **self.summary,
@@ -191,12 +193,14 @@ class SendResult:
     def document(self) -> dict[str, Any]:
         """report() with the run over time ("series": per-interval rates, statuses,
         errors and latency percentiles) and the whole run's latency percentiles
-        ("latency_distribution"): what the HTML report draws."""
+        ("latency_distribution"): what the HTML report draws. The series is kept only
+        for a run given html= (--html): per-interval counting costs every attempt, so a
+        run that draws nothing has no intervals."""
         return {
             **self.report(),
             "title": "webhook-sim " + ("replay" if self.config.replay else "send"),
             "outcome": self.outcome,
-            "series": self.stats.series.document(),
+            "series": (self.stats.series or Series()).document(),
             "latency_distribution": latency_distribution(self.stats),
         }
 
