@@ -1,14 +1,15 @@
-"""Build simulator/schemas/*.json for the order events from the Voucherify webhook spec.
+"""Build simulator/schemas/*.json for every Voucherify event from the webhook spec.
 
 Usage: python scripts/build_schemas.py [--check]
 
 The spec is OpenAPI 3.1 in name but written with OpenAPI 3.0 habits (`nullable`,
 `example`), and a literal conversion rejects the spec's own examples. This script
-converts the `$ref` closure of each event's data schema to a standalone JSON Schema
-(draft 2020-12, components under `$defs`), applies the small list of fixes in PATCHES,
-adds the per-event constraints, and writes one schema for the bare `data` object plus
-one per envelope version. Output is sorted and indented so reruns are byte-identical;
-`--check` exits 1 if the committed files differ from what would be written.
+converts the spec's components to JSON Schema (draft 2020-12) once, into
+voucherify.defs.json, after the fixes of schema_fixes.py; then writes, for each event,
+a schema for the bare `data` object and one per envelope version, each a `$ref` into
+those shared definitions (schema.py joins them when it loads a file). Output is sorted
+and indented so reruns are byte-identical; `--check` exits 1 if the committed files
+differ from what would be written.
 """
 
 from __future__ import annotations
@@ -17,30 +18,38 @@ import argparse
 import copy
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "fixtures" / "voucherify" / "OpenAPIWebhooks.json"
-OUT = ROOT / "simulator" / "schemas"
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-EVENTS = [
+import schema_fixes  # noqa: E402
+
+from simulator.generation.catalog import builtin  # noqa: E402
+
+SPEC = ROOT / "fixtures" / "voucherify" / "OpenAPIWebhooks.json"
+EXAMPLES = ROOT / "fixtures" / "voucherify" / "official-data"
+OUT = ROOT / "simulator" / "schemas"
+DEFS = "voucherify.defs.json"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+ORDER_EVENTS = (
     "customer.order.created",
     "customer.order.updated",
     "customer.order.paid",
     "customer.order.canceled",
-]
+)
 ORDER_STATUSES = ["CREATED", "PAID", "CANCELED", "FULFILLED"]
 
 # What the spec calls date-time is UTC with milliseconds and `Z` in the order examples
 # (2024-03-12T14:41:49.128Z). Some official examples, orders included
-# (customer.rewarded.loyalty_points), carry microseconds instead, so 6 digits pass too.
-# A pattern checks the shape without turning on format checking.
+# (customer.rewarded.loyalty_points), carry microseconds instead, so 6 digits pass too,
+# and one (customer.reward_redemptions.completed) writes 2024-05-13T12: 25: 59.587Z, so
+# a space may follow each colon. A pattern checks the shape without turning on format
+# checking.
 TIMESTAMP = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}([0-9]{3})?Z$"
+    r"T([01][0-9]|2[0-3]): ?[0-5][0-9]: ?[0-5][0-9]\.[0-9]{3}([0-9]{3})?Z$"
 )
 
 # Order fields in integer minor units; build() fails if the spec stops saying integer.
@@ -58,123 +67,6 @@ MONEY = [
 ITEM_MONEY = ["amount", "price", "subtotal_amount", "discount_amount", "applied_discount_amount"]
 
 Schema = dict[str, Any]
-Patch = Callable[[Schema, Schema], None]  # (node to fix, all components)
-
-
-# ---------------------------------------------------------------- fixes to the spec
-# Each fix edits one node of the raw OpenAPI components before conversion and leaves a
-# `$comment` saying why. A pointer is "Component/key/key..." inside components.schemas.
-# Everything else in the spec (closed objects, required lists, enums) is kept as is.
-
-
-def nullable(node: Schema, _: Schema) -> None:
-    node["nullable"] = True
-
-
-def unrequire(*names: str) -> Patch:
-    def patch(node: Schema, _: Schema) -> None:
-        node["required"] = [n for n in node["required"] if n not in names]
-
-    return patch
-
-
-def one_of_to_any_of(node: Schema, _: Schema) -> None:
-    # {id, object} is a subset of the full customer, so a full customer matches both
-    # oneOf branches and fails; either branch is fine.
-    node["anyOf"] = node.pop("oneOf")
-
-
-def merge_all_of(node: Schema, components: Schema) -> None:
-    # OrderCalculated is an allOf of OrderCalculatedBase and a {customer, referrer}
-    # object, both with additionalProperties false: each rejects the other's keys, so
-    # no order passes. One closed object with the union of the properties keeps the
-    # intent (and the strictness).
-    base, extra = node.pop("allOf")
-    node.update(
-        {**copy.deepcopy(components[base["$ref"].rsplit("/", 1)[1]]), "title": node["title"]}
-    )
-    node["properties"].update(extra["properties"])
-
-
-def add_item_product_sku(node: Schema, _: Schema) -> None:
-    # Items in the examples carry `product` (and, for SKUs, `sku`) summaries. The spec
-    # defines OrderItemProduct / OrderItemSku but never references them from the item.
-    node["properties"]["product"] = {"$ref": "#/components/schemas/OrderItemProduct"}
-    node["properties"]["sku"] = {"$ref": "#/components/schemas/OrderItemSku"}
-
-
-def add_rolled_back(node: Schema, _: Schema) -> None:
-    node["enum"] = [*node["enum"], "ROLLED_BACK"]
-
-
-def integer(node: Schema, _: Schema) -> None:
-    node["type"] = "integer"
-
-
-# Not nullable in the spec, yet null in these official examples (and often others).
-NULLABLE = {
-    "EventCustomerOrder/properties/referrer": "customer.order.*",
-    "EventCustomerOrder/properties/redemption": "customer.order.*",
-    "SimpleCustomer/properties/email": "customer.order.*",
-    "SimpleCustomer/properties/name": "customer.holder.assignment.*",
-    "SimpleCustomer/properties/source_id": "customer.holder.assignment.created",
-    "SimpleCampaign/properties/category": "distribution.manual_distribution_schedule",
-    "SimpleCampaign/properties/description": "campaign.loyalty_tier.*",
-    "SimpleCampaign/properties/start_date": "distribution.manual_distribution_schedule",
-    "SimpleCampaign/properties/expiration_date": "distribution.manual_distribution_schedule",
-    "SimpleCampaignVoucher/properties/discount": "campaign.loyalty_tier.*",
-    "SimpleCampaignVoucher/properties/gift": "distribution.manual_distribution_schedule",
-    "SimpleCampaignVoucher/properties/loyalty_card": "distribution.manual_distribution_schedule",
-    "SimpleVoucher/properties/start_date": "distribution.manual_distribution_schedule",
-    "SimpleVoucher/properties/expiration_date": "distribution.manual_distribution_schedule",
-    "Voucher/properties/category_id": "customer.rewarded",
-    # "A `null` value means unlimited", says its own description.
-    "Voucher/properties/redemption/properties/quantity": "customer.rewarded",
-}
-
-PATCHES: list[tuple[str, Patch, str]] = [
-    *(
-        (pointer, nullable, f"null in official example {where}")
-        for pointer, where in NULLABLE.items()
-    ),
-    ("OrderCalculated/allOf/1/properties/customer", one_of_to_any_of, "oneOf matched twice"),
-    ("OrderCalculated/allOf/1/properties/referrer", one_of_to_any_of, "oneOf matched twice"),
-    # After the two above, which point into the allOf this replaces.
-    ("OrderCalculated", merge_all_of, "allOf of two closed objects merged into one"),
-    ("OrderItemCalculated", add_item_product_sku, "items carry product / sku"),
-    ("OrderItemProduct/properties/price", integer, "minor units, as its description says"),
-    ("OrderItemSku/properties/price", integer, "minor units, as its description says"),
-    ("RedemptionInternal/properties/status", add_rolled_back, "rolled-back redemptions"),
-    (
-        "SimpleCampaignVoucher/properties/redemption",
-        unrequire("redeemed_quantity"),
-        "absent in official example customer.voucher.loyalty_card.points_expired",
-    ),
-    (
-        "CodeConfigRequiredLengthCharsetPattern",
-        unrequire("prefix", "postfix"),
-        "absent in official example customer.voucher.loyalty_card.points_expired",
-    ),
-    (
-        "Gift",
-        unrequire("balance"),
-        "absent in official example customer.voucher.gift.balance_added",
-    ),
-    (
-        "ReferralProgram/properties/referee_reward/properties/amount",
-        integer,
-        "a string in the spec, 300 in official example redemption.rollback.*",
-    ),
-]
-
-
-def apply_patches(components: dict[str, Schema]) -> None:
-    for pointer, patch, why in PATCHES:
-        node: Any = components
-        for key in pointer.split("/"):
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        patch(node, components)
-        node["$comment"] = "; ".join(filter(None, [node.get("$comment"), f"patched: {why}"]))
 
 
 # ------------------------------------------------------------------------ conversion
@@ -190,6 +82,10 @@ def convert(node: Any) -> Any:
     out = {k: convert(v) for k, v in node.items() if k not in ("example", "nullable")}
     if "$ref" in out:
         out["$ref"] = out["$ref"].replace("#/components/schemas/", "#/$defs/")
+    if "oneOf" in out:
+        # The spec's alternatives overlap (a string and a date string, an object and a
+        # subset of it): a value the examples give matches two, and oneOf refuses it.
+        out["anyOf"] = out.pop("oneOf")
     if out.get("format") == "date-time":
         out["pattern"] = TIMESTAMP
     if node.get("nullable") is True:
@@ -236,6 +132,9 @@ def timestamp() -> Schema:
 
 def event_data(event: str, component: str) -> Schema:
     """The event's data schema: the spec's component plus what the event implies."""
+    data: Schema = {"title": f"{event} data", "$ref": f"#/$defs/{component}"}
+    if event not in ORDER_EVENTS:
+        return data
     status: Schema = (
         {"enum": ORDER_STATUSES}
         if event == "customer.order.updated"
@@ -243,16 +142,13 @@ def event_data(event: str, component: str) -> Schema:
     )
     # Paying, canceling or updating an order updates it; only a new one has null.
     updated_at = {"type": "null"} if event == "customer.order.created" else timestamp()
-    return {
-        "title": f"{event} data",
-        "$ref": f"#/$defs/{component}",
-        "properties": {
-            "order": {
-                "required": ["status", "updated_at"],
-                "properties": {"status": status, "updated_at": updated_at},
-            }
-        },
+    data["properties"] = {
+        "order": {
+            "required": ["status", "updated_at"],
+            "properties": {"status": status, "updated_at": updated_at},
+        }
     }
+    return data
 
 
 def closed(properties: Schema) -> Schema:
@@ -266,25 +162,37 @@ def closed(properties: Schema) -> Schema:
 
 
 def envelope_v2024(event: str, data: Schema) -> Schema:
+    """The envelope as the catalog's event sends it: from a distribution, a project
+    webhook or either (simulator/generation/catalog.py has the docs' facts)."""
+    found = builtin()[event]
+    sources = {
+        "distribution": {"id": "^distr_", "object": "distribution"},
+        "project": {"id": "^wh_", "object": "webhook"},
+    }
+    senders = list(sources) if found.delivery not in sources else [found.delivery]
+    source = [
+        closed(
+            {
+                "id": {"type": "string", "pattern": sources[sender]["id"]},
+                "object": {"const": sources[sender]["object"]},
+                "target_url": {"type": "string"},
+            }
+        )
+        for sender in senders
+    ]
     envelope = closed(
         {
             "id": {"type": "string", "pattern": "^whs_"},
             "project_id": {"type": "string", "pattern": "^proj_"},
             "created_at": timestamp(),
-            # The name the user typed for the distribution, not the event name.
+            # A distribution's: the name the user typed for it, not the event name.
             "type": {"type": "string"},
             "data": data,
-            "source": closed(
-                {
-                    "id": {"type": "string", "pattern": "^distr_"},
-                    "object": {"const": "distribution"},
-                    "target_url": {"type": "string"},
-                }
-            ),
+            "source": source[0] if len(source) == 1 else {"anyOf": source},
             "event": closed(
                 {
-                    "id": {"type": "string", "pattern": "^evcus_"},
-                    "type": {"const": event},
+                    "id": {"type": "string", "pattern": "^ev[a-z]{3}_"},
+                    "type": {"const": found.type},
                     "created_at": timestamp(),
                     "entity_id": {"type": "string"},
                     "group_id": {"type": "string", "pattern": "^v-"},
@@ -309,7 +217,7 @@ def envelope_v2018(event: str, data: Schema) -> Schema:
             "webhook_id": {"type": "string"},
             "project_id": {"type": "string", "pattern": "^proj_"},
             "created_at": timestamp(),
-            "type": {"const": event},
+            "type": {"const": builtin()[event].type},
             "data": data,
             "metadata": {"type": "object"},
         }
@@ -326,24 +234,33 @@ def check_money(defs: dict[str, Schema]) -> None:
         raise SystemExit(f"money fields are not integers in the spec: {', '.join(bad)}")
 
 
+def data_components(spec: Schema) -> dict[str, str]:
+    """Each event's data component, by event name (bus_val_rule.created: ...)."""
+    found = {}
+    for key, webhook in spec["webhooks"].items():
+        body = webhook["post"]["requestBody"]["content"]["application/json"]["schema"]
+        found[key.removeprefix("EVENTS.").lower()] = body["$ref"].rsplit("/", 1)[1]
+    return dict(sorted(found.items()))
+
+
 def build(spec: Schema) -> dict[str, Schema]:
     """File name -> schema, for every file this script owns."""
     components = copy.deepcopy(spec["components"]["schemas"])
-    apply_patches(components)
-    files: dict[str, Schema] = {}
-    for event in EVENTS:
-        webhook = spec["webhooks"]["EVENTS." + event.upper()]
-        body = webhook["post"]["requestBody"]["content"]["application/json"]["schema"]
-        component = body["$ref"].rsplit("/", 1)[1]
-        defs = {n: convert(components[n]) for n in ref_closure(components, [component])}
-        check_money(defs)
+    schema_fixes.apply(components, schema_fixes.PATCHES)
+    roots = data_components(spec)
+    schema_fixes.apply(components, schema_fixes.from_examples(components, roots, EXAMPLES))
+    names = ref_closure(components, list(roots.values()))
+    defs = {name: convert(components[name]) for name in names}
+    check_money(defs)
+    files: dict[str, Schema] = {DEFS: {"$schema": DRAFT, "$defs": defs}}
+    for event, component in roots.items():
         data = event_data(event, component)
         for suffix, schema in (
             ("data", data),
             ("v2024", envelope_v2024(event, data)),
             ("v2018", envelope_v2018(event, data)),
         ):
-            files[f"{event}.{suffix}.json"] = {"$schema": DRAFT, **schema, "$defs": defs}
+            files[f"{event}.{suffix}.json"] = {"$schema": DRAFT, **schema}
     return files
 
 
@@ -351,13 +268,15 @@ def check_metaschema(files: dict[str, Schema]) -> None:
     """Fail the build on a file that is not valid JSON Schema 2020-12 or does not compile.
 
     Compiling checks the file against the metaschema and resolves every `$ref`, as
-    validate() will when it first uses the file.
+    validate() will when it first uses the file (with the shared definitions).
     """
     import jsonschema_rs
 
+    defs = files[DEFS]["$defs"]
     for name, schema in files.items():
         try:
-            jsonschema_rs.Draft202012Validator(schema, validate_formats=False, offline=True)
+            whole = schema if name == DEFS else {**schema, "$defs": defs}  # as schema.py does
+            jsonschema_rs.Draft202012Validator(whole, validate_formats=False, offline=True)
         except jsonschema_rs.ValidationError as exc:
             where = "".join(f"/{part}" for part in exc.instance_path) or "/"
             message = f"{name}: not valid JSON Schema 2020-12 at {where}: {exc.message}"

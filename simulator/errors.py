@@ -14,9 +14,10 @@ class UsageError(SimulatorError):
 class UnknownEventError(UsageError):
     """An event name that no template defines."""
 
-    def __init__(self, name: str, suggestions: list[str]) -> None:
+    def __init__(self, name: str, suggestions: list[str], glob: bool = False) -> None:
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown event '{name}'.{hint} See 'webhook-sim events'.")
+        what = f"no event matches '{name}'" if glob else f"unknown event '{name}'"
+        super().__init__(f"{what}.{hint} See 'webhook-sim events'.")
         self.name = name
         self.suggestions = suggestions
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -19,6 +20,7 @@ _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 # Schema file suffix per envelope, and where the event name is read from.
 _SUFFIX = {"v2024": "v2024", "v2018": "v2018", "none": "data"}
+_DEFS = "voucherify.defs.json"
 _EVENT_PATH = {"v2024": "$.event.type", "v2018": "$.type", "none": "$"}
 _BY_STATUS = {"PAID": "customer.order.paid", "CANCELED": "customer.order.canceled"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -60,14 +62,16 @@ def validate(
         return [
             Problem(
                 "$",
-                "not an order event: no event type and no order in the body "
-                "(pass the event to check it against)",
+                "bare data that is no order names no event: pass the event to check it "
+                "against ('webhook-sim events' lists them)",
             )
         ]
     if name not in _events():
         path = "$" if event is not None else _EVENT_PATH[envelope]
-        supported = ", ".join(_events())
-        return [Problem(path, f"unsupported event type {name!r} (supported: {supported})")]
+        close = difflib.get_close_matches(name, _events(), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        listed = f"'webhook-sim events' lists the {len(_events())} supported"
+        return [Problem(path, f"unsupported event type {name!r} ({hint}{listed})")]
     found = _validator(name, envelope).problems(payload)
     ordered = sorted(found, key=lambda item: (_sort_key(item[0]), item[1]))
     return [Problem(_format_path(parts), message) for parts, message in ordered]
@@ -95,7 +99,7 @@ def infer_event(payload: object, envelope: str) -> str | None:
     if envelope != "none" and isinstance(payload, dict):
         named = payload.get("event") if envelope == "v2024" else payload
         if isinstance(named, dict) and isinstance(named.get("type"), str):
-            return named["type"]
+            return event_name(named["type"])
         payload = payload.get("data")
     if isinstance(payload, dict) and not _looks_like_order_data(payload):
         return None  # nothing says this is an order event at all
@@ -107,6 +111,19 @@ def infer_event(payload: object, envelope: str) -> str | None:
     if status == "FULFILLED" or order.get("updated_at") is not None:
         return "customer.order.updated"
     return "customer.order.created"
+
+
+def event_name(wire_type: str) -> str:
+    """The event a type in an envelope names: the spec calls business_validation_rule.*
+    bus_val_rule.*, and manual_distribution_schedule distribution.manual_...; the
+    others are their own names (simulator/generation/catalog.py has the facts)."""
+    if wire_type.startswith(_RULE_TYPE):
+        return "bus_val_rule." + wire_type.removeprefix(_RULE_TYPE)
+    return _WIRE_NAMES.get(wire_type, wire_type)
+
+
+_RULE_TYPE = "business_validation_rule."
+_WIRE_NAMES = {"manual_distribution_schedule": "distribution.manual_distribution_schedule"}
 
 
 def _looks_like_order_data(data: dict[str, Any]) -> bool:
@@ -126,7 +143,14 @@ def _events() -> tuple[str, ...]:
 
 
 def _load(event: str, envelope: str) -> dict[str, Any]:
-    path = SCHEMA_DIR / f"{event}.{_SUFFIX[envelope]}.json"
+    schema = _read(SCHEMA_DIR / f"{event}.{_SUFFIX[envelope]}.json")
+    # The events share one set of definitions, written once (scripts/build_schemas.py).
+    if "$defs" not in schema and (SCHEMA_DIR / _DEFS).is_file():
+        schema = {**schema, "$defs": _read(SCHEMA_DIR / _DEFS)["$defs"]}
+    return schema
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         schema = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:

@@ -20,18 +20,49 @@ from simulator.cli.generate import _write
 from simulator.generation.payloads import Payload, PayloadFactory
 
 
-def test_events_lists_the_catalog(invoke) -> None:
+def test_events_lists_the_catalog_grouped(invoke) -> None:
     result = invoke("events")
     assert result.code == 0
     lines = result.out.splitlines()
-    assert [line.split()[0] for line in lines] == [
-        "customer.order.canceled",
-        "customer.order.created",
-        "customer.order.paid",
-        "customer.order.updated",
-    ]
-    assert "sign=voucherify" in lines[1]
-    assert "scenarios=plain,promotion,send-code,mixed" in lines[1]
+    headers = [line for line in lines if not line.startswith(" ")]
+    names = [line.split()[0] for line in lines if line.startswith(" ")]
+    assert headers == [
+        "bus_val_rule.* (5)", "campaign.* (14)", "customer.* (32)", "distribution.* (1)",
+        "publication.* (1)", "redemption.* (4)", "voucher.* (15)",
+    ]  # fmt: skip
+    assert len(names) == len(set(names)) == 72
+    created = next(line for line in lines if "customer.order.created" in line)
+    assert "distribution" in created and "Order created" in created
+    assert "--scenario plain|promotion|send-code|mixed" in created
+
+
+def test_events_as_json_for_tools(invoke) -> None:
+    result = invoke("events", "--format", "json")
+    assert result.code == 0
+    events = {e["name"]: e for e in json.loads(result.out)}
+    created = events["customer.order.created"]
+    assert created["delivery"] == "distribution"
+    assert created["signing"] == "voucherify"
+    assert created["default_envelope"] == "v2024"
+    assert created["scenarios"] == ["plain", "promotion", "send-code", "mixed"]
+    assert len(events) == 72
+    assert events["voucher.created"]["delivery"] == "project"
+    assert events["voucher.created"]["scenarios"] == []
+    assert events["bus_val_rule.created"]["type"] == "business_validation_rule.created"
+
+
+def test_a_glob_picks_every_event_it_matches(invoke) -> None:
+    result = invoke("generate", "customer.order.*", "-n", "200", "--seed", "3")
+    assert result.code == 0, result.err
+    types = {json.loads(line)["event"]["type"] for line in result.out.splitlines()}
+    assert types == {"customer.order.created", "customer.order.updated",
+                     "customer.order.paid", "customer.order.canceled"}  # fmt: skip
+
+
+def test_a_glob_that_matches_nothing_is_a_usage_error(invoke) -> None:
+    result = invoke("generate", "vouchr.*")
+    assert result.code == 2
+    assert "no event matches 'vouchr.*'" in result.err
 
 
 def test_generate_defaults_to_one_order_created_envelope(invoke) -> None:
@@ -339,12 +370,23 @@ def test_set_on_a_missing_list_item_says_so(invoke) -> None:
     )
 
 
+def test_validate_names_the_event_bare_data_is_for(invoke) -> None:
+    body = json.dumps(
+        json.loads((VOUCHERIFY / "official-data" / "voucher.created.data.json").read_text())
+    )
+    assert invoke("validate", "--event", "voucher.created", input=body + "\n").code == 0
+    typo = invoke("validate", "--event", "voucher.creatd", input=body + "\n")
+    assert typo.code == 2
+    assert "unknown event 'voucher.creatd'. Did you mean: voucher.created" in typo.err
+    assert typo.err.count("\n") < 6  # one line, not the 72 names
+
+
 def test_validate_does_not_check_other_events_as_orders(invoke) -> None:
     result = invoke("validate", input='{"id": "re_1", "object": "refund", "customer": {}}\n')
     assert result.code == 1
     assert result.out.splitlines()[0] == (
-        "document: $: not an order event: no event type and no order in the body "
-        "(pass the event to check it against)"
+        "document: $: bare data that is no order names no event: pass the event to check "
+        "it against ('webhook-sim events' lists them)"
     )
 
 

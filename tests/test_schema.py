@@ -1,4 +1,4 @@
-"""The order-event schemas accept the official examples and reject broken payloads."""
+"""The schemas accept every event's official example and reject broken payloads."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from conftest import ROOT, VOUCHERIFY
 
 from simulator import schema
 from simulator.errors import SchemaError, UsageError
+from simulator.generation.catalog import builtin
 from simulator.schema import Problem, detect_envelope, infer_event, supported_events, validate
 
 OFFICIAL = VOUCHERIFY / "official-data"
@@ -25,7 +26,8 @@ EVENTS = [
     "customer.order.paid",
     "customer.order.updated",
 ]
-SUPPORTED = ", ".join(EVENTS)
+CATALOG = builtin()
+SUPPORTED = f"'webhook-sim events' lists the {len(CATALOG)} supported"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 STATUSES = "['CREATED', 'PAID', 'CANCELED', 'FULFILLED']"
 
@@ -35,6 +37,10 @@ def official(name: str) -> dict[str, Any]:
 
 
 def v2024(event: str, data: object) -> dict[str, Any]:
+    found = CATALOG.get(event)
+    project = found is not None and found.delivery == "project"
+    source = ("wh_j56Vfy47Vx9YOX7QYD1fzHnc", "webhook") if project else (
+        "distr_Nk3QdJtQ6kG7aXbW9Yz2Lm4PqR", "distribution")  # fmt: skip
     return {
         "id": "whs_0e0b5b6bb2c9a1f3d4",
         "project_id": "proj_f1r5Tpr0J",
@@ -42,13 +48,13 @@ def v2024(event: str, data: object) -> dict[str, Any]:
         "type": "Order created - notify",
         "data": data,
         "source": {
-            "id": "distr_Nk3QdJtQ6kG7aXbW9Yz2Lm4PqR",
-            "object": "distribution",
+            "id": source[0],
+            "object": source[1],
             "target_url": "https://example.com/hooks/voucherify",
         },
         "event": {
-            "id": "evcus_0e0b5b6b9a33f1c2d5",
-            "type": event,
+            "id": found.id_prefix + "0e0b5b6b9a33f1c2d5" if found else "evcus_0e0b5b6b9a33f1c2d5",
+            "type": found.type if found else event,
             "created_at": "2024-03-12T14:41:49.444Z",
             "entity_id": "cust_IdgAFZxYwwHctOk9pPuMu308",
             "group_id": "v-0e0b5b6b9a0c4e8f21",
@@ -64,7 +70,7 @@ def v2018(event: str, data: object) -> dict[str, Any]:
         "webhook_id": "wh_0e0b5b6b9a0c4e8f21",
         "project_id": "proj_f1r5Tpr0J",
         "created_at": "2024-03-12T14:41:49.512Z",
-        "type": event,
+        "type": CATALOG[event].type if event in CATALOG else event,
         "data": data,
         "metadata": {"source": "API"},
     }
@@ -79,24 +85,25 @@ def created() -> dict[str, Any]:
 
 
 def test_supported_events() -> None:
-    assert supported_events() == EVENTS
+    assert supported_events() == sorted(CATALOG)
 
 
-@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("event", sorted(CATALOG))
 def test_official_example_is_valid_bare_data(event: str) -> None:
     data = official(event)
     assert validate(data, event=event, envelope="none") == []
-    assert validate(data) == []
+    if event in EVENTS:  # bare data names no event: an order's implies it
+        assert validate(data) == []
 
 
-@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("event", sorted(CATALOG))
 def test_official_example_is_valid_in_v2024_envelope(event: str) -> None:
     payload = v2024(event, official(event))
     assert validate(payload, event=event, envelope="v2024") == []
     assert validate(payload) == []
 
 
-@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("event", sorted(CATALOG))
 def test_official_example_is_valid_in_v2018_envelope(event: str) -> None:
     assert validate(v2018(event, official(event))) == []
 
@@ -141,6 +148,61 @@ def test_items_may_carry_a_sku(created: dict[str, Any]) -> None:
         Problem("$.order.items[0].sku.colour", "additional property 'colour' is not allowed"),
         Problem("$.order.items[0].sku.price", "25.0001 is not of type 'integer'"),
     ]
+
+
+def test_a_rule_event_is_named_by_the_type_its_envelope_carries() -> None:
+    payload = v2024("bus_val_rule.created", official("bus_val_rule.created"))
+    assert payload["event"]["type"] == "business_validation_rule.created"
+    assert infer_event(payload, "v2024") == "bus_val_rule.created"
+    assert validate(payload) == []
+    legacy = v2018("distribution.manual_distribution_schedule",
+                   official("distribution.manual_distribution_schedule"))  # fmt: skip
+    assert legacy["type"] == "manual_distribution_schedule"
+    assert validate(legacy) == []
+
+
+def test_a_project_webhook_comes_from_a_webhook_not_a_distribution() -> None:
+    payload = v2024("voucher.created", official("voucher.created"))
+    payload["source"].update(id="distr_Nk3QdJtQ6kG7aXbW9Yz2Lm4PqR", object="distribution")
+    assert validate(payload) == [
+        Problem("$.source.id", "'distr_Nk3QdJtQ6kG7aXbW9Yz2Lm4PqR' does not match '^wh_'"),
+        Problem("$.source.object", "'webhook' was expected"),
+    ]
+
+
+def test_bare_data_of_an_event_other_than_an_order_needs_its_name() -> None:
+    data = official("voucher.created")
+    assert validate(data) == [
+        Problem(
+            "$",
+            "bare data that is no order names no event: pass the event to check it against "
+            "('webhook-sim events' lists them)",
+        )
+    ]
+    assert validate(data, event="voucher.created") == []
+
+
+@pytest.mark.parametrize(
+    ("event", "path", "value", "message"),
+    [
+        ("voucher.gift.balance_added", ("balance", "amount"), "100",
+         "'100' is not of type 'integer'"),
+        ("redemption.succeeded", ("redemption", "status"), "DONE",
+         "'DONE' is not one of ['SUCCEEDED', 'FAILED', 'ROLLED BACK', 'ROLLED_BACK', None]"),
+        ("customer.loyalty.tier.joined", ("loyalty_tier", "points"), None,
+         "'points' is a required property"),
+        ("customer.segment.entered", ("segment", "id"), None, "'id' is a required property"),
+    ],
+)  # fmt: skip
+def test_broken_payloads_of_other_events_are_rejected(
+    event: str, path: tuple[str, ...], value: object, message: str
+) -> None:
+    data = official(event)
+    if value is None:
+        del data[path[0]][path[1]]
+    else:
+        data[path[0]][path[1]] = value
+    assert validate(data, event=event) == [Problem(f"$.{'.'.join(path)}", message)]
 
 
 # ------------------------------------------------------------------ mutations fail
@@ -265,7 +327,7 @@ def test_envelope_fields_are_checked(created: dict[str, Any]) -> None:
     payload["event"]["id"] = "evt_1"
     payload["extra"] = True
     assert validate(payload) == [
-        Problem("$.event.id", "'evt_1' does not match '^evcus_'"),
+        Problem("$.event.id", "'evt_1' does not match '^ev[a-z]{3}_'"),
         Problem("$.extra", "additional property 'extra' is not allowed"),
         Problem("$.source.object", "'distribution' was expected"),
     ]
@@ -276,20 +338,28 @@ def test_unknown_event_type_in_v2024_envelope(created: dict[str, Any]) -> None:
     assert validate(payload) == [
         Problem(
             "$.event.type",
-            f"unsupported event type 'customer.order.shipped' (supported: {SUPPORTED})",
+            "unsupported event type 'customer.order.shipped' "
+            f"(did you mean 'customer.order.paid'? {SUPPORTED})",
         )
     ]
 
 
 def test_unknown_event_type_in_v2018_envelope(created: dict[str, Any]) -> None:
-    assert validate(v2018("voucher.published", created)) == [
-        Problem("$.type", f"unsupported event type 'voucher.published' (supported: {SUPPORTED})")
+    assert validate(v2018("voucher.shipped", created)) == [
+        Problem(
+            "$.type",
+            "unsupported event type 'voucher.shipped' "
+            f"(did you mean 'voucher.published'? {SUPPORTED})",
+        )
     ]
 
 
 def test_unknown_event_argument(created: dict[str, Any]) -> None:
     assert validate(created, event="order.created") == [
-        Problem("$", f"unsupported event type 'order.created' (supported: {SUPPORTED})")
+        Problem(
+            "$",
+            f"unsupported event type 'order.created' (did you mean 'voucher.created'? {SUPPORTED})",
+        )
     ]
 
 

@@ -81,6 +81,22 @@ def test_the_readme_command_runs_against_the_built_in_receiver(invoke, tmp_path)
     assert not (tmp_path / "dead-letter.ndjson").exists()
 
 
+def test_send_takes_globs_and_the_receiver_checks_every_event(invoke, tmp_path):
+    # The issue's own example: every loyalty tier event, at 50/s, through real sockets.
+    report = tmp_path / "report.json"
+    result = invoke("send", "customer.loyalty.*", "bus_val_rule.*", "--count", "40",
+                    "--rate", "50/s", "--report", str(report))  # fmt: skip
+    assert result.code == 0, result.out + result.err
+    assert "signatures: valid 40  duplicates 0  schema errors 0" in result.out
+    sent = json.loads(report.read_text())
+    assert set(sent["run"]["events"]) == {
+        *(f"customer.loyalty.tier.{a}" for a in ("joined", "upgraded", "downgraded",
+                                                 "prolonged", "left")),
+        *(f"bus_val_rule.{a}" for a in ("created", "updated", "deleted",
+                                        "assignment.created", "assignment.deleted")),
+    }  # fmt: skip
+
+
 def test_the_achieved_rate_of_a_paced_run_is_its_target(invoke):
     result = invoke("send", "--count", "21", "--rate", "20/s", "--dead-letter", "dl.ndjson")
     assert result.code == 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from simulator.audit.cases import NAMES, Case, select
 from simulator.errors import UsageError
-from simulator.generation.catalog import discover, lookup
+from simulator.generation.catalog import discover, expand, lookup
 from simulator.generation.options import GenerationOptions
 from simulator.options import naming
 from simulator.reports.records import check_distinct, check_page
@@ -107,9 +107,11 @@ class AuditConfig:
             parsed = tuple(parse_header(h) if isinstance(h, str) else tuple(h) for h in pairs)
         environ = os.environ if environ is None else environ
         names = (events,) if isinstance(events, str) else tuple(events)
+        # Globs ('voucher.*') become the names they pick, as for send.
+        names = expand(names or (DEFAULT_EVENT,), generation.templates)
         return cls(
             url=url,
-            events=names or (DEFAULT_EVENT,),
+            events=names,
             generation=generation,
             scheme=sign,
             secret=read_secret(secret, secret_env, environ),

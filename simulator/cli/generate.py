@@ -25,21 +25,53 @@ FORMATS = ("ndjson", "json", "pretty")
     metavar="DIRECTORY",
     help="Also list events of these folders.",
 )
-def events(template_dirs: tuple[str, ...]) -> None:
-    """List the events that can be generated, one per line.
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Grouped lines for people, or a JSON array for tools.",
+)
+def events(template_dirs: tuple[str, ...], fmt: str) -> None:
+    """List the events that can be generated, grouped by what they are about.
+
+    Every EVENT argument of generate and send also takes a glob: 'voucher.*'.
 
     Example:
 
-        webhook-sim events
+        webhook-sim events --format json
     """
     catalog = discover(template_dirs)
-    width = max(len(name) for name in catalog)
+    if fmt == "json":
+        click.echo(orjson.dumps([_describe(e) for e in catalog.values()]).decode())
+        return
+    groups: dict[str, list[Any]] = {}
     for event in catalog.values():
-        scenarios = ",".join(event.scenarios) if event.scenarios else "-"
-        click.echo(
-            f"{event.name:<{width}}  source={event.source}  sign={event.signing}  "
-            f"scenarios={scenarios}  {event.description}"
-        )
+        groups.setdefault(event.group if event.source != "user" else "user", []).append(event)
+    width = max(len(name) for name in catalog)
+    for group, members in groups.items():
+        pattern = "user templates" if group == "user" else f"{group}.*"
+        click.echo(f"{pattern} ({len(members)})")
+        for event in members:
+            extra = f"  (--scenario {'|'.join(event.scenarios)})" if event.scenarios else ""
+            click.echo(f"  {event.name:<{width}}  {event.delivery:<23}  {event.description}{extra}")
+
+
+def _describe(event: Any) -> dict[str, Any]:
+    """One catalog Event as JSON for tools."""
+    return {
+        "name": event.name,
+        "group": event.group,
+        "source": event.source,
+        "type": event.type,
+        "delivery": event.delivery,
+        "description": event.description,
+        "envelopes": list(event.envelopes),
+        "default_envelope": event.default_envelope,
+        "signing": event.signing,
+        "scenarios": list(event.scenarios),
+    }
 
 
 @cli.command(name="generate")
@@ -75,9 +107,10 @@ def generate_command(
 ) -> None:
     """Generate realistic webhook bodies (default event: customer.order.created).
 
-    With several EVENTs, each payload is one of them, drawn at random. With --lifecycle,
-    the payloads are chains of one order's events in their order (no EVENT). With --seed
-    and --now the output is byte-identical on every run.
+    EVENT is a name or a glob ('voucher.*'; see 'webhook-sim events'). With several
+    events, each payload is one of them, drawn at random. With --lifecycle, the payloads
+    are chains of one order's events in their order (no EVENT). With --seed and --now the
+    output is byte-identical on every run.
 
     Example:
 

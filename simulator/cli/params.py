@@ -49,8 +49,9 @@ def generation_options(func: Callable) -> Callable:
                 metavar=choices(SCENARIO_CHOICES),
                 default="mixed",
                 show_default=True,
-                help="Distribution purpose: plain, promotion (+ campaign, tier), "
-                "send-code (+ campaign, voucher, publication).",
+                help="Order events (customer.order.*) only, ignored by the others: the "
+                "distribution's purpose, plain, promotion (+ campaign, tier) or send-code "
+                "(+ campaign, voucher, publication).",
             ),
             click.option(
                 "--envelope",

@@ -237,6 +237,8 @@ def fault_options(func: Callable) -> Callable:
 def send_command(event_names: tuple[str, ...], **params: Any) -> int:
     """Send freshly generated, signed webhooks at a controlled rate.
 
+    EVENT is a name or a glob ('customer.loyalty.*'); several mix at random.
+
     Sends start on schedule whatever earlier responses do (open model); latency is
     measured from the planned time. Undelivered events go to the dead-letter file.
     Exit: 0 all delivered, 1 some not (or --log/--dead-letter could not be written: that

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -66,12 +67,23 @@ def _why_not_json(line: bytes, exc: orjson.JSONDecodeError, where: str = "the li
     return str(exc)
 
 
+def _event(name: str | None) -> str | None:
+    """A supported event, or a one-line usage error naming the closest ones."""
+    if name is None or name in supported_events():
+        return name
+    close = difflib.get_close_matches(name, supported_events(), n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise click.BadParameter(f"unknown event '{name}'.{hint} See 'webhook-sim events'.")
+
+
 @cli.command("validate")
 @click.argument("source", default="-", metavar="[FILE|-]")
 @click.option(
     "--event",
-    type=click.Choice(supported_events()),
-    help="Validate as this event instead of reading it from the body.",
+    callback=lambda ctx, param, value: _event(value),
+    metavar="EVENT",
+    help="Validate as this event (one that 'webhook-sim events' lists) instead of reading "
+    "it from the body: bare data names no event, and only an order's implies one.",
 )
 @click.option(
     "--envelope", type=click.Choice(ENVELOPES), help="Body shape (default: detected per body)."

@@ -17,7 +17,7 @@ from simulator.generation import render
 from simulator.generation.builders.envelope import webhook
 from simulator.generation.builders.orders import lifecycle_event
 from simulator.generation.builders.spec import EventSpec
-from simulator.generation.catalog import ENVELOPES, Event, discover, lookup
+from simulator.generation.catalog import ENVELOPES, Event, discover, lookup, select
 from simulator.generation.options import GenerationOptions
 from simulator.generation.world import World
 from simulator.options import naming, whole
@@ -96,7 +96,7 @@ class PayloadFactory:
         # on every payload so a broken one is reported, not sent.
         self._check_json = bool(templates)
         catalog = discover(templates)
-        self.events: list[Event] = [lookup(catalog, name) for name in names]
+        self.events: list[Event] = select(catalog, names)
         env = render.make_environment(templates)
         # Built-in templates use no Jinja globals; user templates may (range, namespace…).
         self._globals = dict(env.globals) if templates else {}
@@ -111,10 +111,10 @@ class PayloadFactory:
         envelope = envelope or event.default_envelope
         name = event.template if envelope == "none" else event.template + "@" + envelope
         template = render.load(env, name)
-        # Reseeding Faker costs ~6 µs, so built-in templates pay for it only if they use
-        # `fake`. A user template always gets it: a macro it imports may use it unseen.
-        uses_fake = user or render.uses(env, name, "fake")
-        return event, template, self.world.pool.faker if uses_fake else None
+        # Reseeding Faker costs ~6 µs a payload, and built-in templates take their values
+        # from the builders, never from `fake` (tests/test_catalog.py checks): only with
+        # user folders does a template get it, since a macro it imports may use it unseen.
+        return event, template, self.world.fakes.faker if user else None
 
     def build(self, index: int) -> Payload:
         if index < 0:
@@ -129,7 +129,7 @@ class PayloadFactory:
         else:
             name, context, now_ms = self._chain_step(index, now_ms)
             event, template, fake = self._named[name]
-        hook = webhook(self.world, event.name, index, rng, now_ms, context, self.spec)
+        hook = webhook(self.world, event, index, rng, now_ms, context, self.spec)
         context["webhook"] = hook
         context["data_template"] = event.template
         if fake is not None:

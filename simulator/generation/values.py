@@ -1,4 +1,4 @@
-"""The primitives payloads are made of: unique ids, timestamps, money, and Faker value pools."""
+"""The primitives payloads are made of: unique ids, timestamps, money, and seeded Faker values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from faker import Faker
 
@@ -15,6 +15,7 @@ from simulator.errors import UsageError
 from simulator.seeds import derive_seed, mix64
 
 _MASK64 = (1 << 64) - 1
+T = TypeVar("T")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Two base-62 digits at a time: a 64-bit number becomes 11 characters in 6 lookups.
 _PAIRS = [a + b for a in _ALNUM for b in _ALNUM]
@@ -33,8 +34,8 @@ class Entity(dict):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (environment, kind, JSON text) of its last rendering: kept on the object, the
-        # cache lives exactly as long as the entity does and needs no bound of its own.
+        # (environment, {kind: JSON text}) of its renderings, one per partial that shows
+        # it: kept on the object, the cache lives exactly as long as the entity does.
         self._rendered: tuple | None = None
 
 
@@ -201,30 +202,20 @@ def format_money(minor: int, currency: str) -> str:
     return f"{minor / 100:.2f} {currency}"
 
 
-class FakerPool:
-    """Faker values drawn lazily into fixed pools, each slot from its own seed.
+class SeededFaker:
+    """One Faker for a locale, seeded afresh for every value it makes.
 
-    A default Faker call costs ~150-460 µs; a pool pick costs well under 1 µs. Slot i of a
-    field is always the same value for a given seed and locale, whichever order slots are
-    first asked for in, so output does not depend on how many payloads a run makes or
-    how they are split between worker processes.
+    Value `slot` of a field is always the same for a given seed and locale, whichever
+    order slots are first asked for in, so output does not depend on how many payloads
+    a run makes or how they are split between worker processes. Callers cache what
+    they keep (World caches its customers), so no value is made twice.
     """
-
-    SIZE = 2048
 
     def __init__(self, locale: str, seed: int) -> None:
         market(locale)  # validates
         self.faker = Faker(locale, use_weighting=False)
         self._seed = seed
-        self._pools: dict[str, list[object]] = {}
 
-    def pick(self, field: str, make: Callable[[Faker], object], rng: random.Random) -> object:
-        pool = self._pools.get(field)
-        if pool is None:
-            pool = self._pools[field] = [None] * self.SIZE
-        slot = rng.randrange(self.SIZE)
-        value = pool[slot]
-        if value is None:
-            self.faker.seed_instance(derive_seed(self._seed, field, slot))
-            value = pool[slot] = make(self.faker)
-        return value
+    def at(self, field: str, slot: object, make: Callable[[Faker], T]) -> T:
+        self.faker.seed_instance(derive_seed(self._seed, field, slot))
+        return make(self.faker)

@@ -10,24 +10,32 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any, TypeVar
 
 from faker import Faker
 
+from simulator.generation.programs import FRESH, full_campaign
 from simulator.generation.values import (
     Entity,
-    FakerPool,
     IdMinter,
+    SeededFaker,
     base62,
+    below,
     format_money,
     iso_ms,
     market,
 )
 from simulator.seeds import derive_seed
 
+T = TypeVar("T")
+
 CUSTOMER_SLOTS = 5000
 PRODUCT_SLOTS = 240
 CAMPAIGN_SLOTS = 12
+# Coprime with CUSTOMER_SLOTS, so slot -> slot * step mod CUSTOMER_SLOTS is a bijection.
+_NUMBER_STEP = 2713
 
 _ADJECTIVES = (
     "Star", "Classic", "Eco", "Urban", "Nordic", "Summit", "Coastal", "Everyday", "Pro",
@@ -70,30 +78,40 @@ def _consonants(word: str, n: int) -> str:
     return re.sub("[aeiou]", "", word)[:n] or word[:n]
 
 
-def _identity(fake: Faker) -> tuple[str, str, str]:
-    """A name with an email and a shop-side source_id that plausibly belong to it."""
+Person = tuple[str, str, str, str, str]  # first, last, their Latin readings, email domain
+
+
+def _person(fake: Faker) -> Person:
+    """A name as Faker gives it, with what an email can be made of."""
     if fake.locales[0] == "ja_JP":
         # Kanji have no letters to fold: the romanized reading of the same name has.
         (first, _, first_latin), (last, _, last_latin) = (
             fake.first_name_pair(),
             fake.last_name_pair(),
         )
-        name = f"{last} {first}"
     else:
         first, last = fake.first_name(), fake.last_name()
         first_latin, last_latin = first, last
-        name = f"{first} {last}"
+    return first, last, first_latin, last_latin, fake.free_email_domain()
+
+
+def _identity(person: Person, number: int, variant: int, japanese: bool) -> tuple[str, str, str]:
+    """A name with an email and a shop-side source_id that plausibly belong to it.
+
+    `number` is the customer's own (World.customer): it ends the email's local part
+    and the source_id, and names are letters only, so two customers never share either,
+    even when Faker gives them the same name (ja_JP has 51 x 50 of them).
+    """
+    first, last, first_latin, last_latin, domain = person
+    name = f"{last} {first}" if japanese else f"{first} {last}"
     a, b = _ascii(first_latin), _ascii(last_latin)
     if a and b:
-        email = f"{a}.{b}@{fake.free_email_domain()}"
+        local = (f"{a}.{b}", f"{a}_{b}", f"{a[0]}{b}", f"{a}{b[0]}")[variant % 4]
         # Like the docs' "jck-wbhk": the consonants of each name, a few of them.
-        source_id = (
-            f"{re.sub('[aeiou]', '', a)[:3] or a[:3]}-{re.sub('[aeiou]', '', b)[:4] or b[:4]}"
-        )
+        source_id = f"{_consonants(a, 3)}-{_consonants(b, 4)}-{number}"
     else:
-        email = fake.email()
-        source_id = fake.user_name()
-    return name, email, source_id
+        local, source_id = "customer", f"cust-{number}"
+    return name, f"{local}{number}@{domain}", source_id
 
 
 class World:
@@ -103,12 +121,15 @@ class World:
         self.seed = seed
         self.locale = locale
         self.market = market(locale)
-        self.pool = FakerPool(locale, seed)
+        self.fakes = SeededFaker(locale, seed)
+        self._number_offset = self._rng("customer-number").randrange(CUSTOMER_SLOTS)
         self.ids = IdMinter(seed)
         self._customers: dict[int, dict] = {}
         self._products: dict[int, dict] = {}
         self._campaigns: dict[tuple[str, int], dict] = {}
         self._distributions: dict[tuple[str, str], dict] = {}
+        self._webhooks: dict[str, dict] = {}
+        self._memo: dict[object, Any] = {}
         self._lines: dict[tuple[str, int], dict] = {}
 
     def _rng(self, *parts: object) -> random.Random:
@@ -125,8 +146,29 @@ class World:
 
     @cached_property
     def event_source(self) -> dict:
-        """Who causes the run's events: the shop backend's API key."""
-        return Entity(name="Shop backend", app_id=self.app_id)
+        """Who causes most events: the shop backend, through its API key."""
+        return Entity(channel="API", name="Shop backend", app_id=self.app_id)
+
+    @cached_property
+    def portal_user(self) -> dict:
+        """Who causes the events of what a marketer sets up in the dashboard."""
+        user = "user_" + base62(self._rng("portal-user").getrandbits(128), 24)
+        return Entity(channel="USER_PORTAL", user_id=user)
+
+    @cached_property
+    def internal(self) -> dict:
+        """Voucherify itself: tier changes, points that expire, scheduled jobs."""
+        return Entity(channel="INTERNAL")
+
+    def project_webhook(self, target_url: str) -> dict:
+        """The project settings webhook that posts to `target_url`."""
+        found = self._webhooks.get(target_url)
+        if found is None:
+            rng = self._rng("project-webhook")
+            found = self._webhooks[target_url] = Entity(
+                id="wh_" + base62(rng.getrandbits(144), 24), target_url=target_url
+            )
+        return found
 
     def distribution(self, scenario: str, target_url: str) -> dict:
         """One distribution per purpose (and target), as a project would configure it."""
@@ -143,8 +185,31 @@ class World:
         found = self._customers.get(slot)
         if found is not None:
             return found
-        rng = self._rng("customer", slot)
-        name, email, source_id = self.pool.pick("identity", _identity, rng)
+        # A bijection of the slots onto 4-digit numbers: the customer's own number.
+        number = 1000 + (slot * _NUMBER_STEP + self._number_offset) % CUSTOMER_SLOTS
+        person = self.fakes.at("identity", slot, _person)
+        customer = self._make_customer(slot, self._rng("customer", slot), number, person)
+        self._customers[slot] = customer
+        return customer
+
+    def new_customer(self, index: int, rng: random.Random) -> dict:
+        """A customer that event `index` creates (drawing from the event's `rng`): not one
+        of the slots, not kept. Its number follows the slots' (1000 + CUSTOMER_SLOTS
+        onwards), so it shares no email or source_id with any customer of the run. Its
+        name comes from the run's pool of names, first and last drawn apart: no Faker
+        call per event."""
+        first, last = self._pooled(below(rng, 512)), self._pooled(below(rng, 512))
+        person = (first[0], last[1], first[2], last[3], last[4])
+        return self._make_customer(FRESH | index, rng, 1000 + CUSTOMER_SLOTS + index, person)
+
+    def _pooled(self, k: int) -> Person:
+        return self.memo(("person", k), lambda: self.fakes.at("person", k, _person))
+
+    def _make_customer(
+        self, id_number: int, rng: random.Random, number: int, person: Person
+    ) -> dict:
+        variant = rng.randrange(2048)  # the draw the identity took before: ids stay put
+        name, email, source_id = _identity(person, number, variant, self.locale == "ja_JP")
         roll = rng.random()
         if roll < 0.35:
             metadata = {"region": self.market.customer_region, "sign-up": "true"}
@@ -153,15 +218,14 @@ class World:
         else:
             metadata = {}
         customer = {
-            "id": self.ids.alnum("cust_", slot, rng),
+            "id": self.ids.alnum("cust_", id_number, rng),
             "name": name,
             # Voucherify sends null when the shop never gave it one, as in the docs example.
             "email": None if rng.random() < 0.2 else email,
             "source_id": source_id,
             "metadata": metadata,
         }
-        customer = self._customers[slot] = Entity(customer)
-        return customer
+        return Entity(customer)
 
     def product(self, slot: int) -> dict:
         found = self._products.get(slot)
@@ -184,6 +248,8 @@ class World:
             "price": price,
             "sku_id": self.ids.hex("sku_", slot, rng) if rng.random() < 0.3 else None,
         }
+        # The shop's own handle for it (Voucherify's source_id): unique, as the slot is.
+        product["source_id"] = f"{name.lower().replace(' ', '-')}-{slot + 1}"
         product = self._products[slot] = Entity(product)
         return product
 
@@ -220,7 +286,7 @@ class World:
         created = now_ms - rng.randint(2, 90) * 86_400_000 - rng.randint(0, 86_399_999)
         year = 1970 + created // 31_556_952_000
         discount = self._discount(rng)
-        campaign = {
+        campaign: dict[str, Any] = {
             "id": self.ids.alnum("camp_", slot * 2 + (kind == "promotion"), rng),
             "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
             "kind": kind,
@@ -248,8 +314,23 @@ class World:
                 "prefix": prefix,
                 "postfix": "",
             }
-        campaign = self._campaigns[key] = Entity(campaign)
+            campaign["voucher"] = {
+                "type": "DISCOUNT_VOUCHER",
+                "discount": discount,
+                "redemption": {"quantity": None, "redeemed_quantity": 0},
+                "code_config": campaign["code_config"],
+                "is_referral_code": False,
+            }
+        # The attributes only the campaign events show, drawn after those orders use.
+        campaign = self._campaigns[key] = Entity(full_campaign(self, campaign, rng, created))
         return campaign
+
+    def memo(self, key: object, make: Callable[[], T]) -> T:
+        """What `make` builds for `key`, built once per run (programs.py's entities)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = make()
+        return found
 
     def _discount(self, rng: random.Random) -> dict:
         effect = "APPLY_TO_ITEMS" if rng.random() < 0.4 else "APPLY_TO_ORDER"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import UsageError
-from simulator.generation.catalog import discover, lookup
+from simulator.generation.catalog import discover, expand, lookup
 from simulator.generation.options import GenerationOptions
 from simulator.options import choice, naming, refuse, whole
 from simulator.redaction import redact
@@ -244,8 +244,10 @@ class SendConfig:
         names = (events,) if isinstance(events, str) else tuple(events)
         if generation.lifecycle is not None and not names:
             names = generation.lifecycle.names
+        # Globs ('voucher.*') become the names they pick: a run's report names events.
+        names = expand(names or (DEFAULT_EVENT,), generation.templates)
         return cls(
-            events=names or (DEFAULT_EVENT,),
+            events=names,
             generation=generation,
             scheme=sign,
             secret=secret,

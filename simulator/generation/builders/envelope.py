@@ -1,35 +1,56 @@
-"""The values every envelope carries: sendout and event ids, the source distribution, times."""
+"""The values every envelope carries: sendout and event ids, who sent it, times."""
 
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from simulator.generation.builders.spec import EventSpec
 from simulator.generation.values import between, iso_ms
 from simulator.generation.world import World
 
+if TYPE_CHECKING:
+    from simulator.generation.catalog import Event
+
+PLACEHOLDER_URL = "https://example.com/webhooks"
+
 
 def webhook(
-    world: World, event: str, index: int, rng: random.Random, now_ms: int,
+    world: World, event: Event, index: int, rng: random.Random, now_ms: int,
     context: dict, spec: EventSpec,
 ) -> dict:  # fmt: skip
-    """The envelope's own values: sendout and event ids, source distribution, times."""
-    entity = context.get("customer") or {}
-    scenario = "promotion" if context.get("promotion_tier") else (
-        "send-code" if context.get("voucher") else "plain")  # fmt: skip
+    """The envelope's own values: sendout and event ids, its source, times (catalog FACTS).
+
+    A builder may set `entity_id` (what the event is about; else the customer) and
+    `event_source` (who caused it; else the shop's backend through its API key).
+    """
+    # Voucherify always sends the URL it posts to; without one, a placeholder.
+    url = spec.target_url or PLACEHOLDER_URL
+    delivery = event.delivery
+    if delivery not in ("distribution", "project"):  # either: drawn per payload
+        delivery = "project" if rng.random() < 0.5 else "distribution"
+    if delivery == "project":
+        source, source_kind, kind = world.project_webhook(url), "project_webhook", event.type
+    else:
+        scenario = "promotion" if context.get("promotion_tier") else (
+            "send-code" if context.get("voucher") else "plain")  # fmt: skip
+        # The name the user typed for the distribution's webhook; the event name is a
+        # sensible stand-in, and --set type=... changes it.
+        source, source_kind, kind = world.distribution(scenario, url), "distribution", event.name
+    entity_id = context.get("entity_id")
+    if entity_id is None:
+        entity_id = (context.get("customer") or {}).get("id")
     return {
         "id": world.ids.hex("whs_", index, rng),
         "project_id": world.project_id,
         "created_at": iso_ms(now_ms),
-        # The name the user typed for the distribution's webhook; the event name is a
-        # sensible stand-in, and --set type=... changes it.
-        "type": event,
-        # Voucherify always sends the URL it posts to; without one, a placeholder.
-        "source": world.distribution(scenario, spec.target_url or "https://example.com/webhooks"),
-        "event_id": world.ids.hex("evcus_", index, rng),
-        "event_type": event,
+        "type": kind,
+        "source": source,
+        "source_kind": source_kind,
+        "event_id": world.ids.hex(event.id_prefix, index, rng),
+        "event_type": event.type,
         "event_created_at": iso_ms(now_ms - between(rng, 1, 40)),
-        "entity_id": entity.get("id"),
+        "entity_id": entity_id,
         "group_id": world.ids.hex("v-", index, rng),
-        "event_source": world.event_source,
+        "event_source": context.get("event_source") or world.event_source,
     }

@@ -190,6 +190,47 @@ def _discount_of(discount: dict, base: int) -> int:
     return min(base, discount["amount_off"])
 
 
+def simple_order(
+    world: World,
+    index: int,
+    rng: random.Random,
+    customer: dict,
+    created: int,
+    now_ms: int,
+    status: str = "PAID",
+    offer: dict | None = None,
+) -> tuple[dict, dict | None]:
+    """(order, redemption): an order as SimpleOrder shows it, with amounts as FACTS.md
+    has them, and, given an `offer` (a campaign), the redemption of its discount."""
+    order = _order(world, index, rng, created, max(created + 1, now_ms - 1000), status)
+    redemption = _redeem(world, index, rng, order, offer, created, now_ms) if offer else None
+    items = []
+    for item in order["items"]:
+        line = {"object": "order_item", "product_id": item["product"]["id"]}
+        if item["product"]["sku_id"]:
+            line["sku_id"] = item["product"]["sku_id"]
+        line.update(quantity=item["quantity"], amount=item["amount"], price=item["price"])
+        if item["discount_amount"]:
+            line["discount_amount"] = line["applied_discount_amount"] = item["discount_amount"]
+        line["subtotal_amount"] = item["subtotal_amount"]
+        items.append(line)
+    simple = {
+        "id": order["id"],
+        "source_id": order["source_id"],
+        "status": status,
+        "customer_id": customer["id"],
+        "referrer_id": None,
+        "amount": order["amount"],
+    }
+    if order["discounted"]:
+        for key in ("discount_amount", "items_discount_amount", "total_discount_amount"):
+            if order[key]:
+                simple[key] = simple[key.replace("discount", "applied_discount")] = order[key]
+    simple.update(total_amount=order["total_amount"], items=items, metadata=order["metadata"],
+                  created_at=order["created_at"])  # fmt: skip
+    return simple, redemption
+
+
 # -- order lifecycles (generation/lifecycle.py) ---------------------------------------
 
 _STEP_GAP = (_MINUTE, 6 * 60 * _MINUTE)  # between two events of one order
