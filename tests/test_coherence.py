@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from functools import cache
 
+import orjson
 import pytest
 from conftest import NOW
 
@@ -99,6 +100,39 @@ def test_every_event_is_reproducible_and_depends_only_on_seed_and_index() -> Non
     assert bodies == [backwards.build(i).body for i in reversed(range(300))][::-1]
     assert len(set(bodies)) == 300
     assert len({forwards.build(i).event for i in range(300)}) > 60
+
+
+
+def test_what_the_world_forgets_comes_back_the_same() -> None:
+    # Cards are kept in a bounded cache and rebuilt when they come back: a world that
+    # keeps 8 of them must make the same run as one that keeps them all.
+    forgetful = PayloadFactory(ALL, seed=8, now=NOW)
+    forgetful.world.recall_limit = 8
+    keeping = PayloadFactory(ALL, seed=8, now=NOW)
+    keeping.world.recall_limit = 1 << 30
+    for i in range(2000):
+        assert forgetful.build(i).body == keeping.build(i).body, i
+    assert len(forgetful.world._recalled) == 8
+    assert len(keeping.world._recalled) > 500
+
+
+def test_a_card_rebuilt_later_in_a_run_keeps_its_dates() -> None:
+    # Without --now every payload reads the clock: a card forgotten and rebuilt an hour
+    # into the run must still show the dates it was first built with.
+    clock = iter(range(1_700_000_000_000, 1_800_000_000_000, 3_600_000))
+    factory = PayloadFactory(["voucher.loyalty_card.*", "customer.voucher.gift.*"], seed=3)
+    factory.world.recall_limit = 2
+    factory._clock = lambda: next(clock)  # the clock moves an hour per payload
+    seen: dict[str, tuple[str, str]] = {}
+    met_again = 0
+    for i in range(1500):
+        body = factory.build(i).body
+        for obj in _objects(orjson.loads(body)["data"], ""):
+            if obj["id"].startswith("v_") and "created_at" in obj and "code" in obj:
+                kept = (obj["code"], obj["created_at"])
+                met_again += obj["id"] in seen
+                assert seen.setdefault(obj["id"], kept) == kept, obj["id"]
+    assert met_again > 20
 
 
 # ------------------------------------------------------------------------ arithmetic

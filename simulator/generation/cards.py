@@ -47,7 +47,8 @@ def _rng(world: World, *parts: object) -> random.Random:
 
 def coupon(world: World, campaign_slot: int, n: int, now_ms: int) -> dict:
     """Code `n` of one of the run's coupon campaigns."""
-    return world.memo(
+    now_ms = world.anchor_ms(now_ms)
+    return world.recall(
         ("coupon", campaign_slot, n),
         lambda: _voucher(
             world,
@@ -66,6 +67,7 @@ def any_coupon(world: World, rng: random.Random, now_ms: int) -> dict:
 
 def card(world: World, kind: str, program_slot: int, customer_slot: int, now_ms: int) -> dict:
     """The gift card, loyalty card or referral code a customer holds in a program."""
+    now_ms = world.anchor_ms(now_ms)
 
     def make() -> dict:
         campaign = programs.program(world, kind, program_slot, now_ms)
@@ -74,7 +76,7 @@ def card(world: World, kind: str, program_slot: int, customer_slot: int, now_ms:
             world, campaign, program_slot * CUSTOMER_SLOTS + customer_slot, holder, now_ms
         )
 
-    return world.memo((kind, program_slot, customer_slot), make)
+    return world.recall((kind, program_slot, customer_slot), make)
 
 
 def _voucher(world: World, campaign: dict, number: int, holder: dict | None, now_ms: int) -> dict:
