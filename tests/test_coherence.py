@@ -102,7 +102,6 @@ def test_every_event_is_reproducible_and_depends_only_on_seed_and_index() -> Non
     assert len({forwards.build(i).event for i in range(300)}) > 60
 
 
-
 def test_what_the_world_forgets_comes_back_the_same() -> None:
     # Cards are kept in a bounded cache and rebuilt when they come back: a world that
     # keeps 8 of them must make the same run as one that keeps them all.
