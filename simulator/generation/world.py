@@ -130,7 +130,7 @@ class World:
         self._distributions: dict[tuple[str, str], dict] = {}
         self._webhooks: dict[str, dict] = {}
         self._memo: dict[object, Any] = {}
-        self._lines: dict[tuple[str, int], dict] = {}
+        self._lines: dict[tuple[str, int, int | None], dict] = {}
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(derive_seed(self.seed, *parts))
@@ -253,16 +253,19 @@ class World:
         product = self._products[slot] = Entity(product)
         return product
 
-    def line(self, product: dict, quantity: int) -> dict:
-        """An undiscounted order line; the same product and quantity give the same object.
+    def line(self, product: dict, quantity: int, price: int | None = None) -> dict:
+        """An undiscounted order line; the same product, quantity and price give the same
+        object (`price` is the shop's for this order, for a product the catalogue does
+        not price: shipping).
 
         Shared lines render once per run (the `entity` filter caches by object), and
         the number of them is bounded by products x quantities. Treat them as read-only.
         """
-        key = (product["id"], quantity)
+        key = (product["id"], quantity, price)
         found = self._lines.get(key)
         if found is None:
-            price = product["price"] or 0
+            if price is None:
+                price = product["price"] or 0
             found = self._lines[key] = Entity(
                 {
                     "id": None,
@@ -271,7 +274,10 @@ class World:
                     "price": price,
                     "amount": price * quantity,
                     "discount_amount": 0,
+                    "discount_quantity": 0,
                     "subtotal_amount": price * quantity,
+                    # The shop's own id of what the line sells, as real lines carry it.
+                    **_line_source(product),
                 }
             )
         return found
@@ -339,6 +345,16 @@ class World:
                     "effect": effect}  # fmt: skip
         amount = round(rng.choice((500, 1000, 1500, 2000)) * self.market.price_factor)
         return {"type": "AMOUNT", "amount_off": amount, "effect": effect}
+
+
+def _line_source(product: dict) -> dict:
+    """source_id and related_object of a line: the SKU's handle when it sells a SKU."""
+    handle = product.get("source_id")
+    if handle is None:  # shipping: the official example's line has neither
+        return {}
+    if product["sku_id"]:
+        return {"source_id": f"{handle}-{product['sku_id'][-4:]}", "related_object": "sku"}
+    return {"source_id": handle, "related_object": "product"}
 
 
 def _offer_text(discount: dict, currency: str) -> str:

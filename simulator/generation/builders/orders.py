@@ -209,7 +209,12 @@ def simple_order(
         line = {"object": "order_item", "product_id": item["product"]["id"]}
         if item["product"]["sku_id"]:
             line["sku_id"] = item["product"]["sku_id"]
-        line.update(quantity=item["quantity"], amount=item["amount"], price=item["price"])
+        if "source_id" in item:
+            line.update(source_id=item["source_id"], related_object=item["related_object"])
+        line["quantity"] = item["quantity"]
+        if item["discount_quantity"]:
+            line["discount_quantity"] = item["discount_quantity"]
+        line.update(amount=item["amount"], price=item["price"])
         if item["discount_amount"]:
             line["discount_amount"] = line["applied_discount_amount"] = item["discount_amount"]
         line["subtotal_amount"] = item["subtotal_amount"]
