@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from faker import Faker
 
+from simulator.generation import discounts
 from simulator.generation.programs import FRESH, full_campaign
 from simulator.generation.values import (
     Entity,
@@ -23,7 +24,6 @@ from simulator.generation.values import (
     SeededFaker,
     base62,
     below,
-    format_money,
     iso_ms,
     market,
 )
@@ -227,6 +227,10 @@ class World:
         }
         return Entity(customer)
 
+    def product_by_id(self, product_id: str) -> dict:
+        """A product the run has made (a UNIT discount names the one it grants by id)."""
+        return next(p for p in self._products.values() if p["id"] == product_id)
+
     def product(self, slot: int) -> dict:
         found = self._products.get(slot)
         if found is not None:
@@ -291,7 +295,9 @@ class World:
         rng = self._rng("campaign", kind, slot)
         created = now_ms - rng.randint(2, 90) * 86_400_000 - rng.randint(0, 86_399_999)
         year = 1970 + created // 31_556_952_000
-        discount = self._discount(rng)
+        discount, offer_text = discounts.draw(
+            rng, self.market, lambda: self.product(rng.randrange(PRODUCT_SLOTS))
+        )
         campaign: dict[str, Any] = {
             "id": self.ids.alnum("camp_", slot * 2 + (kind == "promotion"), rng),
             "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
@@ -307,8 +313,8 @@ class World:
                 {
                     "id": self.ids.alnum("promo_", slot, rng),
                     "campaign_id": campaign["id"],
-                    "name": _offer_text(discount, self.market.currency),
-                    "banner": _offer_text(discount, self.market.currency),
+                    "name": offer_text,
+                    "banner": offer_text,
                 }
             )
         else:
@@ -338,14 +344,6 @@ class World:
             found = self._memo[key] = make()
         return found
 
-    def _discount(self, rng: random.Random) -> dict:
-        effect = "APPLY_TO_ITEMS" if rng.random() < 0.4 else "APPLY_TO_ORDER"
-        if rng.random() < 0.6:
-            return {"type": "PERCENT", "percent_off": rng.choice((5, 10, 15, 20, 25, 30)),
-                    "effect": effect}  # fmt: skip
-        amount = round(rng.choice((500, 1000, 1500, 2000)) * self.market.price_factor)
-        return {"type": "AMOUNT", "amount_off": amount, "effect": effect}
-
 
 def _line_source(product: dict) -> dict:
     """source_id and related_object of a line: the SKU's handle when it sells a SKU."""
@@ -355,10 +353,3 @@ def _line_source(product: dict) -> dict:
     if product["sku_id"]:
         return {"source_id": f"{handle}-{product['sku_id'][-4:]}", "related_object": "sku"}
     return {"source_id": handle, "related_object": "product"}
-
-
-def _offer_text(discount: dict, currency: str) -> str:
-    where = "selected items" if discount["effect"] == "APPLY_TO_ITEMS" else "your order"
-    if discount["type"] == "PERCENT":
-        return f"{discount['percent_off']}% off {where}"
-    return f"{format_money(discount['amount_off'], currency)} off {where}"
