@@ -98,6 +98,11 @@ PATCHES: list[tuple[str, Patch, str]] = [
     ("OrderItemSku/properties/price", integer, "minor units, as its description says"),
     ("RedemptionInternal/properties/status", add_enum("ROLLED_BACK"), "rolled-back redemptions"),
     (
+        "RedemptionInternal/properties/related_object_type",
+        add_enum("redemption"),
+        "the parent of stacked redemptions (OrderRedemptions: related_object_type redemption)",
+    ),
+    (
         "SimpleRedemption/properties/status",
         add_enum("ROLLED_BACK"),
         "ROLLED_BACK in official example redemption.rollback.failed (the spec: ROLLED BACK)",

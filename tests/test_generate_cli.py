@@ -366,7 +366,7 @@ def test_set_on_a_missing_list_item_says_so(invoke) -> None:
     assert (result.code, result.err) == (
         2,
         "Error: --set order.items[99].price=1: index 99 is out of range at "
-        "'data.order.items[99]' (the list has 2 items; --set-new does not add items)\n",
+        "'data.order.items[99]' (the list has 3 items; --set-new does not add items)\n",
     )
 
 

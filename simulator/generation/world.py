@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from faker import Faker
 
+from simulator.generation import discounts
 from simulator.generation.programs import FRESH, full_campaign
 from simulator.generation.values import (
     Entity,
@@ -26,7 +27,6 @@ from simulator.generation.values import (
     SeededFaker,
     base62,
     below,
-    format_money,
     iso_ms,
     market,
 )
@@ -139,7 +139,7 @@ class World:
         self._recalled: OrderedDict[object, Any] = OrderedDict()
         self.recall_limit = RECALL_LIMIT
         self._anchor_ms: int | None = None
-        self._lines: dict[tuple[str, int], dict] = {}
+        self._lines: dict[tuple[str, int, int | None], dict] = {}
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(derive_seed(self.seed, *parts))
@@ -236,6 +236,10 @@ class World:
         }
         return Entity(customer)
 
+    def product_by_id(self, product_id: str) -> dict:
+        """A product the run has made (a UNIT discount names the one it grants by id)."""
+        return next(p for p in self._products.values() if p["id"] == product_id)
+
     def product(self, slot: int) -> dict:
         found = self._products.get(slot)
         if found is not None:
@@ -262,16 +266,19 @@ class World:
         product = self._products[slot] = Entity(product)
         return product
 
-    def line(self, product: dict, quantity: int) -> dict:
-        """An undiscounted order line; the same product and quantity give the same object.
+    def line(self, product: dict, quantity: int, price: int | None = None) -> dict:
+        """An undiscounted order line; the same product, quantity and price give the same
+        object (`price` is the shop's for this order, for a product the catalogue does
+        not price: shipping).
 
         Shared lines render once per run (the `entity` filter caches by object), and
         the number of them is bounded by products x quantities. Treat them as read-only.
         """
-        key = (product["id"], quantity)
+        key = (product["id"], quantity, price)
         found = self._lines.get(key)
         if found is None:
-            price = product["price"] or 0
+            if price is None:
+                price = product["price"] or 0
             found = self._lines[key] = Entity(
                 {
                     "id": None,
@@ -280,7 +287,10 @@ class World:
                     "price": price,
                     "amount": price * quantity,
                     "discount_amount": 0,
+                    "discount_quantity": 0,
                     "subtotal_amount": price * quantity,
+                    # The shop's own id of what the line sells, as real lines carry it.
+                    **_line_source(product),
                 }
             )
         return found
@@ -294,7 +304,9 @@ class World:
         rng = self._rng("campaign", kind, slot)
         created = now_ms - rng.randint(2, 90) * 86_400_000 - rng.randint(0, 86_399_999)
         year = 1970 + created // 31_556_952_000
-        discount = self._discount(rng)
+        discount, offer_text = discounts.draw(
+            rng, self.market, lambda: self.product(rng.randrange(PRODUCT_SLOTS))
+        )
         campaign: dict[str, Any] = {
             "id": self.ids.alnum("camp_", slot * 2 + (kind == "promotion"), rng),
             "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
@@ -310,8 +322,8 @@ class World:
                 {
                     "id": self.ids.alnum("promo_", slot, rng),
                     "campaign_id": campaign["id"],
-                    "name": _offer_text(discount, self.market.currency),
-                    "banner": _offer_text(discount, self.market.currency),
+                    "name": offer_text,
+                    "banner": offer_text,
                 }
             )
         else:
@@ -364,17 +376,12 @@ class World:
             self._anchor_ms = now_ms
         return self._anchor_ms
 
-    def _discount(self, rng: random.Random) -> dict:
-        effect = "APPLY_TO_ITEMS" if rng.random() < 0.4 else "APPLY_TO_ORDER"
-        if rng.random() < 0.6:
-            return {"type": "PERCENT", "percent_off": rng.choice((5, 10, 15, 20, 25, 30)),
-                    "effect": effect}  # fmt: skip
-        amount = round(rng.choice((500, 1000, 1500, 2000)) * self.market.price_factor)
-        return {"type": "AMOUNT", "amount_off": amount, "effect": effect}
 
-
-def _offer_text(discount: dict, currency: str) -> str:
-    where = "selected items" if discount["effect"] == "APPLY_TO_ITEMS" else "your order"
-    if discount["type"] == "PERCENT":
-        return f"{discount['percent_off']}% off {where}"
-    return f"{format_money(discount['amount_off'], currency)} off {where}"
+def _line_source(product: dict) -> dict:
+    """source_id and related_object of a line: the SKU's handle when it sells a SKU."""
+    handle = product.get("source_id")
+    if handle is None:  # shipping: the official example's line has neither
+        return {}
+    if product["sku_id"]:
+        return {"source_id": f"{handle}-{product['sku_id'][-4:]}", "related_object": "sku"}
+    return {"source_id": handle, "related_object": "product"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from simulator.generation import discounts
 from simulator.generation.builders.spec import SCENARIOS, EventSpec
 from simulator.generation.values import below, between, iso_ms, weighted
 from simulator.generation.world import (
@@ -31,6 +32,11 @@ _QUANTITIES = (1, 2, 3, 4)
 _QUANTITY_WEIGHTS = (0.6, 0.85, 0.95, 1.0)
 _MINUTE = 60_000
 _DAY = 86_400_000
+# How often an order with a redemption stacks more redeemables on it (1 or 2 more).
+_STACKED = 0.2
+# Shops ship for free above this many catalogue units of goods; below it, a quarter do.
+_FREE_SHIPPING_FROM = 10000
+_SHIPPING_FEES = (499, 699, 999)
 
 
 def order_event(
@@ -81,7 +87,13 @@ def order_event(
 
 
 def _order(
-    world: World, index: int, rng: random.Random, created: int, updated: int | None, status: str
+    world: World,
+    index: int,
+    rng: random.Random,
+    created: int,
+    updated: int | None,
+    status: str,
+    paid_shipping: bool = False,
 ) -> dict:
     lines = weighted(rng, _LINES, _LINES_WEIGHTS)
     slots: list[int] = []
@@ -94,10 +106,13 @@ def _order(
         products.append(SHIPPING)
     # Line ids appear once an order has been stored and touched again.
     with_ids = updated is not None
-    items = []
+    items: list[dict] = []
     for j, product in enumerate(products):
-        quantity = 1 if product is SHIPPING else weighted(rng, _QUANTITIES, _QUANTITY_WEIGHTS)
-        line = world.line(product, quantity)
+        if product is SHIPPING:
+            goods = sum(item["amount"] for item in items)
+            line = _shipping(world, rng, goods, paid_shipping)
+        else:
+            line = world.line(product, weighted(rng, _QUANTITIES, _QUANTITY_WEIGHTS))
         if with_ids:
             line = {**line, "id": world.ids.hex("ordli_", index << 4 | j, rng)}
         items.append(line)
@@ -124,6 +139,18 @@ def _order(
     }
 
 
+def _shipping(world: World, rng: random.Random, goods: int, paid: bool = False) -> dict:
+    """The shipping line: free above a basket size or at some shops, else a fee."""
+    factor = world.market.price_factor
+    if not paid and (goods >= _FREE_SHIPPING_FROM * factor or rng.random() < 0.25):
+        return world.line(SHIPPING, 1)
+    return world.line(SHIPPING, 1, shipping_fee(world, rng))
+
+
+def shipping_fee(world: World, rng: random.Random) -> int:
+    return discounts.money(_SHIPPING_FEES[below(rng, len(_SHIPPING_FEES))], world.market)
+
+
 def _published_voucher(
     world: World, index: int, rng: random.Random, campaign: dict, now_ms: int
 ) -> dict:
@@ -146,30 +173,61 @@ def _redeem(
     offer: dict | None,
     created: int,
     now_ms: int,
-) -> dict:
-    """Apply one discount to the order and return the redemption that granted it."""
+    stack: bool = True,
+) -> dict | None:
+    """Apply the offer's discount, and sometimes more stacked on it, to the order; return
+    the redemption that granted them (None when none took anything off).
+
+    Stacked redeemables make one parent redemption: the order's `redemptions` holds it
+    with its children's ids under `stacked`, and it is the event's `redemption`.
+    """
     if offer is None:
         offer = world.campaign("coupons", below(rng, CAMPAIGN_SLOTS), now_ms)
-    discount = offer["discount"]
-    items = order["items"]
-    goods = [j for j, item in enumerate(items) if item["amount"] > 0]
-    if discount["effect"] == "APPLY_TO_ITEMS" and goods:
-        j = max(goods, key=lambda k: items[k]["amount"])
-        off = _discount_of(discount, items[j]["amount"])
-        # Lines may be shared between orders (World.line): replace, never modify.
-        items[j] = {**items[j], "discount_amount": off, "subtotal_amount": items[j]["amount"] - off}
-        order["items_discount_amount"] = off
-    else:
-        order["discount_amount"] = _discount_of(discount, order["amount"])
-    order["discounted"] = True
-    total = order["discount_amount"] + order["items_discount_amount"]
-    order["total_discount_amount"] = total
-    order["total_amount"] = order["amount"] - total
+    offers = [offer]
+    if stack and rng.random() < _STACKED:
+        for _ in range(between(rng, 1, 2)):
+            kind = "promotion" if rng.random() < 0.5 else "coupons"
+            more = world.campaign(kind, below(rng, CAMPAIGN_SLOTS), now_ms)
+            if all(more["id"] != other["id"] for other in offers):
+                offers.append(more)
 
+    def line(product_id: str, quantity: int) -> dict:
+        if product_id == discounts.SHIPPING_ID:
+            added = world.line(SHIPPING, quantity, shipping_fee(world, rng))
+        else:
+            added = world.line(world.product_by_id(product_id), quantity)
+        if order["updated_at"] is not None:  # lines of a stored order have ids
+            added = {**added, "id": world.ids.hex("ordli_", index << 4 | len(order["items"]), rng)}
+        return added
+
+    order["items"] = list(order["items"])  # never the caller's list
+    applied = []
+    for k, offer in enumerate(offers):
+        if discounts.apply(order, offer["discount"], line):
+            applied.append((k, offer))
+        discounts.settle(order)
+    if not applied:
+        return None
+
+    date = iso_ms(min(now_ms, created + between(rng, 1, 900)))
+    children = [_child(world, index | k << 56, rng, offer, date) for k, offer in applied]
+    if len(children) == 1:
+        return children[0]
+    return {
+        "id": world.ids.hex("r_", index | 7 << 56, rng),  # children have 0..2 there
+        "date": date,
+        "channel_id": world.app_id,
+        "related_object_type": "redemption",
+        "stacked": [child["id"] for child in children],
+    }
+
+
+def _child(world: World, index: int, rng: random.Random, offer: dict, date: str) -> dict:
+    """The redemption of one voucher or promotion tier."""
     is_voucher = offer["kind"] != "promotion"
     redemption = {
         "id": world.ids.hex("r_", index, rng),
-        "date": iso_ms(min(now_ms, created + between(rng, 1, 900))),
+        "date": date,
         "channel_id": world.app_id,
         "related_object_type": "voucher" if is_voucher else "promotion_tier",
         "related_object_parent_id": offer["id"],
@@ -184,12 +242,6 @@ def _redeem(
     return redemption
 
 
-def _discount_of(discount: dict, base: int) -> int:
-    if discount["type"] == "PERCENT":
-        return base * discount["percent_off"] // 100
-    return min(base, discount["amount_off"])
-
-
 def simple_order(
     world: World,
     index: int,
@@ -202,14 +254,24 @@ def simple_order(
 ) -> tuple[dict, dict | None]:
     """(order, redemption): an order as SimpleOrder shows it, with amounts as FACTS.md
     has them, and, given an `offer` (a campaign), the redemption of its discount."""
-    order = _order(world, index, rng, created, max(created + 1, now_ms - 1000), status)
-    redemption = _redeem(world, index, rng, order, offer, created, now_ms) if offer else None
+    # A redemption event shows one voucher or tier, which takes something off: shipping
+    # is paid, so free shipping has something to take.
+    updated = max(created + 1, now_ms - 1000)
+    order = _order(world, index, rng, created, updated, status, paid_shipping=offer is not None)
+    redemption = None
+    if offer:
+        redemption = _redeem(world, index, rng, order, offer, created, now_ms, stack=False)
     items = []
     for item in order["items"]:
         line = {"object": "order_item", "product_id": item["product"]["id"]}
         if item["product"]["sku_id"]:
             line["sku_id"] = item["product"]["sku_id"]
-        line.update(quantity=item["quantity"], amount=item["amount"], price=item["price"])
+        if "source_id" in item:
+            line.update(source_id=item["source_id"], related_object=item["related_object"])
+        line["quantity"] = item["quantity"]
+        if item["discount_quantity"]:
+            line["discount_quantity"] = item["discount_quantity"]
+        line.update(amount=item["amount"], price=item["price"])
         if item["discount_amount"]:
             line["discount_amount"] = line["applied_discount_amount"] = item["discount_amount"]
         line["subtotal_amount"] = item["subtotal_amount"]
