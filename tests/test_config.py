@@ -75,6 +75,7 @@ SEND = [
     (["--locale", "xx_XX"], {"locale": "xx_XX"}),
     (["--scenario", "promo"], {"scenario": "promo"}),
     (["--envelope", "v1999"], {"envelope": "v1999"}),
+    (["--label", "Order\npaid"], {"label": "Order\npaid"}),
     (["--set", "order.amount"], {"overrides": ["order.amount"]}),
     (["--set", "order..x=1"], {"overrides": ["order..x=1"]}),
     (["--templates", "/no/such/dir"], {"templates": ["/no/such/dir"]}),
@@ -101,6 +102,7 @@ GENERATE = [
     (["-n", "-1"], {"count": -1}),
     (["--seed", "x"], {"seed": "x"}),
     (["--locale", "xx_XX"], {"locale": "xx_XX"}),
+    (["--label", "tab\there"], {"label": "tab\there"}),
     (["--set", "a=1", "--templates", "/nope"], {"overrides": ["a=1"], "templates": ["/nope"]}),
     (["no.such.event"], {"event": "no.such.event"}),
     (["--lifecycle", "created|paid,x"], {"lifecycle": "created|paid,x"}),
@@ -122,6 +124,7 @@ AUDIT = [
     (["--insecure", "--ca-bundle", __file__], {"insecure": True, "ca_bundle": __file__}),
     (["--report", "out", "--junit", "out"], {"report": "out", "junit": "out"}),
     (["--seed", "x"], {"seed": "x"}),
+    (["--label", "a\rb"], {"label": "a\rb"}),
     (["no.such.event"], {"events": ["no.such.event"]}),
 ]  # fmt: skip
 

@@ -87,6 +87,7 @@ class AuditConfig:
         locale: str = "en_US",
         scenario: str = "mixed",
         envelope: str | None = None,
+        label: str | None = None,
         overrides: Sequence[str] | Mapping[str, Any] = (),
         set_new: bool = False,
         templates: Sequence[str | Path] = (),
@@ -96,7 +97,7 @@ class AuditConfig:
         parsed as the command line parses it ("5s", "a,b" for --only). The secret is read
         from $WEBHOOK_SECRET (or $`secret_env`) when none is given."""
         generation = GenerationOptions.from_options(
-            seed=seed, now=now, locale=locale, scenario=scenario, envelope=envelope,
+            seed=seed, now=now, locale=locale, scenario=scenario, envelope=envelope, label=label,
             overrides=overrides, set_new=set_new, templates=templates,
         )  # fmt: skip
         if isinstance(timeout, str):

@@ -59,6 +59,13 @@ def generation_options(func: Callable) -> Callable:
                 help="Body: the v2024 envelope (built-in default), legacy v2018, or bare data.",
             ),
             click.option(
+                "--label",
+                metavar="TEXT",
+                help="The root `type` of distribution payloads: the name a user gives the "
+                "distribution's webhook (default: a realistic one per distribution, never "
+                "the event name; project webhooks send the event name).",
+            ),
+            click.option(
                 "--set",
                 "overrides",
                 multiple=True,
@@ -91,7 +98,7 @@ def lifecycle_option(func: Callable) -> Callable:
 
 
 GENERATION = (
-    "seed", "now", "locale", "scenario", "envelope", "overrides", "set_new", "templates",
+    "seed", "now", "locale", "scenario", "envelope", "label", "overrides", "set_new", "templates",
     "lifecycle",
 )  # fmt: skip
 

@@ -11,6 +11,7 @@ from typing import Any
 from simulator.errors import UsageError
 from simulator.generation.builders.spec import check_scenario
 from simulator.generation.catalog import ENVELOPES
+from simulator.generation.labels import check_label
 from simulator.generation.lifecycle import Lifecycle, parse_lifecycle
 from simulator.generation.overrides import Override, override, parse_override
 from simulator.generation.values import LOCALES, parse_instant
@@ -25,7 +26,8 @@ LATEST_NOW_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 @dataclass(frozen=True)
 class GenerationOptions:
     """seed None: a random one (PayloadFactory draws it); now None: the real clock, read
-    as each payload is built; envelope None: each event's own; lifecycle: chains of
+    as each payload is built; envelope None: each event's own; label: the root `type`
+    of distribution payloads (None: a realistic name per distribution); lifecycle: chains of
     one order's events instead of independent events."""
 
     seed: int | None = None
@@ -33,6 +35,7 @@ class GenerationOptions:
     locale: str = "en_US"
     scenario: str = "mixed"
     envelope: str | None = None
+    label: str | None = None  # None: a realistic name per distribution (labels.py)
     overrides: tuple[Override, ...] = ()
     create_paths: bool = False
     templates: tuple[str, ...] = ()
@@ -51,6 +54,9 @@ class GenerationOptions:
         if self.envelope is not None:
             with naming("--envelope"):
                 choice(self.envelope, ENVELOPES, "envelope")
+        if self.label is not None:
+            with naming("--label"):
+                check_label(self.label)
         for folder in self.templates:
             if not Path(folder).is_dir():
                 with naming("--templates"):
@@ -67,6 +73,7 @@ class GenerationOptions:
         locale: str = "en_US",
         scenario: str = "mixed",
         envelope: str | None = None,
+        label: str | None = None,
         overrides: Sequence[str | Override] | Mapping[str, Any] = (),
         set_new: bool = False,
         templates: Sequence[str | Path] = (),
@@ -91,6 +98,7 @@ class GenerationOptions:
             locale=locale,
             scenario=scenario,
             envelope=envelope,
+            label=label,
             overrides=parsed,
             create_paths=set_new,
             templates=tuple(str(t) for t in templates),
@@ -104,6 +112,7 @@ class GenerationOptions:
             "locale": self.locale,
             "scenario": self.scenario,
             "envelope": self.envelope,
+            "label": self.label,
             "overrides": [o.text for o in self.overrides],
             "create_paths": self.create_paths,
             "templates": list(self.templates),

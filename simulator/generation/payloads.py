@@ -64,7 +64,7 @@ class PayloadFactory:
     a run can be split between processes, resumed or replayed without changing a byte.
     Give GenerationOptions, or its from_options() keywords: seed (0 or more; None draws
     one), now (an ISO 8601 instant or epoch milliseconds; None reads the real clock),
-    locale, scenario, envelope, overrides, set_new, templates.
+    locale, scenario, envelope, label, overrides, set_new, templates.
     """
 
     def __init__(
@@ -82,7 +82,7 @@ class PayloadFactory:
         names = _event_names(events, options)
         self.options = options
         self.seed = secrets.randbits(32) if options.seed is None else options.seed
-        self.spec = EventSpec(scenario=options.scenario, target_url=target_url)
+        self.spec = EventSpec(scenario=options.scenario, target_url=target_url, label=options.label)
         self.world = World(self.seed, options.locale)
         fixed = options.now
         self._clock: Clock = real_clock if fixed is None else (lambda: fixed)

@@ -10,16 +10,18 @@ cache instead (World.recall) and rebuilt the same when they come back.
 from __future__ import annotations
 
 import random
-import re
-import unicodedata
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
 
-from faker import Faker
-
 from simulator.generation import discounts
+from simulator.generation.identities import Person, identity, tracking_id
+from simulator.generation.identities import address as _address
+from simulator.generation.identities import person as _person
+from simulator.generation.labels import make_label
+from simulator.generation.product_names import local_name
 from simulator.generation.programs import FRESH, full_campaign
 from simulator.generation.values import (
     Entity,
@@ -62,62 +64,10 @@ _ITEMS = (
 )  # fmt: skip
 _CHANNELS = ("Website", "Mobile App", "Referral", "Social Media", "In Store", "Newsletter")
 _SEASONS = ("Spring", "Summer", "Autumn", "Winter", "Black-Friday", "Holiday", "Welcome")
+_ADDRESS_RATE = 0.55
 CODE_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 SHIPPING = Entity(id="prod_5h1pp1ng", name="Shipping", price=None, sku_id=None)
-
-
-# Letters that Unicode does not decompose into a Latin letter and a mark: without this,
-# Michał's email would be micha.… and Geißler's geiler.
-_FOLD = str.maketrans(
-    {"ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "Ae", "ø": "o", "Ø": "O", "đ": "d",
-     "Đ": "D", "œ": "oe", "Œ": "Oe", "þ": "th", "Þ": "Th", "ı": "i"}
-)  # fmt: skip
-
-
-def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.translate(_FOLD)).encode("ascii", "ignore")
-    return re.sub(r"[^a-z]", "", folded.decode().lower())
-
-
-def _consonants(word: str, n: int) -> str:
-    return re.sub("[aeiou]", "", word)[:n] or word[:n]
-
-
-Person = tuple[str, str, str, str, str]  # first, last, their Latin readings, email domain
-
-
-def _person(fake: Faker) -> Person:
-    """A name as Faker gives it, with what an email can be made of."""
-    if fake.locales[0] == "ja_JP":
-        # Kanji have no letters to fold: the romanized reading of the same name has.
-        (first, _, first_latin), (last, _, last_latin) = (
-            fake.first_name_pair(),
-            fake.last_name_pair(),
-        )
-    else:
-        first, last = fake.first_name(), fake.last_name()
-        first_latin, last_latin = first, last
-    return first, last, first_latin, last_latin, fake.free_email_domain()
-
-
-def _identity(person: Person, number: int, variant: int, japanese: bool) -> tuple[str, str, str]:
-    """A name with an email and a shop-side source_id that plausibly belong to it.
-
-    `number` is the customer's own (World.customer): it ends the email's local part
-    and the source_id, and names are letters only, so two customers never share either,
-    even when Faker gives them the same name (ja_JP has 51 x 50 of them).
-    """
-    first, last, first_latin, last_latin, domain = person
-    name = f"{last} {first}" if japanese else f"{first} {last}"
-    a, b = _ascii(first_latin), _ascii(last_latin)
-    if a and b:
-        local = (f"{a}.{b}", f"{a}_{b}", f"{a[0]}{b}", f"{a}{b[0]}")[variant % 4]
-        # Like the docs' "jck-wbhk": the consonants of each name, a few of them.
-        source_id = f"{_consonants(a, 3)}-{_consonants(b, 4)}-{number}"
-    else:
-        local, source_id = "customer", f"cust-{number}"
-    return name, f"{local}{number}@{domain}", source_id
 
 
 class World:
@@ -129,6 +79,7 @@ class World:
         self.market = market(locale)
         self.fakes = SeededFaker(locale, seed)
         self._number_offset = self._rng("customer-number").randrange(CUSTOMER_SLOTS)
+        self._tracking_key = derive_seed(seed, "tracking").to_bytes(8, "big")
         self.ids = IdMinter(seed)
         self._customers: dict[int, dict] = {}
         self._products: dict[int, dict] = {}
@@ -150,8 +101,15 @@ class World:
 
     @cached_property
     def app_id(self) -> str:
-        """The API key's application id that events of this run come from."""
-        return "app_" + base62(self._rng("app").getrandbits(128), 22)
+        """The API key's application id that events of this run come from: a UUID, the
+        8-4-4-4-12 lower-case shape of the official examples' app_id."""
+        return str(uuid.UUID(int=self._rng("app").getrandbits(128), version=4))
+
+    def label(self, event: str, scenario: str) -> str:
+        """The name the user gave the webhook of the distribution that sends `event` for
+        `scenario` (its purpose): drawn once per run, the root `type` of its payloads."""
+        return self.memo(("label", event, scenario), lambda: make_label(
+            self._rng("label", event, scenario), event))  # fmt: skip
 
     @cached_property
     def event_source(self) -> dict:
@@ -197,7 +155,10 @@ class World:
         # A bijection of the slots onto 4-digit numbers: the customer's own number.
         number = 1000 + (slot * _NUMBER_STEP + self._number_offset) % CUSTOMER_SLOTS
         person = self.fakes.at("identity", slot, _person)
-        customer = self._make_customer(slot, self._rng("customer", slot), number, person)
+        customer = self._make_customer(
+            slot, self._rng("customer", slot), number, person,
+            lambda: self.fakes.at("address", slot, _address),
+        )  # fmt: skip
         self._customers[slot] = customer
         return customer
 
@@ -209,16 +170,28 @@ class World:
         call per event."""
         first, last = self._pooled(below(rng, 512)), self._pooled(below(rng, 512))
         person = (first[0], last[1], first[2], last[3], last[4])
-        return self._make_customer(FRESH | index, rng, 1000 + CUSTOMER_SLOTS + index, person)
+        return self._make_customer(
+            FRESH | index, rng, 1000 + CUSTOMER_SLOTS + index, person,
+            lambda: self.pooled_address(below(rng, 512)),
+        )  # fmt: skip
+
+    def pooled_address(self, k: int) -> dict:
+        """Address `k` of the run's pool of 512: for customers made per event."""
+        return self.memo(("address", k), lambda: self.fakes.at("address-pool", k, _address))
 
     def _pooled(self, k: int) -> Person:
         return self.memo(("person", k), lambda: self.fakes.at("person", k, _person))
 
     def _make_customer(
-        self, id_number: int, rng: random.Random, number: int, person: Person
+        self,
+        id_number: int,
+        rng: random.Random,
+        number: int,
+        person: Person,
+        address: Callable[[], dict],
     ) -> dict:
         variant = rng.randrange(2048)  # the draw the identity took before: ids stay put
-        name, email, source_id = _identity(person, number, variant, self.locale == "ja_JP")
+        name, email, source_id = identity(person, number, variant, self.locale == "ja_JP")
         roll = rng.random()
         if roll < 0.35:
             metadata = {"region": self.market.customer_region, "sign-up": "true"}
@@ -233,6 +206,11 @@ class World:
             "email": None if rng.random() < 0.2 else email,
             "source_id": source_id,
             "metadata": metadata,
+            # Redemptions name the customer by a hash of the source_id (the spec; every
+            # official redemption shows track_…): stable, as the customer is.
+            "tracking_id": tracking_id(self._tracking_key, source_id),
+            # Shops send an address with some customers only; Voucherify shows null.
+            "address": address() if rng.random() < _ADDRESS_RATE else None,
         }
         return Entity(customer)
 
@@ -246,7 +224,8 @@ class World:
             return found
         rng = self._rng("product", slot)
         item, low, high = rng.choice(_ITEMS)
-        name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_MATERIALS)} {item}"
+        handle = name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_MATERIALS)} {item}"
+        name = local_name(self.fakes, self.locale, slot, _ITEMS.index((item, low, high))) or name
         dollars = rng.randint(low, high) * self.market.price_factor
         # Shops price at .99 or at whole units; JPY has no minor unit at all.
         if self.market.currency == "JPY":
@@ -262,7 +241,7 @@ class World:
             "sku_id": self.ids.hex("sku_", slot, rng) if rng.random() < 0.3 else None,
         }
         # The shop's own handle for it (Voucherify's source_id): unique, as the slot is.
-        product["source_id"] = f"{name.lower().replace(' ', '-')}-{slot + 1}"
+        product["source_id"] = f"{handle.lower().replace(' ', '-')}-{slot + 1}"
         product = self._products[slot] = Entity(product)
         return product
 
@@ -302,7 +281,9 @@ class World:
         if found is not None:
             return found
         rng = self._rng("campaign", kind, slot)
-        created = now_ms - rng.randint(2, 90) * 86_400_000 - rng.randint(0, 86_399_999)
+        # At least 5 days old: before any order that redeems it or that its distribution
+        # answers (orders are at most 3 days old, lifecycles add up to 18 hours).
+        created = now_ms - rng.randint(5, 90) * 86_400_000 - rng.randint(0, 86_399_999)
         year = 1970 + created // 31_556_952_000
         discount, offer_text = discounts.draw(
             rng, self.market, lambda: self.product(rng.randrange(PRODUCT_SLOTS))

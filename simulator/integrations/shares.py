@@ -29,7 +29,7 @@ from simulator.signing import make_signer
 # What a user class may set, by SendConfig.from_options() keyword: send's options, named
 # as its command line names them (`overrides` for --set, `sign` for --sign).
 USER_OPTIONS = (
-    "events", "seed", "now", "locale", "scenario", "envelope", "overrides", "set_new",
+    "events", "seed", "now", "locale", "scenario", "envelope", "label", "overrides", "set_new",
     "templates", "sign", "secret", "secret_env", "headers", "timeout", "expect_status",
     "retries", "retry_schedule", "retry_time_scale", "max_retry_after", "insecure",
     "ca_bundle",

@@ -43,10 +43,11 @@ class ReplayFile:
 def _event_and_id(data: Any, fallback: str) -> tuple[str, str]:
     if not isinstance(data, dict):
         return "unknown", fallback
-    event = data.get("type")
+    # v2024: the event name is event.type; the root `type` is a distribution's label.
+    nested = data.get("event")
+    event = nested.get("type") if isinstance(nested, dict) else None
     if not isinstance(event, str):
-        nested = data.get("event")
-        event = nested.get("type") if isinstance(nested, dict) else None
+        event = data.get("type")
     ident = data.get("id")
     return (
         event if isinstance(event, str) else "unknown",

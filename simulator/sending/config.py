@@ -199,6 +199,7 @@ class SendConfig:
         locale: str = "en_US",
         scenario: str = "mixed",
         envelope: str | None = None,
+        label: str | None = None,
         overrides: Sequence[str] | Mapping[str, Any] = (),
         set_new: bool = False,
         templates: Sequence[str | Path] = (),
@@ -223,7 +224,7 @@ class SendConfig:
             raise UsageError(f"unknown option '{unknown[0]}'")
         parsed = {name: parse_option(name, value) for name, value in options.items()}
         generation = GenerationOptions.from_options(
-            seed=seed, now=now, locale=locale, scenario=scenario, envelope=envelope,
+            seed=seed, now=now, locale=locale, scenario=scenario, envelope=envelope, label=label,
             overrides=overrides, set_new=set_new, templates=templates, lifecycle=lifecycle,
         )  # fmt: skip
         if retry is None:

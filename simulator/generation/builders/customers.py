@@ -12,8 +12,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from faker import Faker
-
 from simulator.generation import programs
 from simulator.generation.builders.spec import EventSpec
 from simulator.generation.builders.vouchers import campaign_of
@@ -26,36 +24,24 @@ DAY = programs.DAY
 _SCHEMAS = ("sign_up", "newsletter_subscribed", "review_written", "app_installed")
 
 
-def _address(fake: Faker) -> dict:
-    return {
-        "city": fake.city(),
-        "state": fake.administrative_unit(),
-        "line_1": fake.street_address(),
-        "line_2": None,
-        "country": fake.current_country(),
-        "postal_code": fake.postcode(),
-    }
-
-
 def profile(world: World, slot: int, now_ms: int) -> dict:
     """Customer `slot` with what its profile adds: address, birthdate, sign-up date."""
 
     def make() -> dict:
         rng = random.Random(derive_seed(world.seed, "profile", slot))
-        address = world.fakes.at("address", slot, _address)
-        return _profile(world, world.customer(slot), now_ms, address, rng)
+        return _profile(world, world.customer(slot), now_ms, rng)
 
     return world.memo(("profile", slot), make)
 
 
-def _profile(world: World, customer: dict, now_ms: int, address: dict, rng: random.Random) -> dict:
+def _profile(world: World, customer: dict, now_ms: int, rng: random.Random) -> dict:
     created = now_ms - between(rng, 30, 900) * DAY - below(rng, DAY)
     born = between(rng, 18 * 365, 75 * 365)
     # A profile leaves out what the shop never gave (an email, a description).
     known = {key: value for key, value in customer.items() if value is not None}
     return Entity(
         known,
-        address=address,
+        address=customer["address"],  # the same (or null) in every event that shows it
         birthdate=iso_ms(now_ms - born * DAY)[:10],
         system_metadata={},
         created_at=iso_ms(created),
@@ -132,9 +118,7 @@ def customer_event(
     action = event.removeprefix("customer.")
     if action == "created":
         # Not kept: a new customer a run creates is never seen again.
-        k = below(rng, 512)  # an address of the run's pool: no Faker call per event
-        address = world.memo(("address", k), lambda: world.fakes.at("address-pool", k, _address))
-        new = _profile(world, world.new_customer(index, rng), now_ms, address, rng)
+        new = _profile(world, world.new_customer(index, rng), now_ms, rng)
         customer = {**new, "created_at": iso_ms(now_ms - between(rng, 50, 2000)), **_NEW}
     else:
         customer = profile(world, below(rng, CUSTOMER_SLOTS), now_ms)

@@ -128,7 +128,7 @@ def rewarded(
     redemption = {
         "id": world.ids.hex("r_", index, rng),
         "customer_id": customer["id"],
-        "tracking_id": customer["source_id"],
+        "tracking_id": customer["tracking_id"],
         "date": iso_ms(when),
         "amount": cost,
         "reward": {

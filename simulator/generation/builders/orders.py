@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from simulator.generation import discounts
 from simulator.generation.builders.spec import SCENARIOS, EventSpec
@@ -54,14 +55,18 @@ def order_event(
             referrer = None
 
     status = ORDER_STATUS.get(event) or _UPDATED_STATUSES[below(rng, 4)]
+    # Causal time: the order is stored (created_at) and redeemed at checkout, the change
+    # that fires the event (updated_at) follows, then the event (event.created_at), then
+    # the sendout (the envelope's created_at, `now_ms`).
+    event_at = now_ms - between(rng, 1, 40)
     if event == "customer.order.created":
-        created, updated = now_ms - between(rng, 5, 1500), None
+        created, updated = event_at - between(rng, 5, 1500), None
     else:
-        created = now_ms - between(rng, _MINUTE, 3 * _DAY)
-        updated = max(created + 1, now_ms - between(rng, 5, 1500))
+        created = event_at - between(rng, _MINUTE, 3 * _DAY)
+        updated = event_at - between(rng, 0, 1500)
 
     order = _order(world, index, rng, created, updated, status)
-    context = {
+    context: dict[str, Any] = {
         "customer": customer,
         "referrer": referrer,
         "order": order,
@@ -69,6 +74,7 @@ def order_event(
         "campaign": None,
         "promotion_tier": None,
         "voucher": None,
+        "event_at": event_at,
     }
     if scenario == "promotion":
         campaign = world.campaign("promotion", below(rng, CAMPAIGN_SLOTS), now_ms)
@@ -77,13 +83,36 @@ def order_event(
     elif scenario == "send-code":
         campaign = world.campaign("coupons", below(rng, CAMPAIGN_SLOTS), now_ms)
         context["campaign"] = campaign
-        context["voucher"] = _published_voucher(world, index, rng, campaign, now_ms)
+        # The distribution publishes when the order event fires: after the order's change.
+        trigger = created if updated is None else updated
+        context["voucher"] = _published_voucher(world, index, rng, campaign, trigger, now_ms)
 
     if rng.random() < spec.redemption_rate:
         # A promotion distribution's own tier is what the order most likely redeemed.
         offer = context["campaign"] if scenario == "promotion" else None
-        context["redemption"] = _redeem(world, index, rng, order, offer, created, now_ms)
+        context["redemption"] = _redeem(
+            world, index, rng, order, offer, created, now_ms, until=event_at
+        )
+        if context["redemption"] and status == "CANCELED" and updated is not None:
+            rollback_id = world.ids.hex("rr_", index, rng)
+            context["redemption"] = _rolled_back(
+                context["redemption"], rollback_id, updated - between(rng, 1, 100)
+            )
     return context
+
+
+def _rolled_back(redemption: dict, rollback_id: str, at: int) -> dict:
+    """The redemption of a canceled order, rolled back at `at`, just before the order's
+    update. The docs neither say that canceling an order rolls its redemption back nor
+    the reverse; what they show is the other way round: a rollback (mode WITH_ORDER, the
+    default) cancels the order, and the official customer.redemption.rollback.succeeded
+    example has the order CANCELED, updated milliseconds after the rollback's date. So a
+    canceled order that was redeemed is one whose redemption was rolled back: its
+    `order.redemptions` entry gains the spec's `rollback_id` and `rollback_date`
+    (OrderRedemptions). The redemption object itself keeps status SUCCEEDED and the
+    order its amounts, as in that official example (whose canceled order still shows
+    the redemption SUCCEEDED)."""
+    return {**redemption, "rollback_id": rollback_id, "rollback_date": iso_ms(at)}
 
 
 def _order(
@@ -152,7 +181,7 @@ def shipping_fee(world: World, rng: random.Random) -> int:
 
 
 def _published_voucher(
-    world: World, index: int, rng: random.Random, campaign: dict, now_ms: int
+    world: World, index: int, rng: random.Random, campaign: dict, trigger: int, now_ms: int
 ) -> dict:
     code_config = campaign["code_config"]
     # The unique part of an id doubles as a code that is unique within the run.
@@ -160,7 +189,7 @@ def _published_voucher(
     return {
         "id": unique,
         "code": code_config["prefix"] + unique[2:13],
-        "created_at": iso_ms(now_ms - between(rng, 1, 400)),
+        "created_at": iso_ms(trigger + between(rng, 1, max(1, now_ms - trigger))),
         "publication_id": world.ids.alnum("pub_", index, rng, length=32),
     }
 
@@ -174,13 +203,16 @@ def _redeem(
     created: int,
     now_ms: int,
     stack: bool = True,
+    until: int | None = None,
 ) -> dict | None:
     """Apply the offer's discount, and sometimes more stacked on it, to the order; return
-    the redemption that granted them (None when none took anything off).
+    the redemption that granted them (None when none took anything off), dated at
+    checkout: after `created`, by `until` (the event's time; else `now_ms`).
 
     Stacked redeemables make one parent redemption: the order's `redemptions` holds it
     with its children's ids under `stacked`, and it is the event's `redemption`.
     """
+    latest = now_ms if until is None else until
     if offer is None:
         offer = world.campaign("coupons", below(rng, CAMPAIGN_SLOTS), now_ms)
     offers = [offer]
@@ -209,7 +241,7 @@ def _redeem(
     if not applied:
         return None
 
-    date = iso_ms(min(now_ms, created + between(rng, 1, 900)))
+    date = iso_ms(created + between(rng, 1, max(1, min(900, latest - created))))
     children = [_child(world, index | k << 56, rng, offer, date) for k, offer in applied]
     if len(children) == 1:
         return children[0]
@@ -320,16 +352,24 @@ def lifecycle_event(
         offsets.append(offsets[-1] + between(rng, *_STEP_GAP))
     base = now_ms - offsets[-1]
     context = order_event(world, "customer.order.created", chain, rng, base, spec)
+    rollback_id = world.ids.hex("rr_", chain, rng)  # drawn by every step: ids stay put
     status = "CREATED"
     for name in path[: step + 1]:
         status = ORDER_STATUS.get(name, status)  # an update keeps the status it finds
     event, at = path[step], base + offsets[step]
     order = {**context["order"], "status": status}
     if event != "customer.order.created":
-        order["updated_at"] = iso_ms(at)
+        # The step's change, then its event, then the sendout at `at` (order_event's order).
+        context["event_at"] = at - between(rng, 1, 40)
+        order["updated_at"] = iso_ms(context["event_at"] - between(rng, 0, 1500))
         order["items"] = [
             {**line, "id": world.ids.hex("ordli_", chain << 4 | j, rng)}
             for j, line in enumerate(order["items"])
         ]
     context["order"] = order
+    if status == "CANCELED" and context["redemption"] is not None:
+        # Rolled back when the order was canceled: before that step's change, which
+        # follows its sendout time by at most 1540 ms (above).
+        canceled = base + offsets[path.index("customer.order.canceled")] - 1541
+        context["redemption"] = _rolled_back(context["redemption"], rollback_id, canceled)
     return event, context, at

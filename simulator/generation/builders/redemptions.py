@@ -69,7 +69,7 @@ def redemption_event(
     redemption = {
         "id": found["id"] if found else world.ids.hex("r_", index, rng),
         "customer_id": customer["id"],
-        "tracking_id": customer["source_id"],
+        "tracking_id": customer["tracking_id"],
         "date": iso_ms(redeemed_at),
         "amount": order.get("total_discount_amount", 0),
         "order": order,
@@ -113,7 +113,7 @@ def _failed(
             "customer": customer,
             "metadata": {},
             "customer_id": customer["id"],
-            "tracking_id": customer["source_id"],
+            "tracking_id": customer["tracking_id"],
             "failure_code": code,
             "failure_message": message,
             "object": "redemption",

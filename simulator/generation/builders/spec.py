@@ -16,6 +16,7 @@ class EventSpec:
 
     scenario: str = "mixed"
     target_url: str | None = None
+    label: str | None = None  # the distributions' webhook name; None: a realistic one
     redemption_rate: float = 0.35
     referrer_rate: float = 0.15
 
