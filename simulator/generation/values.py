@@ -98,6 +98,16 @@ class IdMinter:
     def alnum(self, prefix: str, index: int, rng: random.Random, length: int = 24) -> str:
         return prefix + _base62_64(self._unique(prefix, index)) + alnum_tail(rng, length - 11)
 
+    def keyed(self, prefix: str, index: int, length: int = 24) -> str:
+        """An id whose tail, too, is a function of `index`: the same id whichever event
+        mints it, in every run of the seed (a voucher, whose code is `index`'s as well)."""
+        head = self._unique(prefix, index)
+        tail, x = "", head
+        while len(tail) < length - 11:
+            x = mix64(x)
+            tail += _base62_64(x)
+        return prefix + _base62_64(head) + tail[: length - 11]
+
     def hex(self, prefix: str, index: int, rng: random.Random, length: int = 18) -> str:
         head = self._unique(prefix, index)
         if length == 18:  # every built-in hex id: a table beats a nested format spec

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from faker import Faker
 
+from simulator.generation import codes
 from simulator.generation.programs import FRESH, full_campaign
 from simulator.generation.values import (
     Entity,
@@ -56,7 +57,6 @@ _ITEMS = (
 )  # fmt: skip
 _CHANNELS = ("Website", "Mobile App", "Referral", "Social Media", "In Store", "Newsletter")
 _SEASONS = ("Spring", "Summer", "Autumn", "Winter", "Black-Friday", "Holiday", "Welcome")
-CODE_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 SHIPPING = Entity(id="prod_5h1pp1ng", name="Shipping", price=None, sku_id=None)
 
@@ -232,8 +232,15 @@ class World:
         if found is not None:
             return found
         rng = self._rng("product", slot)
-        item, low, high = rng.choice(_ITEMS)
-        name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_MATERIALS)} {item}"
+        # A name names one product: each slot has its own (adjective, material, item).
+        combo = self._product_names[slot]
+        item, low, high = _ITEMS[combo % len(_ITEMS)]
+        combo //= len(_ITEMS)
+        adjective, material = (
+            _ADJECTIVES[combo % len(_ADJECTIVES)],
+            _MATERIALS[combo // len(_ADJECTIVES)],
+        )
+        name = f"{adjective} {material} {item}"
         dollars = rng.randint(low, high) * self.market.price_factor
         # Shops price at .99 or at whole units; JPY has no minor unit at all.
         if self.market.currency == "JPY":
@@ -252,6 +259,12 @@ class World:
         product["source_id"] = f"{name.lower().replace(' ', '-')}-{slot + 1}"
         product = self._products[slot] = Entity(product)
         return product
+
+    @cached_property
+    def _product_names(self) -> list[int]:
+        """Distinct (item, adjective, material) combinations, one per product slot."""
+        combos = len(_ITEMS) * len(_ADJECTIVES) * len(_MATERIALS)
+        return self._rng("product-names").sample(range(combos), PRODUCT_SLOTS)
 
     def line(self, product: dict, quantity: int) -> dict:
         """An undiscounted order line; the same product and quantity give the same object.
@@ -286,9 +299,11 @@ class World:
         created = now_ms - rng.randint(2, 90) * 86_400_000 - rng.randint(0, 86_399_999)
         year = 1970 + created // 31_556_952_000
         discount = self._discount(rng)
+        number = slot + 1 + CAMPAIGN_SLOTS * (kind == "promotion")
         campaign: dict[str, Any] = {
             "id": self.ids.alnum("camp_", slot * 2 + (kind == "promotion"), rng),
-            "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
+            # Promotions are numbered after the coupon campaigns: a name names one campaign.
+            "name": f"{rng.choice(_SEASONS)}-{year}-{number}",
             "kind": kind,
             "discount": discount,
             "created_at": iso_ms(created),
@@ -306,14 +321,9 @@ class World:
                 }
             )
         else:
-            prefix = rng.choice(("", "", "SAVE-", "VIP-", campaign["name"][:3].upper() + "-"))
-            campaign["code_config"] = {
-                "pattern": prefix + "#" * 11,
-                "length": 11,
-                "charset": CODE_CHARSET,
-                "prefix": prefix,
-                "postfix": "",
-            }
+            season = campaign["name"].rsplit("-", 2)[0]
+            campaign["code_config"] = codes.coupon_config(season, slot, rng)
+            campaign["code_key"] = slot  # its codes' and vouchers' numbering (cards.py)
             campaign["voucher"] = {
                 "type": "DISCOUNT_VOUCHER",
                 "discount": discount,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from simulator.generation import cards
 from simulator.generation.builders.spec import SCENARIOS, EventSpec
 from simulator.generation.values import below, between, iso_ms, weighted
 from simulator.generation.world import (
@@ -127,12 +128,11 @@ def _order(
 def _published_voucher(
     world: World, index: int, rng: random.Random, campaign: dict, now_ms: int
 ) -> dict:
-    code_config = campaign["code_config"]
-    # The unique part of an id doubles as a code that is unique within the run.
-    unique = world.ids.alnum("v_", index, rng, length=32)
+    # Generated as the distribution publishes it (the campaign is AUTO_UPDATE).
+    voucher = cards.event_voucher(world, campaign, index, cards.PUBLISHED, now_ms)
     return {
-        "id": unique,
-        "code": code_config["prefix"] + unique[2:13],
+        "id": voucher["id"],
+        "code": voucher["code"],
         "created_at": iso_ms(now_ms - between(rng, 1, 400)),
         "publication_id": world.ids.alnum("pub_", index, rng, length=32),
     }
@@ -177,8 +177,9 @@ def _redeem(
         "code": None,
     }
     if is_voucher:
-        redemption["related_object_id"] = world.ids.alnum("v_", index | 1 << 62, rng, length=32)
-        redemption["code"] = offer["code_config"]["prefix"] + redemption["related_object_id"][2:13]
+        voucher = cards.event_voucher(world, offer, index, cards.REDEEMED, created)
+        redemption["related_object_id"], redemption["code"] = voucher["id"], voucher["code"]
+        redemption["voucher_created_at"] = voucher["created_at"]
     else:
         redemption["related_object_id"] = offer["tier"]["id"]
     return redemption
