@@ -88,7 +88,7 @@ def program_config(kind: str, slot: int) -> dict:
 class CodeSpace:
     """The codes of one campaign: code(n) is a bijection of [0, size) onto them."""
 
-    __slots__ = ("_add", "_charset", "_mul", "_parts", "_radix", "config", "size")
+    __slots__ = ("_add", "_charset", "_mul", "_parts", "_powers", "_radix", "config", "size")
 
     def __init__(self, code_config: dict, salt: int) -> None:
         self.config = code_config
@@ -98,7 +98,9 @@ class CodeSpace:
         self._parts = code_config["pattern"].split("#")
         self._parts[0] = code_config["prefix"] + self._parts[0]
         self._parts[-1] += code_config["postfix"]
-        self.size = self._radix ** (len(self._parts) - 1)
+        places = len(self._parts) - 1
+        self.size = self._radix**places
+        self._powers = [self._radix**k for k in reversed(range(places))]
         rng = random.Random(salt)
         mul = rng.randrange(self.size // 3, self.size) | 1
         while gcd(mul, self.size) != 1:
@@ -112,12 +114,9 @@ class CodeSpace:
             raise SimulatorError(f"campaign codes {self.config['pattern']!r} ran out at {n}")
         u = (n * self._mul + self._add) % self.size
         radix, charset, parts = self._radix, self._charset, self._parts
-        digits = []
-        for _ in range(len(parts) - 1):
-            u, digit = divmod(u, radix)
-            digits.append(digit)
         out, acc = [parts[0]], 0
-        for k, digit in enumerate(reversed(digits), 1):
+        for k, power in enumerate(self._powers, 1):  # the digits of u, the first first
+            digit, u = divmod(u, power)
             acc = (acc + digit) % radix
             out.append(charset[acc])
             out.append(parts[k])

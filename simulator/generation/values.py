@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from hashlib import blake2b
 from typing import Any, TypeVar
 
 from faker import Faker
@@ -102,11 +103,8 @@ class IdMinter:
         """An id whose tail, too, is a function of `index`: the same id whichever event
         mints it, in every run of the seed (a voucher, whose code is `index`'s as well)."""
         head = self._unique(prefix, index)
-        tail, x = "", head
-        while len(tail) < length - 11:
-            x = mix64(x)
-            tail += _base62_64(x)
-        return prefix + _base62_64(head) + tail[: length - 11]
+        tail = blake2b(head.to_bytes(8, "little"), digest_size=length - 11).digest()
+        return prefix + _base62_64(head) + tail.translate(_BYTE_TO_ALNUM).decode()
 
     def hex(self, prefix: str, index: int, rng: random.Random, length: int = 18) -> str:
         head = self._unique(prefix, index)
