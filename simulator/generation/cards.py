@@ -18,21 +18,22 @@ from __future__ import annotations
 import random
 
 from simulator.generation import programs
+from simulator.generation.codes import CodeSpace
 from simulator.generation.values import Entity, iso_ms, parse_instant
-from simulator.generation.world import CAMPAIGN_SLOTS, CUSTOMER_SLOTS, World
-from simulator.seeds import derive_seed
+from simulator.generation.world import CAMPAIGN_SLOTS, World
+from simulator.seeds import derive_seed, mix64
 
 DAY = programs.DAY
-# Voucher numbers for the id minter: order events use the event index (and index | 1 << 62)
-# for theirs, so the run's own vouchers live apart, one range per kind.
-_RANGES = {
-    "coupons": 1 << 60,
-    "gift": 2 << 56 | 1 << 60,
-    "loyalty": 3 << 56 | 1 << 60,
-    "referral": 4 << 56 | 1 << 60,
-}
 COUPONS_PER_CAMPAIGN = 400
 ASSETS = "https://dl.voucherify.io/api/v1/assets"
+# A voucher is code number n of its campaign (codes.py), and its id is minted from the
+# campaign and n alone: the same voucher has the same id and code in every event and every
+# run of the seed. A coupon campaign's first COUPONS_PER_CAMPAIGN numbers are the run's
+# coupons, then three per event index: a code made for the event, the code an order's
+# distribution publishes, and the code an order redeems. A program's are its customers' slots.
+# A campaign's code_key is under 256 and n under 2**56: the id minter's key fits 64 bits.
+FOR_EVENT, PUBLISHED, REDEEMED = 0, 1, 2
+_SHARE = 1 / (1 << 53)
 
 
 def created_ms(world: World, campaign: dict) -> int:
@@ -53,7 +54,7 @@ def coupon(world: World, campaign_slot: int, n: int, now_ms: int) -> dict:
         lambda: _voucher(
             world,
             world.campaign("coupons", campaign_slot, now_ms),
-            campaign_slot * COUPONS_PER_CAMPAIGN + n,
+            n,
             None,
             now_ms,
         ),
@@ -72,24 +73,75 @@ def card(world: World, kind: str, program_slot: int, customer_slot: int, now_ms:
     def make() -> dict:
         campaign = programs.program(world, kind, program_slot, now_ms)
         holder = world.customer(customer_slot)
-        return _voucher(
-            world, campaign, program_slot * CUSTOMER_SLOTS + customer_slot, holder, now_ms
-        )
+        return _voucher(world, campaign, customer_slot, holder, now_ms)
 
     return world.recall((kind, program_slot, customer_slot), make)
 
 
-def _voucher(world: World, campaign: dict, number: int, holder: dict | None, now_ms: int) -> dict:
-    kind = campaign["kind"]
-    rng = _rng(world, kind, number)
-    config = campaign["voucher"]
-    vid = world.ids.alnum("v_", _RANGES[kind] | number, rng, length=32)
-    # The id's first 11 characters are unique in the run: so is a code made of them.
-    code = config["code_config"]["prefix"] + vid[2:13]
-    created = max(
-        created_ms(world, campaign) + rng.randint(60_000, DAY),
-        now_ms - rng.randint(1, 300) * DAY - rng.randint(0, DAY - 1),
+class _Series:
+    """How a campaign's codes were made: their code space, the moment of its bulk
+    generation and the share of its codes that one made."""
+
+    __slots__ = ("batch", "generated", "salt", "space")
+
+    def __init__(self, world: World, campaign: dict) -> None:
+        self.salt = derive_seed(world.seed, "codes", campaign["code_key"])
+        self.space = CodeSpace(campaign["voucher"]["code_config"], self.salt)
+        rng = _rng(world, "code-times", campaign["code_key"])
+        # Voucherify generates a campaign's first codes in bulk as it creates the campaign,
+        # and stamps them all with one moment: the official examples' REFAPI-mk3 and
+        # REFAPI-1L8 share theirs, 343 ms after their campaign. An AUTO_UPDATE campaign
+        # makes the rest when they are needed (a publication, a customer joining), each
+        # at its own moment, as SPRING-2024-tPz was three weeks after its campaign.
+        self.generated = created_ms(world, campaign) + rng.randint(250, 1500)
+        self.batch = rng.uniform(0.15, 0.5)
+
+
+def _series(world: World, campaign: dict) -> _Series:
+    return world.memo(("series", campaign["id"]), lambda: _Series(world, campaign))
+
+
+def _made(series: _Series, key: int, latest_ms: int) -> int:
+    """When voucher `key` was made: in the bulk generation, or after it by `latest_ms`."""
+    share = (mix64(series.salt ^ key) >> 11) * _SHARE
+    if share < series.batch or latest_ms <= series.generated:
+        return series.generated
+    return (
+        series.generated
+        + 1
+        + int((share - series.batch) / (1 - series.batch) * (latest_ms - series.generated))
     )
+
+
+def event_voucher(world: World, campaign: dict, index: int, which: int, latest_ms: int) -> dict:
+    """The id, code and creation of a code of coupon `campaign` that event `index` uses
+    (`which`: PUBLISHED or REDEEMED), made by `latest_ms` (kept to the campaign's life)."""
+    series = _series(world, campaign)
+    # Every campaign's space holds 10^12 codes or more: exactly one per event for a run's
+    # first 3 x 10^11 events. Indexes that Locust's workers share out reach 2^56
+    # (integrations/partition.py): they wrap round the space, where two events collide
+    # only if their indexes differ by a multiple of its size.
+    # (A key keeps n below 2^56, under the campaign's code_key.)
+    span = min(series.space.size, 1 << 56) - COUPONS_PER_CAMPAIGN
+    n = COUPONS_PER_CAMPAIGN + (3 * index + which) % span
+    key = campaign["code_key"] << 56 | n
+    return {
+        "id": world.ids.keyed("v_", key, 32),
+        "code": series.space.code(n),
+        "created_at": iso_ms(_made(series, key, latest_ms)),
+    }
+
+
+def _voucher(world: World, campaign: dict, n: int, holder: dict | None, now_ms: int) -> dict:
+    kind = campaign["kind"]
+    key = campaign["code_key"] << 56 | n
+    rng = _rng(world, key)
+    config = campaign["voucher"]
+    series = _series(world, campaign)
+    vid = world.ids.keyed("v_", key, 32)
+    code = series.space.code(n)
+    # Made before any event can use it: a rollback's redemption reaches back 30 days.
+    created = _made(series, key, now_ms - 31 * DAY)
     voucher = {
         "id": vid,
         "code": code,
@@ -143,8 +195,11 @@ def _voucher(world: World, campaign: dict, number: int, holder: dict | None, now
 
 def fresh(world: World, campaign: dict, index: int, created_ms: int) -> dict:
     """A voucher of `campaign` made for event `index` at `created_ms`: never redeemed."""
-    voucher = _voucher(world, campaign, programs.FRESH | index, None, created_ms + 1)
-    return {**voucher, "created_at": iso_ms(created_ms), "updated_at": None}
+    n = COUPONS_PER_CAMPAIGN + 3 * index + FOR_EVENT
+    voucher = _voucher(world, campaign, n, None, created_ms + 1)
+    # Made on demand as the event needs it, and never before its campaign.
+    created = max(created_ms, _series(world, campaign).generated)
+    return {**voucher, "created_at": iso_ms(created), "updated_at": None}
 
 
 def with_state(voucher: dict, rng: random.Random, now_ms: int, redeemed: int | None = None) -> dict:

@@ -8,6 +8,8 @@ name is the item, as a shop of that language calls it, and a colour: "Rucksack K
 
 from __future__ import annotations
 
+from faker import Faker
+
 from simulator.generation.values import SeededFaker
 
 # The items of world._ITEMS, in their order.
@@ -28,11 +30,24 @@ _NOUNS = {
 }  # fmt: skip
 
 
-def local_name(fakes: SeededFaker, locale: str, slot: int, item: int) -> str | None:
-    """Product `slot`'s name in the locale's language (item number `item`), or None where
-    Faker has no colour names in it. Built once per product slot: one Faker call."""
+def local_name(fakes: SeededFaker, locale: str, item: int, rank: int) -> str | None:
+    """The name in the locale's language of the `rank`th product of item number `item`
+    (0 for the first slot selling that item, 1 for the next…), or None where Faker has no
+    colour names in it. Products of one item get distinct colours, so a name names one
+    product, as the English names do."""
     nouns = _NOUNS.get(locale[:2])
     if nouns is None:
         return None
-    colour = fakes.at("product-colour", slot, lambda fake: fake.color_name())
-    return f"{nouns[item]} {colour}"
+    palette = fakes.at("product-colours", item, _palette)
+    return f"{nouns[item]} {palette[rank % len(palette)]}"
+
+
+def _palette(fake: Faker) -> list[str]:
+    """Distinct colour names in Faker's order for this item's seed: more than the
+    products of one item (PRODUCT_SLOTS over the 18 items, about 13) ever need."""
+    seen: dict[str, None] = {}
+    for _ in range(400):
+        seen.setdefault(fake.color_name(), None)
+        if len(seen) == 40:
+            break
+    return list(seen)

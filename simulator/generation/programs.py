@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from simulator.generation import codes
 from simulator.generation.values import (
     Entity,
     alnum_tail,
@@ -50,6 +51,7 @@ VOUCHER_TYPES = {
 # promotions 0..2 * CAMPAIGN_SLOTS, and ids are unique per (prefix, number).
 _PROGRAM_IDS = {"gift": 1000, "loyalty": 2000, "referral": 3000}
 FRESH = 1 << 48  # numbers at and above it belong to one event (index | FRESH): no clash
+_CODE_KEYS = {"gift": 1, "loyalty": 2, "referral": 3}  # coupon campaigns' are their slots (< 32)
 
 _GIFT_NAMES = ("Gift Card", "E-Gift", "Store Credit", "Holiday Gift Card")
 _LOYALTY_NAMES = ("Rewards Club", "Loyalty Program", "Members Club", "VIP Points")
@@ -66,7 +68,6 @@ _SEGMENTS = (
     "Mobile App Users",
 )
 _CATEGORIES = ("Seasonal", "Always On", "Retention", "Acquisition")
-CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _rng(world: World, *parts: object) -> random.Random:
@@ -99,16 +100,6 @@ def segment(world: World, slot: int) -> dict:
     return world.memo(("segment", slot), make)
 
 
-def code_config(rng: random.Random, prefix: str, length: int) -> dict:
-    return {
-        "length": length,
-        "prefix": prefix,
-        "charset": CHARSET,
-        "pattern": "#" * length,
-        "postfix": "",
-    }
-
-
 def program(world: World, kind: str, slot: int, now_ms: int) -> dict:
     """A gift card, loyalty or referral program: the campaign, in all its attributes."""
 
@@ -121,20 +112,20 @@ def program(world: World, kind: str, slot: int, now_ms: int) -> dict:
             "loyalty": _LOYALTY_NAMES[slot % len(_LOYALTY_NAMES)],
             "referral": _REFERRAL_NAMES[slot % len(_REFERRAL_NAMES)],
         }[kind]
-        prefix = {"gift": "GIFT-", "loyalty": "", "referral": "REF-"}[kind]
         voucher: dict = {
             "type": VOUCHER_TYPES[kind],
             "discount": None,
             "gift": None,
             "loyalty_card": None,
             "redemption": {"quantity": None, "redeemed_quantity": 0},
-            "code_config": code_config(rng, prefix, 11),
+            "code_config": codes.program_config(kind, slot),
             "is_referral_code": kind == "referral",
         }
         campaign: dict = {
             "id": world.ids.alnum("camp_", _PROGRAM_IDS[kind] + slot, rng),
             "name": name,
             "kind": kind,
+            "code_key": _CODE_KEYS[kind] << 5 | slot,  # under 256, apart from the coupons'
             "description": None,
             "auto_join": kind == "loyalty" and rng.random() < 0.5,
             "join_once": kind != "gift",
@@ -173,7 +164,9 @@ def full_campaign(world: World, campaign: dict, rng: random.Random, created: int
     kind = campaign["kind"]
     return {
         "campaign_type": CAMPAIGN_TYPES[kind],
-        "type": "AUTO_UPDATE" if kind != "coupons" else "STANDALONE",
+        # As in the official examples: a promotion's tiers are set up by hand (STATIC);
+        # every campaign with codes makes more when it needs them (AUTO_UPDATE).
+        "type": "STATIC" if kind == "promotion" else "AUTO_UPDATE",
         "is_referral_code": kind == "referral",
         "use_voucher_metadata_schema": kind != "promotion",
         "vouchers_count": 0 if kind == "promotion" else rng.randint(20, 5000),

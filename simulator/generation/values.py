@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from hashlib import blake2b
 from typing import Any, TypeVar
 
 from faker import Faker
@@ -97,6 +98,13 @@ class IdMinter:
 
     def alnum(self, prefix: str, index: int, rng: random.Random, length: int = 24) -> str:
         return prefix + _base62_64(self._unique(prefix, index)) + alnum_tail(rng, length - 11)
+
+    def keyed(self, prefix: str, index: int, length: int = 24) -> str:
+        """An id whose tail, too, is a function of `index`: the same id whichever event
+        mints it, in every run of the seed (a voucher, whose code is `index`'s as well)."""
+        head = self._unique(prefix, index)
+        tail = blake2b(head.to_bytes(8, "little"), digest_size=length - 11).digest()
+        return prefix + _base62_64(head) + tail.translate(_BYTE_TO_ALNUM).decode()
 
     def hex(self, prefix: str, index: int, rng: random.Random, length: int = 18) -> str:
         head = self._unique(prefix, index)

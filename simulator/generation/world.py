@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
 
-from simulator.generation import discounts
+from simulator.generation import codes, discounts
 from simulator.generation.identities import Person, identity, tracking_id
 from simulator.generation.identities import address as _address
 from simulator.generation.identities import person as _person
@@ -65,7 +65,6 @@ _ITEMS = (
 _CHANNELS = ("Website", "Mobile App", "Referral", "Social Media", "In Store", "Newsletter")
 _SEASONS = ("Spring", "Summer", "Autumn", "Winter", "Black-Friday", "Holiday", "Welcome")
 _ADDRESS_RATE = 0.55
-CODE_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 SHIPPING = Entity(id="prod_5h1pp1ng", name="Shipping", price=None, sku_id=None)
 
@@ -223,9 +222,18 @@ class World:
         if found is not None:
             return found
         rng = self._rng("product", slot)
-        item, low, high = rng.choice(_ITEMS)
-        handle = name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_MATERIALS)} {item}"
-        name = local_name(self.fakes, self.locale, slot, _ITEMS.index((item, low, high))) or name
+        # A name names one product: each slot has its own (adjective, material, item).
+        combo = self._product_names[slot]
+        item, low, high = _ITEMS[combo % len(_ITEMS)]
+        combo //= len(_ITEMS)
+        adjective, material = (
+            _ADJECTIVES[combo % len(_ADJECTIVES)],
+            _MATERIALS[combo // len(_ADJECTIVES)],
+        )
+        handle = name = f"{adjective} {material} {item}"
+        kind = self._product_names[slot] % len(_ITEMS)
+        rank = sum(c % len(_ITEMS) == kind for c in self._product_names[:slot])
+        name = local_name(self.fakes, self.locale, kind, rank) or name
         dollars = rng.randint(low, high) * self.market.price_factor
         # Shops price at .99 or at whole units; JPY has no minor unit at all.
         if self.market.currency == "JPY":
@@ -244,6 +252,12 @@ class World:
         product["source_id"] = f"{handle.lower().replace(' ', '-')}-{slot + 1}"
         product = self._products[slot] = Entity(product)
         return product
+
+    @cached_property
+    def _product_names(self) -> list[int]:
+        """Distinct (item, adjective, material) combinations, one per product slot."""
+        combos = len(_ITEMS) * len(_ADJECTIVES) * len(_MATERIALS)
+        return self._rng("product-names").sample(range(combos), PRODUCT_SLOTS)
 
     def line(self, product: dict, quantity: int, price: int | None = None) -> dict:
         """An undiscounted order line; the same product, quantity and price give the same
@@ -288,9 +302,11 @@ class World:
         discount, offer_text = discounts.draw(
             rng, self.market, lambda: self.product(rng.randrange(PRODUCT_SLOTS))
         )
+        number = slot + 1 + CAMPAIGN_SLOTS * (kind == "promotion")
         campaign: dict[str, Any] = {
             "id": self.ids.alnum("camp_", slot * 2 + (kind == "promotion"), rng),
-            "name": f"{rng.choice(_SEASONS)}-{year}-{slot + 1}",
+            # Promotions are numbered after the coupon campaigns: a name names one campaign.
+            "name": f"{rng.choice(_SEASONS)}-{year}-{number}",
             "kind": kind,
             "discount": discount,
             "created_at": iso_ms(created),
@@ -308,14 +324,9 @@ class World:
                 }
             )
         else:
-            prefix = rng.choice(("", "", "SAVE-", "VIP-", campaign["name"][:3].upper() + "-"))
-            campaign["code_config"] = {
-                "pattern": prefix + "#" * 11,
-                "length": 11,
-                "charset": CODE_CHARSET,
-                "prefix": prefix,
-                "postfix": "",
-            }
+            season = campaign["name"].rsplit("-", 2)[0]
+            campaign["code_config"] = codes.coupon_config(season, slot, rng)
+            campaign["code_key"] = slot  # its codes' and vouchers' numbering (cards.py)
             campaign["voucher"] = {
                 "type": "DISCOUNT_VOUCHER",
                 "discount": discount,

@@ -94,6 +94,7 @@ class WebhookUser(FastHttpUser):
     locale: str | None = None
     scenario: str | None = None
     envelope: str | None = None
+    label: str | None = None  # generate's --label: None draws a label per distribution
     overrides: Mapping[str, Any] | Sequence[str] | None = None
     set_new: bool | None = None
     templates: Sequence[str] | None = None

@@ -61,7 +61,7 @@ def _new_campaign(world: World, index: int, rng: random.Random, now_ms: int) -> 
     campaign = {
         **model,
         "id": world.ids.alnum("camp_", programs.FRESH | index, rng),
-        "name": f"{model['name']}-{index % 1000 + 13}",
+        "name": f"{model['name']}-{index + 13}",  # the event's own: a name names one campaign
         "created_at": iso_ms(now_ms - between(rng, 50, 2 * _SECOND)),
         "vouchers_count": 0,
         "creation_status": "DONE" if model["kind"] == "promotion" else "IN_PROGRESS",

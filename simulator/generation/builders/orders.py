@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from simulator.generation import discounts
+from simulator.generation import cards, discounts
 from simulator.generation.builders.spec import SCENARIOS, EventSpec
 from simulator.generation.values import below, between, iso_ms, weighted
 from simulator.generation.world import (
@@ -183,12 +183,11 @@ def shipping_fee(world: World, rng: random.Random) -> int:
 def _published_voucher(
     world: World, index: int, rng: random.Random, campaign: dict, trigger: int, now_ms: int
 ) -> dict:
-    code_config = campaign["code_config"]
-    # The unique part of an id doubles as a code that is unique within the run.
-    unique = world.ids.alnum("v_", index, rng, length=32)
+    # Generated as the distribution publishes it (the campaign is AUTO_UPDATE).
+    voucher = cards.event_voucher(world, campaign, index, cards.PUBLISHED, now_ms)
     return {
-        "id": unique,
-        "code": code_config["prefix"] + unique[2:13],
+        "id": voucher["id"],
+        "code": voucher["code"],
         "created_at": iso_ms(trigger + between(rng, 1, max(1, now_ms - trigger))),
         "publication_id": world.ids.alnum("pub_", index, rng, length=32),
     }
@@ -242,7 +241,7 @@ def _redeem(
         return None
 
     date = iso_ms(created + between(rng, 1, max(1, min(900, latest - created))))
-    children = [_child(world, index | k << 56, rng, offer, date) for k, offer in applied]
+    children = [_child(world, index, k, rng, offer, date, created) for k, offer in applied]
     if len(children) == 1:
         return children[0]
     return {
@@ -254,11 +253,14 @@ def _redeem(
     }
 
 
-def _child(world: World, index: int, rng: random.Random, offer: dict, date: str) -> dict:
-    """The redemption of one voucher or promotion tier."""
+def _child(
+    world: World, index: int, k: int, rng: random.Random, offer: dict, date: str, created: int
+) -> dict:
+    """The redemption of one voucher or promotion tier, the `k`th stacked on event `index`'s
+    order (created at `created`)."""
     is_voucher = offer["kind"] != "promotion"
     redemption = {
-        "id": world.ids.hex("r_", index, rng),
+        "id": world.ids.hex("r_", index | k << 56, rng),
         "date": date,
         "channel_id": world.app_id,
         "related_object_type": "voucher" if is_voucher else "promotion_tier",
@@ -267,8 +269,9 @@ def _child(world: World, index: int, rng: random.Random, offer: dict, date: str)
         "code": None,
     }
     if is_voucher:
-        redemption["related_object_id"] = world.ids.alnum("v_", index | 1 << 62, rng, length=32)
-        redemption["code"] = offer["code_config"]["prefix"] + redemption["related_object_id"][2:13]
+        voucher = cards.event_voucher(world, offer, index, cards.REDEEMED, created)
+        redemption["related_object_id"], redemption["code"] = voucher["id"], voucher["code"]
+        redemption["voucher_created_at"] = voucher["created_at"]
     else:
         redemption["related_object_id"] = offer["tier"]["id"]
     return redemption
