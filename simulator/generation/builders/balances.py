@@ -126,6 +126,27 @@ def points_event(
     return context
 
 
+def earned(
+    world: World,
+    index: int,
+    rng: random.Random,
+    customer: dict,
+    program: int,
+    before: dict,
+    now_ms: int,
+) -> tuple[int, dict, dict, dict, dict]:
+    """A paid order and the points it earned the customer's card `before` by the
+    program's earning rule (points per amount spent): (paid at, order, rule, card,
+    balance)."""
+    paid = now_ms - between(rng, 500, 5000)
+    order, _ = simple_order(world, index, rng, customer, paid - 60_000, now_ms)
+    rule = programs.earning_rules(world, program, now_ms)[0]
+    every = rule["loyalty"]["order"]["total_amount"]
+    points = order["total_amount"] // every["every"] * every["points"]
+    voucher, balance = cards.add_points(before, points)
+    return paid, order, rule, voucher, balance
+
+
 def accrual_event(
     world: World, event: str, index: int, rng: random.Random, now_ms: int, spec: EventSpec
 ) -> dict:
@@ -136,12 +157,9 @@ def accrual_event(
     program = below(rng, programs.LOYALTY_SLOTS)
     card = cards.card(world, "loyalty", program, slot, now_ms)
     before = cards.with_state(card, rng, now_ms)
-    paid = now_ms - between(rng, 500, 5000)
-    order, _ = simple_order(world, index, rng, customer, paid - 60_000, now_ms)
-    rule = programs.earning_rules(world, program, now_ms)[0]
-    every = rule["loyalty"]["order"]["total_amount"]
-    points = order["total_amount"] // every["every"] * every["points"]
-    voucher, balance = cards.add_points(before, points)
+    paid, order, rule, voucher, balance = earned(
+        world, index, rng, customer, program, before, now_ms
+    )
     voucher["updated_at"] = iso_ms(now_ms - between(rng, 5, 400))
     tiers = programs.loyalty_tiers(world, program, now_ms)
     tier = next(

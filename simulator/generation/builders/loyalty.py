@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 from simulator.generation import cards, programs
-from simulator.generation.builders.orders import simple_order
+from simulator.generation.builders.balances import earned
 from simulator.generation.builders.spec import EventSpec
 from simulator.generation.builders.vouchers import campaign_of, publication
 from simulator.generation.values import below, between, iso_ms
@@ -58,12 +58,9 @@ def points_rewarded(
     """Context for customer.rewarded.loyalty_points: a paid order earned points."""
     slot, program, before = _card(world, rng, now_ms)
     customer = world.customer(slot)
-    paid = now_ms - between(rng, 500, 5000)
-    order, _ = simple_order(world, index, rng, customer, paid - 60_000, now_ms)
-    rule = programs.earning_rules(world, program, now_ms)[0]
-    every = rule["loyalty"]["order"]["total_amount"]
-    points = order["total_amount"] // every["every"] * every["points"]
-    voucher, balance = cards.add_points(before, points)
+    paid, order, rule, voucher, balance = earned(
+        world, index, rng, customer, program, before, now_ms
+    )
     balance["operation_type"] = "AUTOMATIC"
     voucher["updated_at"] = iso_ms(now_ms - between(rng, 5, 400))
     order = {
