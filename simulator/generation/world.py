@@ -223,16 +223,16 @@ class World:
             return found
         rng = self._rng("product", slot)
         # A name names one product: each slot has its own (adjective, material, item).
-        combo = self._product_names[slot]
-        item, low, high = _ITEMS[combo % len(_ITEMS)]
-        combo //= len(_ITEMS)
+        names = self._product_names
+        combo, kind = divmod(names[slot], len(_ITEMS))
+        item, low, high = _ITEMS[kind]
         adjective, material = (
             _ADJECTIVES[combo % len(_ADJECTIVES)],
             _MATERIALS[combo // len(_ADJECTIVES)],
         )
         handle = name = f"{adjective} {material} {item}"
-        kind = self._product_names[slot] % len(_ITEMS)
-        rank = sum(c % len(_ITEMS) == kind for c in self._product_names[:slot])
+        # The slot's rank among those selling the same item picks its local colour.
+        rank = sum(c % len(_ITEMS) == kind for c in names[:slot])
         name = local_name(self.fakes, self.locale, kind, rank) or name
         dollars = rng.randint(low, high) * self.market.price_factor
         # Shops price at .99 or at whole units; JPY has no minor unit at all.
