@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jinja2
 import pytest
 from conftest import FIXTURES, NOW
 
 from simulator.errors import TemplateError, UsageError
-from simulator.generation.payloads import PayloadFactory, generate
+from simulator.generation import render
+from simulator.generation.payloads import PayloadFactory, generate, render_context
 
 USER = FIXTURES / "templates"
 
@@ -247,6 +249,59 @@ def test_expressions_render_as_json_values(tmp_path: Path) -> None:
     (p,) = generate("values", count=1, templates=[tmp_path])
     assert p.data == {"s": 'say "hi"\n', "n": None, "t": True, "l": [1, "a"], "u": "żółw", "f": 1.5}
     assert json.loads(p.body) == p.data
+
+
+def test_values_known_only_when_rendering_render_as_json_values(tmp_path: Path) -> None:
+    # Not constants: each goes through the compiled template's inline conversions.
+    _write(
+        tmp_path,
+        "runtime.json.j2",
+        '{"i": {{ index }}, "big": {{ index + 2 ** 70 }}, "b": {{ index >= 0 }},'
+        ' "f": {{ index / 2 }}, "n": {{ none if index >= 0 else 1 }},'
+        ' "s": {{ "say \\"hi\\"" ~ index }}, "e": {{ {"x": [index]} | entity("e") }}}',
+    )
+    _write(tmp_path, "_e.json.j2", '{"x": {{ e.x }}}')
+    (p,) = generate("runtime", count=1, seed=1, templates=[tmp_path])
+    assert p.data == {"i": 0, "big": 2**70, "b": True, "f": 0.0, "n": None, "s": 'say "hi"0',
+                      "e": {"x": [0]}}  # fmt: skip
+
+
+class _Shelf:
+    """Not a dict, but with a get: templates call it as they call any method."""
+
+    def get(self, key: str, default: object = None) -> object:
+        return {"a": 1}.get(key, default)
+
+
+class _Vault:
+    @jinja2.sandbox.unsafe
+    def get(self, key: str) -> str:
+        return "secret"
+
+
+@pytest.mark.parametrize("sandboxed", [False, True])
+def test_get_reads_dicts_and_calls_anything_else_s_get(tmp_path: Path, sandboxed: bool) -> None:
+    text = (
+        '{"d": {{ d.get("a") }}, "default": {{ d.get("z", 2) }}, "none": {{ d.get("z") }},'
+        ' "shelf": {{ shelf.get("a") }}, "shelf_default": {{ shelf.get("z", 3) }},'
+        ' "loop": [{% for k in ["a", "z"] %}{{ d.get(k, k) }}, {{ shelf.get(k) }}'
+        "{% if not loop.last %},{% endif %}{% endfor %}]}"
+    )
+    context = {"d": {"a": 1}, "shelf": _Shelf()}
+    if sandboxed:
+        _write(tmp_path, "gets.json.j2", text)
+        body = render_context("gets", context, templates=[tmp_path])
+    else:
+        env = render.make_environment()
+        body = render.render(env.from_string(text), context).encode()
+    assert json.loads(body) == {"d": 1, "default": 2, "none": None, "shelf": 1,
+                                "shelf_default": 3, "loop": [1, 1, "z", None]}  # fmt: skip
+
+
+def test_the_sandbox_still_judges_a_get_that_is_not_a_dict_s(tmp_path: Path) -> None:
+    _write(tmp_path, "vault.json.j2", '{"v": {{ vault.get("key") }}}')
+    with pytest.raises(TemplateError, match=r"vault\.json\.j2:1: .*not safely callable"):
+        render_context("vault", {"vault": _Vault()}, templates=[tmp_path])
 
 
 def _one(folder: Path, name: str, text: str) -> dict:

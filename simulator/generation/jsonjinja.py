@@ -117,6 +117,7 @@ class _DictFirst:
     # What compiled templates read through `environment` (its only name in their module).
     json_dicts = frozenset((dict, Entity))
     json_str = staticmethod(encode_basestring)
+    json_text = Json
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if (type(obj) is dict or type(obj) is Entity) and attribute not in _DICT_ATTRIBUTES:
@@ -135,7 +136,9 @@ class _JsonCodeGenerator(CodeGenerator):
     pieces, so this writes instead:
     - `a.b`, when `b` is no attribute of dicts, as `a["b"]` for a dict that has the key,
       else the environment's getattr (so the sandbox still judges every other lookup);
-    - an expression's value, when it is a str, as its JSON text inline, else json_value;
+    - an expression's value, when it is a str, an int, None or already JSON, as its JSON
+      text inline, else through json_value;
+    - `d.get(key)`, when `d` is a dict, as the dict's own get;
     - one `yield ''.join((...))` for each run of output between control statements.
     Together they cut a payload's render by about a sixth, with the same bytes out.
     """
@@ -146,6 +149,7 @@ class _JsonCodeGenerator(CodeGenerator):
         self.writeline("getattr_ = environment.getattr")
         self.writeline("dicts_ = environment.json_dicts")
         self.writeline("json_str = environment.json_str")
+        self.writeline("json_ = environment.json_text")
 
     # JSON is not HTML: {% autoescape %} changes nothing, for constants and values alike.
     def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
@@ -158,10 +162,14 @@ class _JsonCodeGenerator(CodeGenerator):
             self.write("str(")
             self._post = ")"
             return
-        # Most values are str: their JSON text without a Python call to json_value.
-        tmp = self.temporary_identifier()
-        self.write(f"(json_str({tmp}) if type({tmp} := ")
-        self._post = f") is str else json_value({tmp}))"
+        # Most values are a str, an int, already JSON (a partial's) or None: their JSON
+        # text inline, without a Python call to json_value.
+        tmp, cls = self.temporary_identifier(), self.temporary_identifier()
+        self.write(f"(json_str({tmp}) if ({cls} := type({tmp} := ")
+        self._post = (
+            f")) is str else str({tmp}) if {cls} is int else {tmp} if {cls} is json_"
+            f" else 'null' if {tmp} is None else json_value({tmp}))"
+        )
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         self.write(self._post)
@@ -220,6 +228,38 @@ class _JsonCodeGenerator(CodeGenerator):
         self.write(f"({tmp}[{key}] if type({tmp} := ")
         self.visit(node.node, frame)
         self.write(f") in dicts_ and {key} in {tmp} else getattr_({tmp}, {key}))")
+
+    @optimizeconst
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        callee = node.node
+        if not (
+            isinstance(callee, nodes.Getattr)
+            and callee.attr == "get"
+            and 1 <= len(node.args) <= 2
+            and not (node.kwargs or node.dyn_args or node.dyn_kwargs or forward_caller)
+            and not self.environment.is_async
+        ):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        # `d.get(key)` on a dict, inlined: through context.call it costs four Python calls
+        # (~1.5 % of a payload). Anything else that has a `get` is called as Jinja (and its
+        # sandbox) calls it, with the loop's and block's variables Jinja passes along.
+        tmp = self.temporary_identifier()
+        self.write(f"({tmp}.get(")
+        for i, arg in enumerate(node.args):
+            self.write(", " if i else "")
+            self.visit(arg, frame)
+        self.write(f") if type({tmp} := ")
+        self.visit(callee.node, frame)
+        call = "environment.call(context, " if self.environment.sandboxed else "context.call("
+        self.write(f") in dicts_ else {call}getattr_({tmp}, 'get')")
+        extra = {}
+        if frame.loop_frame:
+            extra["_loop_vars"] = "_loop_vars"
+        if frame.block_frame:
+            extra["_block_vars"] = "_block_vars"
+        self.signature(node, frame, extra or None)
+        self.write("))")
 
 
 class JsonEnvironment(_DictFirst, jinja2.Environment):
