@@ -10,9 +10,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from functools import cache
 
+import pytest
 from conftest import FIXTURES, NOW
 
+from simulator.errors import SimulatorError
 from simulator.generation.catalog import builtin
+from simulator.generation.codes import NUMBERS, CodeSpace, config
 from simulator.generation.payloads import generate
 from simulator.generation.values import parse_instant
 
@@ -113,6 +116,16 @@ def test_codes_are_made_as_their_campaigns_code_config_says() -> None:
     # Campaigns differ in what their codes look like.
     shapes = {(c["charset"], c["pattern"], c["prefix"] == "") for c in configs.values()}
     assert len(shapes) >= 4 and len({c["prefix"] for c in configs.values()}) >= 10
+
+
+def test_a_code_space_is_a_bijection_onto_the_codes_its_config_describes() -> None:
+    space = CodeSpace(config("{A}-", "#-##", NUMBERS, postfix="-}"), salt=5)
+    codes = [space.code(n) for n in range(space.size)]
+    assert space.size == len(set(codes)) == 1000
+    assert all(re.fullmatch(r"\{A\}-\d-\d\d-\}", code) for code in codes), codes[:3]
+    assert codes[:2] != ["{A}-0-00-}", "{A}-0-01-}"]  # not counted out in order
+    with pytest.raises(SimulatorError, match="ran out at 1000"):
+        space.code(1000)
 
 
 def test_a_code_belongs_to_one_voucher_across_runs_of_a_seed() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import re
+from itertools import accumulate
 from math import gcd
 
 from simulator.errors import SimulatorError
@@ -88,19 +89,24 @@ def program_config(kind: str, slot: int) -> dict:
 class CodeSpace:
     """The codes of one campaign: code(n) is a bijection of [0, size) onto them."""
 
-    __slots__ = ("_add", "_charset", "_mul", "_parts", "_powers", "_radix", "config", "size")
+    __slots__ = ("_add", "_chars", "_form", "_mul", "_powers", "_radix", "config", "size")
 
     def __init__(self, code_config: dict, salt: int) -> None:
         self.config = code_config
-        self._charset = code_config["charset"]
-        self._radix = len(self._charset)
-        # The text between placeholders, the prefix first and the postfix last.
-        self._parts = code_config["pattern"].split("#")
-        self._parts[0] = code_config["prefix"] + self._parts[0]
-        self._parts[-1] += code_config["postfix"]
-        places = len(self._parts) - 1
+        charset = code_config["charset"]
+        self._radix = len(charset)
+        # The text between placeholders, the prefix first and the postfix last, as a
+        # str.format form with a field for each placeholder.
+        parts = code_config["pattern"].split("#")
+        parts[0] = code_config["prefix"] + parts[0]
+        parts[-1] += code_config["postfix"]
+        self._form = "{}".join(part.replace("{", "{{").replace("}", "}}") for part in parts)
+        places = len(parts) - 1
         self.size = self._radix**places
         self._powers = [self._radix**k for k in reversed(range(places))]
+        # A running sum of `places` digits stays below places * radix: the charset that
+        # many times over maps it to a character without a modulo.
+        self._chars = charset * places
         rng = random.Random(salt)
         mul = rng.randrange(self.size // 3, self.size) | 1
         while gcd(mul, self.size) != 1:
@@ -113,11 +119,6 @@ class CodeSpace:
         if not 0 <= n < self.size:
             raise SimulatorError(f"campaign codes {self.config['pattern']!r} ran out at {n}")
         u = (n * self._mul + self._add) % self.size
-        radix, charset, parts = self._radix, self._charset, self._parts
-        out, acc = [parts[0]], 0
-        for k, power in enumerate(self._powers, 1):  # the digits of u, the first first
-            digit, u = divmod(u, power)
-            acc = (acc + digit) % radix
-            out.append(charset[acc])
-            out.append(parts[k])
-        return "".join(out)
+        radix = self._radix
+        digits = [u // power % radix for power in self._powers]  # the first first
+        return self._form.format(*map(self._chars.__getitem__, accumulate(digits)))
