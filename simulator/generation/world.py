@@ -82,6 +82,7 @@ class World:
         self.ids = IdMinter(seed)
         self._customers: dict[int, dict] = {}
         self._products: dict[int, dict] = {}
+        self._products_by_id: dict[str, dict] = {}
         self._campaigns: dict[tuple[str, int], dict] = {}
         self._distributions: dict[tuple[str, str], dict] = {}
         self._webhooks: dict[str, dict] = {}
@@ -215,7 +216,7 @@ class World:
 
     def product_by_id(self, product_id: str) -> dict:
         """A product the run has made (a UNIT discount names the one it grants by id)."""
-        return next(p for p in self._products.values() if p["id"] == product_id)
+        return self._products_by_id[product_id]
 
     def product(self, slot: int) -> dict:
         found = self._products.get(slot)
@@ -251,6 +252,7 @@ class World:
         # The shop's own handle for it (Voucherify's source_id): unique, as the slot is.
         product["source_id"] = f"{handle.lower().replace(' ', '-')}-{slot + 1}"
         product = self._products[slot] = Entity(product)
+        self._products_by_id[product["id"]] = product
         return product
 
     @cached_property

@@ -136,16 +136,16 @@ def _order(
     # Line ids appear once an order has been stored and touched again.
     with_ids = updated is not None
     items: list[dict] = []
+    amount = 0
     for j, product in enumerate(products):
-        if product is SHIPPING:
-            goods = sum(item["amount"] for item in items)
-            line = _shipping(world, rng, goods, paid_shipping)
+        if product is SHIPPING:  # the last line: `amount` is what the goods cost
+            line = _shipping(world, rng, amount, paid_shipping)
         else:
             line = world.line(product, weighted(rng, _QUANTITIES, _QUANTITY_WEIGHTS))
         if with_ids:
             line = {**line, "id": world.ids.hex("ordli_", index << 4 | j, rng)}
         items.append(line)
-    amount = sum(item["amount"] for item in items)
+        amount += line["amount"]
     metadata = {"card": [_CARDS[below(rng, len(_CARDS))]], "region": world.market.order_region,
                 "currency": world.market.currency}  # fmt: skip
     if rng.random() < 0.3:
