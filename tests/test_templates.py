@@ -137,6 +137,22 @@ def test_an_undefined_name_names_the_file_and_line(tmp_path: Path) -> None:
     assert str(exc.value) == f"{path}:3: 'custmer' is undefined"
 
 
+def test_a_name_the_context_lacks_is_undefined_however_it_is_used(tmp_path: Path) -> None:
+    text = (
+        '{% macro m() %}{{ "x" if absent is defined else "-" }}{% endmacro %}'
+        "{% if index > 0 %}{% set late = 1 %}{% endif %}"
+        '{"defined": {{ absent is defined }}, "default": {{ absent | default(7) }},'
+        ' "macro": {{ m() | raw }}, "late": {{ late | default("unset") }},'
+        ' "loop": [{% for n in [1] %}{{ absent | default(n) }}{% endfor %}]}'
+    )
+    assert _one(tmp_path, "lacks", text) == {
+        "defined": False, "default": 7, "macro": "-", "late": "unset", "loop": [1]
+    }  # fmt: skip
+    _write(tmp_path, "late.json.j2", "{% if index > 0 %}{% set late = 1 %}{% endif %}\n{{ late }}")
+    with pytest.raises(TemplateError, match=r"late\.json\.j2:2: 'late' is undefined"):
+        list(generate("late", count=1, templates=[tmp_path]))
+
+
 def test_invalid_json_from_a_user_template_is_reported_not_sent(tmp_path: Path) -> None:
     path = _write(tmp_path, "quoted.json.j2", '{"name": "{{ customer.name }}"}')
     with pytest.raises(TemplateError) as exc:

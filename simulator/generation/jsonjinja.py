@@ -13,6 +13,7 @@ import orjson
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.ext import Extension
+from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -228,6 +229,23 @@ class _JsonCodeGenerator(CodeGenerator):
         self.write(f"({tmp}[{key}] if type({tmp} := ")
         self.visit(node.node, frame)
         self.write(f") in dicts_ and {key} in {tmp} else getattr_({tmp}, {key}))")
+
+    def enter_frame(self, frame: Frame) -> None:
+        super().enter_frame(frame)
+        # A name from the context that is not there is Undefined from the start, so that
+        # each use of it need not ask (see visit_Name).
+        for target, (action, param) in frame.symbols.loads.items():
+            if action == VAR_LOAD_RESOLVE:
+                self.writeline(f"if {target} is missing: {target} = undefined(name={param!r})")
+
+    def visit_Name(self, node: nodes.Name, frame: Frame) -> None:
+        if node.ctx == "load":
+            ref = frame.symbols.ref(node.name)
+            load = frame.symbols.find_load(ref)
+            if load is not None and load[0] == VAR_LOAD_RESOLVE:
+                self.write(ref)
+                return
+        super().visit_Name(node, frame)
 
     @optimizeconst
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
