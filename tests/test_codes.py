@@ -16,8 +16,10 @@ from conftest import FIXTURES, NOW
 from simulator.errors import SimulatorError
 from simulator.generation.catalog import builtin
 from simulator.generation.codes import NUMBERS, CodeSpace, config
-from simulator.generation.payloads import generate
+from simulator.generation.payloads import PayloadFactory, generate
 from simulator.generation.values import parse_instant
+from simulator.integrations.partition import MAX_SEQUENCE, MAX_SLOTS, MAX_WORKERS, event_index
+from simulator.schema import validate
 
 SEED = 29
 # (events, locale, count): every event at random, and the order events on their own,
@@ -126,6 +128,20 @@ def test_a_code_space_is_a_bijection_onto_the_codes_its_config_describes() -> No
     assert codes[:2] != ["{A}-0-00-}", "{A}-0-01-}"]  # not counted out in order
     with pytest.raises(SimulatorError, match="ran out at 1000"):
         space.code(1000)
+
+
+def test_every_event_builds_at_the_highest_indexes_locust_workers_hand_out() -> None:
+    """Codes wrap round their campaign's space there, for every event that makes one
+    (a new coupon as much as an order's redeemed or published code)."""
+    last = event_index(MAX_WORKERS - 1, MAX_SLOTS - 1, MAX_SEQUENCE - 1)
+    factory = PayloadFactory(sorted(builtin()), seed=SEED, now=NOW)
+    codes = set()
+    for index in range(last - 300, last + 1):
+        payload = factory.build(index)
+        data = json.loads(payload.body)
+        assert validate(data) == [], (index, payload.event)
+        codes.update(code for _, code, _, _ in _vouchers(list(_objects(data))))
+    assert len(codes) > 100
 
 
 def test_a_code_belongs_to_one_voucher_across_runs_of_a_seed() -> None:

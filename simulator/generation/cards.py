@@ -113,17 +113,22 @@ def _made(series: _Series, key: int, latest_ms: int) -> int:
     )
 
 
-def event_voucher(world: World, campaign: dict, index: int, which: int, latest_ms: int) -> dict:
-    """The id, code and creation of a code of coupon `campaign` that event `index` uses
-    (`which`: PUBLISHED or REDEEMED), made by `latest_ms` (kept to the campaign's life)."""
-    series = _series(world, campaign)
+def _event_number(series: _Series, index: int, which: int) -> int:
+    """The number of the code of a coupon campaign that event `index` uses (`which`)."""
     # Every campaign's space holds 10^12 codes or more: exactly one per event for a run's
     # first 3 x 10^11 events. Indexes that Locust's workers share out reach 2^56
     # (integrations/partition.py): they wrap round the space, where two events collide
     # only if their indexes differ by a multiple of its size.
     # (A key keeps n below 2^56, under the campaign's code_key.)
     span = min(series.space.size, 1 << 56) - COUPONS_PER_CAMPAIGN
-    n = COUPONS_PER_CAMPAIGN + (3 * index + which) % span
+    return COUPONS_PER_CAMPAIGN + (3 * index + which) % span
+
+
+def event_voucher(world: World, campaign: dict, index: int, which: int, latest_ms: int) -> dict:
+    """The id, code and creation of a code of coupon `campaign` that event `index` uses
+    (`which`: PUBLISHED or REDEEMED), made by `latest_ms` (kept to the campaign's life)."""
+    series = _series(world, campaign)
+    n = _event_number(series, index, which)
     key = campaign["code_key"] << 56 | n
     return {
         "id": world.ids.keyed("v_", key, 32),
@@ -195,10 +200,12 @@ def _voucher(world: World, campaign: dict, n: int, holder: dict | None, now_ms: 
 
 def fresh(world: World, campaign: dict, index: int, created_ms: int) -> dict:
     """A voucher of `campaign` made for event `index` at `created_ms`: never redeemed."""
-    n = COUPONS_PER_CAMPAIGN + 3 * index + FOR_EVENT
-    voucher = _voucher(world, campaign, n, None, created_ms + 1)
+    series = _series(world, campaign)
+    voucher = _voucher(
+        world, campaign, _event_number(series, index, FOR_EVENT), None, created_ms + 1
+    )
     # Made on demand as the event needs it, and never before its campaign.
-    created = max(created_ms, _series(world, campaign).generated)
+    created = max(created_ms, series.generated)
     return {**voucher, "created_at": iso_ms(created), "updated_at": None}
 
 
