@@ -22,7 +22,7 @@ from simulator.generation.identities import address as _address
 from simulator.generation.identities import person as _person
 from simulator.generation.labels import make_label
 from simulator.generation.product_names import local_name
-from simulator.generation.programs import FRESH, full_campaign
+from simulator.generation.programs import FRESH, days_ago, full_campaign
 from simulator.generation.values import (
     Entity,
     IdMinter,
@@ -299,7 +299,7 @@ class World:
         rng = self._rng("campaign", kind, slot)
         # At least 5 days old: before any order that redeems it or that its distribution
         # answers (orders are at most 3 days old, lifecycles add up to 18 hours).
-        created = now_ms - rng.randint(5, 90) * 86_400_000 - rng.randint(0, 86_399_999)
+        created = days_ago(rng, now_ms, 5, 90)
         year = 1970 + created // 31_556_952_000
         discount, offer_text = discounts.draw(
             rng, self.market, lambda: self.product(rng.randrange(PRODUCT_SLOTS))
